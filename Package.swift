@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "sealdrop",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sealdrop", targets: ["sealdrop"]),
+        .library(name: "GcryptKit", targets: ["GcryptKit"]),
+        .library(name: "SealPKI", targets: ["SealPKI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGcrypt",
+            pkgConfig: "libgcrypt",
+            providers: [.apt(["libgcrypt20-dev"])]
+        ),
+        .target(name: "GcryptKit", dependencies: ["CGcrypt"]),
+        .target(
+            name: "SealPKI",
+            dependencies: [
+                "GcryptKit",
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .executableTarget(
+            name: "sealdrop",
+            dependencies: [
+                "GcryptKit",
+                "SealPKI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "GcryptKitTests", dependencies: ["GcryptKit"]),
+        .testTarget(
+            name: "SealPKITests",
+            dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]
+        ),
+        .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
+    ]
+)

@@ -1,0 +1,85 @@
+/// Password-based key derivation: scrypt (what sealdrop writes) and PBKDF2-HMAC-SHA256
+/// (what `openssl genpkey -aes-256-cbc` writes, so that sealdrop can read it).
+public enum KDF {
+    /// scrypt cost parameters (RFC 7914). libgcrypt fixes the block size r at 8.
+    public struct ScryptParameters: Hashable, Sendable {
+        public static let blockSize = 8
+        /// The ceiling a reader accepts, so a hostile key file cannot demand gigabytes.
+        public static let maximumCost = 1 << 20
+
+        public var cost: Int
+        public var parallelization: Int
+
+        /// N = 2^14, r = 8, p = 4: 16 MiB per derivation (under OpenSSL's 32 MiB scrypt
+        /// ceiling, so `openssl pkey` opens the key) and four times the work of OpenSSL's own
+        /// `-scrypt` default.
+        public static let keyFile = ScryptParameters(cost: 1 << 14, parallelization: 4)
+
+        public init(cost: Int, parallelization: Int) {
+            self.cost = cost
+            self.parallelization = parallelization
+        }
+
+        func validate() throws {
+            guard cost > 1, cost & (cost - 1) == 0, cost <= Self.maximumCost else {
+                throw CryptoError.invalidParameter("scrypt cost N must be a power of two in 2...\(Self.maximumCost), got \(cost)")
+            }
+            guard (1...16).contains(parallelization) else {
+                throw CryptoError.invalidParameter("scrypt parallelization p must be in 1...16, got \(parallelization)")
+            }
+        }
+    }
+
+    /// The ceiling of PBKDF2 iterations a reader accepts.
+    public static let maximumPBKDF2Iterations = 10_000_000
+
+    public static func scrypt(
+        password: SecretBytes, salt: [UInt8], parameters: ScryptParameters, outputByteCount: Int
+    ) throws -> SecretBytes {
+        try parameters.validate()
+        return try derive(
+            password: password, algorithm: .scrypt(cost: parameters.cost), salt: salt,
+            iterations: parameters.parallelization, outputByteCount: outputByteCount)
+    }
+
+    public static func pbkdf2SHA256(
+        password: SecretBytes, salt: [UInt8], iterations: Int, outputByteCount: Int
+    ) throws -> SecretBytes {
+        guard (1...maximumPBKDF2Iterations).contains(iterations) else {
+            throw CryptoError.invalidParameter("PBKDF2 iterations must be in 1...\(maximumPBKDF2Iterations), got \(iterations)")
+        }
+        return try derive(
+            password: password, algorithm: .pbkdf2SHA256, salt: salt,
+            iterations: iterations, outputByteCount: outputByteCount)
+    }
+
+    /// HKDF-SHA256 (RFC 5869), built from HMAC since libgcrypt 1.10 has none.
+    public static func hkdfSHA256(
+        inputKey: SecretBytes, salt: [UInt8], info: [UInt8], outputByteCount: Int
+    ) -> SecretBytes {
+        precondition(outputByteCount > 0 && outputByteCount <= 255 * HMACSHA256.byteCount)
+        let saltKey = SecretBytes(salt.isEmpty ? [UInt8](repeating: 0, count: HMACSHA256.byteCount) : salt)
+        let prk = inputKey.withUnsafeBytes { SecretBytes(HMACSHA256.authenticationCode(for: $0, key: saltKey)) }
+        var okm = [UInt8]()
+        var previous = [UInt8]()
+        var counter: UInt8 = 1
+        while okm.count < outputByteCount {
+            var mac = HMACSHA256(key: prk)
+            mac.update(data: previous)
+            mac.update(data: info)
+            mac.update(data: [counter])
+            previous = mac.finalize()
+            okm += previous
+            counter += 1
+        }
+        Memory.zero(&previous)
+        okm.removeLast(okm.count - outputByteCount)
+        defer { Memory.zero(&okm) }
+        return SecretBytes(okm)
+    }
+
+    enum Algorithm {
+        case scrypt(cost: Int)
+        case pbkdf2SHA256
+    }
+}

@@ -1,0 +1,41 @@
+import GcryptKit
+import Testing
+
+@Suite struct KDFTests {
+    /// RFC 7914 section 12, third vector (N = 1024, r = 8, p = 16).
+    @Test func scryptKnownAnswer() throws {
+        let key = try KDF.scrypt(
+            password: SecretBytes(Array("password".utf8)), salt: Array("NaCl".utf8),
+            parameters: .init(cost: 1024, parallelization: 16), outputByteCount: 64)
+        #expect(key.bytes.hexString == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")
+    }
+
+    /// RFC 7914 section 11, first vector (PBKDF2-HMAC-SHA256, c = 1).
+    @Test func pbkdf2KnownAnswer() throws {
+        let key = try KDF.pbkdf2SHA256(
+            password: SecretBytes(Array("passwd".utf8)), salt: Array("salt".utf8), iterations: 1, outputByteCount: 64)
+        #expect(key.bytes.hexString == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783")
+    }
+
+    /// RFC 5869 test case 1.
+    @Test func hkdfKnownAnswer() {
+        let okm = KDF.hkdfSHA256(
+            inputKey: SecretBytes([UInt8](repeating: 0x0B, count: 22)),
+            salt: [UInt8](hexString: "000102030405060708090a0b0c")!,
+            info: [UInt8](hexString: "f0f1f2f3f4f5f6f7f8f9")!, outputByteCount: 42)
+        #expect(okm.bytes.hexString == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+    }
+
+    @Test func hostileParametersAreRefused() {
+        let password = SecretBytes(Array("x".utf8))
+        #expect(throws: CryptoError.self) {
+            try KDF.scrypt(password: password, salt: [1], parameters: .init(cost: 1 << 21, parallelization: 1), outputByteCount: 32)
+        }
+        #expect(throws: CryptoError.self) {
+            try KDF.scrypt(password: password, salt: [1], parameters: .init(cost: 1000, parallelization: 1), outputByteCount: 32)
+        }
+        #expect(throws: CryptoError.self) {
+            try KDF.pbkdf2SHA256(password: password, salt: [1], iterations: 0, outputByteCount: 32)
+        }
+    }
+}
