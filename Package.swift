@@ -27,11 +27,13 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .target(name: "SealServer", dependencies: ["GcryptKit", "SealPKI"]),
         .executableTarget(
             name: "sealdrop",
             dependencies: [
                 "GcryptKit",
                 "SealPKI",
+                "SealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +42,7 @@ let package = Package(
             name: "SealPKITests",
             dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
+        .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealPKI", "GcryptKit"]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
     ]
 )

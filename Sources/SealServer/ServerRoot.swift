@@ -1,0 +1,112 @@
+import Foundation
+import GcryptKit
+import SealPKI
+
+/// The server's directory (Maildir-style, see docs/SERVER.md) and the keys in it.
+public struct ServerRoot: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public var caCertificatePath: String { path + "/ca.crt" }
+    public var caKeyPath: String { path + "/ca.key" }
+    public var encryptionCertificatePath: String { path + "/encryption.crt" }
+    public var encryptionKeyPath: String { path + "/encryption.key" }
+    public var inboxTemporary: String { path + "/inbox/tmp" }
+    public var inboxNew: String { path + "/inbox/new" }
+    public var quarantine: String { path + "/quarantine" }
+    public var blobs: String { path + "/blobs" }
+    public var outbox: String { path + "/outbox" }
+    /// Issued user certificates, one per name: the registry of taken names.
+    public var certificates: String { path + "/certs" }
+
+    public func userCertificatePath(_ name: UserName) -> String { certificates + "/\(name.value).crt" }
+
+    static let directories = ["inbox", "inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox", "certs"]
+
+    /// What `init` made, for the caller to print.
+    public struct Created: Sendable {
+        public let authority: Certificate
+        public let encryption: Certificate
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case alreadyInitialized(String)
+        case notInitialized(String)
+        case nameTaken(String)
+
+        public var description: String {
+            switch self {
+            case .alreadyInitialized(let path): "\(path) is already a sealdrop server root"
+            case .notInitialized(let path): "\(path) is not a sealdrop server root (no ca.crt)"
+            case .nameTaken(let name): "the name \"\(name)\" is already registered"
+            }
+        }
+    }
+
+    /// Creates the root: a CA key and self-signed certificate, a separate encryption key
+    /// with a certificate from that CA (the CA key never decrypts anything), and the
+    /// directories. Both private keys are encrypted under `passphrase`.
+    public func initialize(passphrase: SecretBytes, keySize: RSA.KeySize = .default) throws -> Created {
+        guard !FileManager.default.fileExists(atPath: caCertificatePath),
+              !FileManager.default.fileExists(atPath: caKeyPath) else {
+            throw Failure.alreadyInitialized(path)
+        }
+        let caKey = try RSA.PrivateKey.generate(size: keySize)
+        let encryptionKey = try RSA.PrivateKey.generate(size: keySize)
+        let authority = try CertificateAuthority.create(key: caKey)
+        let encryption = try authority.issue(
+            commonName: "sealdrop encryption", publicKey: encryptionKey.publicKey, profile: .encryption)
+
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for directory in Self.directories {
+            try FileManager.default.createDirectory(atPath: path + "/" + directory, withIntermediateDirectories: true)
+        }
+        // Certificates last: ca.crt marks a complete root.
+        try AtomicFile.write([
+            (caKeyPath, Array(try EncryptedPrivateKey.pem(for: caKey, passphrase: passphrase).utf8), 0o600),
+            (encryptionKeyPath, Array(try EncryptedPrivateKey.pem(for: encryptionKey, passphrase: passphrase).utf8), 0o600),
+        ])
+        try AtomicFile.write([
+            (encryptionCertificatePath, Array(encryption.pem.utf8), 0o644),
+            (caCertificatePath, Array(authority.certificate.pem.utf8), 0o644),
+        ])
+        return Created(authority: authority.certificate, encryption: encryption)
+    }
+
+    /// The CA certificate, checked to be a self-signed CA.
+    public func authorityCertificate() throws -> Certificate {
+        guard FileManager.default.fileExists(atPath: caCertificatePath) else { throw Failure.notInitialized(path) }
+        let certificate = try Certificate(pem: KeyFile.readText(caCertificatePath))
+        guard certificate.extensions.isCA == true, certificate.isSelfSigned else {
+            throw PKIError.certificateRejected("\(caCertificatePath) is not a self-signed CA certificate")
+        }
+        return certificate
+    }
+
+    /// The CA with its private key, for issuing.
+    public func authority(passphrase: SecretBytes) throws -> CertificateAuthority {
+        let certificate = try authorityCertificate()
+        let key = try KeyFile.readPrivateKey(at: caKeyPath, passphrase: passphrase)
+        return try CertificateAuthority(certificate: certificate, key: key)
+    }
+
+    /// Issues a user certificate for `request` (self-signature and name checked), records it
+    /// under `certs/NAME.crt` so the name is taken, and returns it.
+    public func issue(_ request: CertificateRequest, passphrase: SecretBytes) throws -> Certificate {
+        guard request.hasValidSelfSignature else { throw PKIError.badSignature("certificate request") }
+        let name = try request.userName()
+        guard !FileManager.default.fileExists(atPath: userCertificatePath(name)) else {
+            throw Failure.nameTaken(name.value)
+        }
+        let certificate = try authority(passphrase: passphrase).issue(for: request)
+        do {
+            try AtomicFile.write(certificate.pem, to: userCertificatePath(name))
+        } catch AtomicFile.Failure.exists {
+            throw Failure.nameTaken(name.value)
+        }
+        return certificate
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import SealPKI
+
+extension Sealdrop {
+    struct Request: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a PKCS#10 certificate request for a user name, signed by the key.")
+
+        @Option(help: ArgumentHelp("The private key (BASE.key).", valueName: "file"))
+        var key: String
+
+        @Option(help: "The user name to request.")
+        var user: String
+
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Where to write the request.", valueName: "file"))
+        var output: String
+
+        @Flag(help: "Replace an existing output file.")
+        var force = false
+
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func perform() throws {
+            let name = try UserName(user)
+            let secret = try passphrase.existing(for: key)
+            let privateKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
+            let request = try CertificateRequest(userName: name, key: privateKey)
+            try about(output) { try AtomicFile.write(request.pem, to: output, replace: force) }
+            print("wrote \(output): request for \"\(name)\"")
+            print("key fingerprint \(privateKey.publicKey.fingerprint)")
+        }
+    }
+}

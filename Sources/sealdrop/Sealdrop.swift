@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Sealdrop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sealdrop",
+        abstract: "Secure image sharing: signed, encrypted envelopes through a file-drop server.",
+        subcommands: [Keygen.self, Request.self, Server.self, Cert.self, Bench.self]
+    )
+}

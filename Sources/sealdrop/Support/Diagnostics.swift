@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import GcryptKit
+import SealPKI
+import SealServer
+
+/// A failure tied to a file, printed as `sealdrop: error: FILE: message` plus a hint.
+struct FileFailure: Error {
+    let path: String
+    let underlying: Error
+}
+
+/// A failure with its own message and hint.
+struct UsageFailure: Error {
+    let message: String
+    let hint: String?
+}
+
+/// A command whose errors are printed the sealdrop way before exiting non-zero.
+protocol Reporting: ParsableCommand {
+    func perform() throws
+}
+
+extension Reporting {
+    func run() throws {
+        do {
+            try perform()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Diagnostics.report(error)
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Runs `body`, attributing any error to `path`.
+func about<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as FileFailure {
+        throw error
+    } catch {
+        throw FileFailure(path: path, underlying: error)
+    }
+}
+
+enum Diagnostics {
+    static func report(_ error: Error) {
+        let (message, hint) = describe(error)
+        var text = "sealdrop: error: \(message)\n"
+        if let hint { text += "hint: \(hint)\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func describe(_ error: Error) -> (String, String?) {
+        switch error {
+        case let failure as FileFailure:
+            let (message, hint) = describe(failure.underlying)
+            // File errors already name their path.
+            if failure.underlying is FileError || failure.underlying is AtomicFile.Failure {
+                return (message, hint)
+            }
+            return ("\(failure.path): \(message)", hint)
+        case let failure as UsageFailure:
+            return (failure.message, failure.hint)
+        case let error as PKIError:
+            return (error.description, hint(for: error))
+        case let error as FileError:
+            switch error {
+            case .missing: return (error.description, "check the path; keys are BASE.key and BASE.pub as keygen wrote them")
+            default: return (error.description, nil)
+            }
+        case let error as AtomicFile.Failure:
+            switch error {
+            case .exists: return (error.description, "pass --force to replace it, or choose another path")
+            case .system(_, _, let code) where code == ENOSPC:
+                return (error.description, "the disk is full; free space and run the command again (nothing was written)")
+            case .system: return (error.description, nil)
+            }
+        case let error as ServerRoot.Failure:
+            switch error {
+            case .alreadyInitialized: return (error.description, "use another directory, or keep the existing root")
+            case .notInitialized: return (error.description, "create one with: sealdrop server init ROOT")
+            case .nameTaken: return (error.description, "choose another user name")
+            }
+        case let error as CryptoError:
+            switch error {
+            case .invalidKey: return (error.description, "sealdrop uses RSA keys of 2048, 3072 or 4096 bits")
+            default: return (error.description, nil)
+            }
+        default:
+            return ("\(error)", nil)
+        }
+    }
+
+    static func hint(for error: PKIError) -> String? {
+        switch error {
+        case .wrongPassphrase:
+            "the passphrase is read from --passphrase-file, else SEALDROP_PASSPHRASE, else the terminal prompt"
+        case .unencryptedPrivateKey:
+            "encrypt it first: openssl pkcs8 -topk8 -scrypt -in KEY -out KEY.enc"
+        case .notPEM(let expected), .wrongPEMType(let expected, _):
+            "expected a PEM file starting with -----BEGIN \(expected)-----"
+        case .invalidName:
+            "names are 1 to 32 characters: a-z, 0-9, '-' and '_', starting with a letter"
+        case .unsupportedAlgorithm:
+            "sealdrop accepts RSA keys, RSA-PSS (SHA-256) or PKCS#1 v1.5 (SHA-256) signatures, and PBES2 key files"
+        case .badSignature:
+            "the file was altered, or signed by a different key than the one it names"
+        case .certificateRejected, .malformed:
+            nil
+        }
+    }
+}
