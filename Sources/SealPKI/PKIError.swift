@@ -7,6 +7,7 @@ public enum PKIError: Error, Equatable, Sendable {
     case unsupportedAlgorithm(String)
     case unencryptedPrivateKey
     case wrongPassphrase
+    case rejectedKey(String)
     case invalidName(String)
     case badSignature(String)
     case certificateRejected(String)
@@ -21,6 +22,7 @@ extension PKIError: CustomStringConvertible {
         case .unsupportedAlgorithm(let what): "unsupported algorithm: \(what)"
         case .unencryptedPrivateKey: "private key is not encrypted; sealdrop refuses keys stored in the clear"
         case .wrongPassphrase: "wrong passphrase for this key (or the key file is damaged)"
+        case .rejectedKey(let why): "key refused: \(why)"
         case .invalidName(let why): "invalid name: \(why)"
         case .badSignature(let what): "bad signature on \(what)"
         case .certificateRejected(let why): "certificate rejected: \(why)"

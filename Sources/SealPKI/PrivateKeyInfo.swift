@@ -68,8 +68,8 @@ enum PrivateKeyInfo {
         defer { components.zeroize() }
         do {
             return try RSA.PrivateKey(components: components)
-        } catch let error as CryptoError {
-            throw PKIError.malformed("RSA private key: \(error)")
+        } catch CryptoError.invalidKey(let why) {
+            throw PKIError.rejectedKey(why)
         }
     }
 }

@@ -95,13 +95,13 @@ public struct ServerRoot: Sendable {
 
     /// Issues a user certificate for `request` (self-signature and name checked), records it
     /// under `certs/NAME.crt` so the name is taken, and returns it.
-    public func issue(_ request: CertificateRequest, passphrase: SecretBytes) throws -> Certificate {
+    public func issue(_ request: CertificateRequest, by authority: CertificateAuthority) throws -> Certificate {
         guard request.hasValidSelfSignature else { throw PKIError.badSignature("certificate request") }
         let name = try request.userName()
         guard !FileManager.default.fileExists(atPath: userCertificatePath(name)) else {
             throw Failure.nameTaken(name.value)
         }
-        let certificate = try authority(passphrase: passphrase).issue(for: request)
+        let certificate = try authority.issue(for: request)
         do {
             try AtomicFile.write(certificate.pem, to: userCertificatePath(name))
         } catch AtomicFile.Failure.exists {

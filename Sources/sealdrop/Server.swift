@@ -70,7 +70,8 @@ extension Sealdrop.Server {
             }
             _ = try about(request) { try csr.userName() }
             let secret = try passphrase.existing(for: serverRoot.caKeyPath)
-            let certificate = try about(request) { try serverRoot.issue(csr, passphrase: secret) }
+            let authority = try about(serverRoot.caKeyPath) { try serverRoot.authority(passphrase: secret) }
+            let certificate = try about(request) { try serverRoot.issue(csr, by: authority) }
             try about(output) { try AtomicFile.write(certificate.pem, to: output, replace: force) }
             print("issued \(output) to \"\(certificate.subject.commonName ?? "")\", valid until \(iso8601(certificate.notAfter))")
             print("fingerprint \(certificate.fingerprint)")

@@ -108,6 +108,8 @@ enum Diagnostics {
             "sealdrop accepts RSA keys, RSA-PSS (SHA-256) or PKCS#1 v1.5 (SHA-256) signatures, and PBES2 key files"
         case .badSignature:
             "the file was altered, or signed by a different key than the one it names"
+        case .rejectedKey:
+            "sealdrop uses RSA keys of 2048, 3072 or 4096 bits; generate one with: sealdrop keygen --out NAME"
         case .certificateRejected, .malformed:
             nil
         }

@@ -1,0 +1,77 @@
+import Foundation
+
+/// The sealdrop binary built beside this test bundle.
+let sealdropBinary: String = {
+    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("sealdrop").path }
+    guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        fatalError("sealdrop binary not found beside the tests (looked in \(candidates))")
+    }
+    return found
+}()
+
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// A scratch directory in which commands run, removed by `cleanup()`.
+struct Workspace {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    func cleanup() { try? FileManager.default.removeItem(at: url) }
+
+    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+
+    /// Every entry in the workspace (recursively), to prove nothing stray was left.
+    func listing() -> [String] {
+        (FileManager.default.subpaths(atPath: url.path) ?? []).sorted()
+    }
+
+    func read(_ name: String) throws -> String { try String(contentsOfFile: path(name), encoding: .utf8) }
+
+    func write(_ text: String, to name: String) throws {
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+    }
+
+    /// Runs `sealdrop ARGS` in the workspace with SEALDROP_PASSPHRASE set unless `passphrase` is nil.
+    /// `detached` runs it without a controlling terminal (as cron does).
+    @discardableResult
+    func sealdrop(_ arguments: [String], passphrase: String? = "test passphrase", detached: Bool = false) throws -> Run {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SEALDROP_PASSPHRASE"] = passphrase
+        return try run(detached ? ["/usr/bin/setsid", "-w", sealdropBinary] + arguments : [sealdropBinary] + arguments,
+                       environment: environment)
+    }
+
+    func openssl(_ arguments: [String]) throws -> Run {
+        try run(["/usr/bin/env", "openssl"] + arguments, environment: ProcessInfo.processInfo.environment)
+    }
+
+    private func run(_ command: [String], environment: [String: String]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        process.currentDirectoryURL = url
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
