@@ -28,12 +28,14 @@ let package = Package(
             ]
         ),
         .target(name: "SealServer", dependencies: ["GcryptKit", "SealPKI"]),
+        .target(name: "SealBench", dependencies: ["GcryptKit"]),
         .executableTarget(
             name: "sealdrop",
             dependencies: [
                 "GcryptKit",
                 "SealPKI",
                 "SealServer",
+                "SealBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,9 +1,86 @@
 import ArgumentParser
+import Foundation
+import GcryptKit
+import SealBench
 
 extension Sealdrop {
     struct Bench: Reporting {
-        static let configuration = CommandConfiguration(abstract: "Measure throughput against libgcrypt's own speed.")
+        static let configuration = CommandConfiguration(
+            abstract: "Measure each primitive's throughput beside libgcrypt's own, in the same run.",
+            discussion: """
+                Each line times sealdrop's Swift API and the same libgcrypt calls made directly, \
+                alternately, and prints both with their ratio (1.00 = libgcrypt's speed). \
+                Build with -c release for meaningful figures.
+                """)
 
-        func perform() throws {}
+        @Option(help: "Seconds spent on each line.")
+        var seconds: Double = 1
+
+        @Option(help: ArgumentHelp("Buffer sizes in bytes, comma-separated (suffixes k, m).", valueName: "sizes"))
+        var sizes: String = "16k,1m"
+
+        @Option(help: ArgumentHelp("RSA key sizes, comma-separated.", valueName: "bits"))
+        var rsaBits: String = "3072"
+
+        @Flag(help: "Print one JSON object per line.")
+        var json = false
+
+        func validate() throws {
+            guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+            _ = try parsedSizes()
+            _ = try parsedKeySizes()
+        }
+
+        func parsedSizes() throws -> [Int] {
+            try sizes.split(separator: ",").map { item in
+                let text = item.lowercased()
+                let multiplier = text.hasSuffix("k") ? 1 << 10 : text.hasSuffix("m") ? 1 << 20 : 1
+                guard let value = Int(multiplier == 1 ? text : String(text.dropLast())), value > 0, value % 16 == 0 || multiplier > 1 else {
+                    throw ValidationError("--sizes: \"\(item)\" is not a positive multiple of 16 bytes")
+                }
+                return value * multiplier
+            }
+        }
+
+        func parsedKeySizes() throws -> [RSA.KeySize] {
+            try rsaBits.split(separator: ",").map { item in
+                guard let bits = Int(item), let size = RSA.KeySize(rawValue: bits) else {
+                    throw ValidationError("--rsa-bits: \(item) is not 2048, 3072 or 4096")
+                }
+                return size
+            }
+        }
+
+        func perform() throws {
+            let benchmarks = PrimitiveBenchmarks(seconds: seconds, sizes: try parsedSizes(), rsaSizes: try parsedKeySizes())
+            if !json {
+                print("sealdrop bench: libgcrypt \(GcryptVersion.string), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(seconds) s per line")
+                print(pad("operation", 22) + pad("size", 9) + pad("sealdrop", 16) + pad("libgcrypt", 16) + "ratio")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try benchmarks.run { result in
+                if json {
+                    print(String(decoding: try! encoder.encode(result), as: UTF8.self))
+                } else {
+                    let size = result.bytes.map(formatBytes) ?? ""
+                    let format = result.unit == .megabytesPerSecond ? "%.1f" : "%.3f"
+                    print(pad(result.name, 22) + pad(size, 9)
+                          + pad(String(format: format, result.sealdrop) + " " + result.unit.rawValue, 16)
+                          + pad(String(format: format, result.libgcrypt) + " " + result.unit.rawValue, 16)
+                          + String(format: "%.2f", result.ratio))
+                }
+                fflush(nil)
+            }
+        }
+
+        private func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
+        }
+
+        private func formatBytes(_ bytes: Int) -> String {
+            bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB"
+                : bytes >= 1 << 10 && bytes % (1 << 10) == 0 ? "\(bytes >> 10) KiB" : "\(bytes) B"
+        }
     }
 }
