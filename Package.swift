@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "sealdrop", targets: ["sealdrop"]),
         .library(name: "GcryptKit", targets: ["GcryptKit"]),
         .library(name: "SealPKI", targets: ["SealPKI"]),
+        .library(name: "SealEnvelope", targets: ["SealEnvelope"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,13 +28,15 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .target(name: "SealEnvelope", dependencies: ["GcryptKit", "SealPKI"]),
         .target(name: "SealServer", dependencies: ["GcryptKit", "SealPKI"]),
-        .target(name: "SealBench", dependencies: ["GcryptKit"]),
+        .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
         .executableTarget(
             name: "sealdrop",
             dependencies: [
                 "GcryptKit",
                 "SealPKI",
+                "SealEnvelope",
                 "SealServer",
                 "SealBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,6 +47,7 @@ let package = Package(
             name: "SealPKITests",
             dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
+        .testTarget(name: "SealEnvelopeTests", dependencies: ["SealEnvelope", "SealPKI", "GcryptKit"]),
         .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealPKI", "GcryptKit"]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
     ]

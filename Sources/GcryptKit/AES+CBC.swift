@@ -86,6 +86,13 @@ extension AES {
                 return blocks
             }
 
+            /// Decrypts whole blocks in place, for callers that manage their own buffers and
+            /// padding (see `removePadding`). No block may be held back from `update`.
+            public mutating func decryptBlocks(_ buffer: inout [UInt8]) {
+                precondition(!finished && pending.isEmpty && buffer.count % AES.blockByteCount == 0)
+                buffer.withUnsafeMutableBytes { cipher.decrypt(inPlace: $0) }
+            }
+
             /// Decrypts the held-back block and strips PKCS#7 padding.
             /// Throws `CryptoError.authenticationFailure` when the length or padding is wrong.
             public mutating func finalize() throws -> [UInt8] {
@@ -94,16 +101,25 @@ extension AES {
                 guard pending.count == AES.blockByteCount else { throw CryptoError.authenticationFailure }
                 var last = pending
                 last.withUnsafeMutableBytes { cipher.decrypt(inPlace: $0) }
-                let padLength = Int(last[AES.blockByteCount - 1])
-                // Examine all 16 bytes whatever the pad length, so timing does not depend on it.
-                var bad: UInt8 = (padLength == 0 || padLength > AES.blockByteCount) ? 1 : 0
-                for i in 0..<AES.blockByteCount {
-                    let inPad: UInt8 = i >= AES.blockByteCount - padLength ? 0xFF : 0
-                    bad |= inPad & (last[i] ^ UInt8(truncatingIfNeeded: padLength))
-                }
-                guard bad == 0 else { throw CryptoError.authenticationFailure }
-                return Array(last[..<(AES.blockByteCount - padLength)])
+                try CBC.removePadding(&last)
+                return last
             }
+        }
+
+        /// Checks and strips PKCS#7 padding from decrypted `plaintext` (a whole number of
+        /// blocks). The last block is examined whatever the pad length, so the timing does not
+        /// depend on it. Throws `CryptoError.authenticationFailure`.
+        public static func removePadding(_ plaintext: inout [UInt8]) throws {
+            let n = plaintext.count
+            guard n >= AES.blockByteCount, n % AES.blockByteCount == 0 else { throw CryptoError.authenticationFailure }
+            let padLength = Int(plaintext[n - 1])
+            var bad: UInt8 = (padLength == 0 || padLength > AES.blockByteCount) ? 1 : 0
+            for i in 0..<AES.blockByteCount {
+                let inPad: UInt8 = i >= AES.blockByteCount - padLength ? 0xFF : 0
+                bad |= inPad & (plaintext[n - AES.blockByteCount + i] ^ UInt8(truncatingIfNeeded: padLength))
+            }
+            guard bad == 0 else { throw CryptoError.authenticationFailure }
+            plaintext.removeLast(padLength)
         }
 
         private static func checkIV(_ iv: [UInt8]) throws {

@@ -1,0 +1,130 @@
+import Foundation
+
+/// Where envelope bytes come from: a file, or memory. One method plus a skip.
+public protocol ByteSource {
+    /// Up to `count` bytes; fewer only at the end of the input; [] at the end.
+    mutating func read(upTo count: Int) throws -> [UInt8]
+    /// Skips `count` bytes (a seek for files); returns how many were skipped.
+    mutating func skip(_ count: Int) throws -> Int
+}
+
+extension ByteSource {
+    /// Exactly `count` bytes, or `error` when the input ends first.
+    mutating func read(exactly count: Int, or error: EnvelopeError) throws -> [UInt8] {
+        var out = try read(upTo: count)
+        while out.count < count {
+            let more = try read(upTo: count - out.count)
+            guard !more.isEmpty else { throw error }
+            out += more
+        }
+        return out
+    }
+
+    /// True when no byte is left.
+    mutating func isAtEnd() throws -> Bool {
+        try read(upTo: 1).isEmpty
+    }
+}
+
+/// Bytes held in memory.
+public struct MemorySource: ByteSource {
+    let bytes: [UInt8]
+    var offset = 0
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public mutating func read(upTo count: Int) throws -> [UInt8] {
+        let end = min(bytes.count, offset + count)
+        defer { offset = end }
+        return Array(bytes[offset..<end])
+    }
+
+    public mutating func skip(_ count: Int) throws -> Int {
+        let end = min(bytes.count, offset + count)
+        defer { offset = end }
+        return end - offset
+    }
+}
+
+/// An open file read with read(2); closed when the last copy goes away.
+public struct FileSource: ByteSource {
+    final class Descriptor {
+        let fd: Int32
+        init(_ fd: Int32) { self.fd = fd }
+        deinit { close(fd) }
+    }
+
+    let descriptor: Descriptor
+    public let path: String
+
+    /// Opens `path` for reading, refusing anything but a regular file (no FIFOs, devices,
+    /// directories), and, with `followSymlinks` false, refusing a symlink.
+    public init(path: String, followSymlinks: Bool = true) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW) | O_NONBLOCK)
+        guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw IOFailure(call: "open", path: path, code: EINVAL, reason: "not a regular file")
+        }
+        // Blocking reads from here on.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        descriptor = Descriptor(fd)
+        self.path = path
+    }
+
+    /// The file's size when opened.
+    public var size: Int {
+        var info = stat()
+        fstat(descriptor.fd, &info)
+        return Int(info.st_size)
+    }
+
+    /// Moves back to the start (for a second pass).
+    public func rewind() throws {
+        guard lseek(descriptor.fd, 0, SEEK_SET) == 0 else { throw IOFailure(call: "lseek", path: path, code: errno) }
+    }
+
+    public mutating func read(upTo count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = out.withUnsafeMutableBytes { Glibc.read(descriptor.fd, $0.baseAddress! + filled, count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOFailure(call: "read", path: path, code: errno)
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        out.removeLast(count - filled)
+        return out
+    }
+
+    public mutating func skip(_ count: Int) throws -> Int {
+        let here = lseek(descriptor.fd, 0, SEEK_CUR)
+        let end = lseek(descriptor.fd, 0, SEEK_END)
+        let target = min(end, here + off_t(count))
+        guard lseek(descriptor.fd, target, SEEK_SET) == target else { throw IOFailure(call: "lseek", path: path, code: errno) }
+        return Int(target - here)
+    }
+}
+
+/// A failed system call on a file, naming both.
+public struct IOFailure: Error, Equatable, CustomStringConvertible {
+    public let call: String
+    public let path: String
+    public let code: Int32
+    public var reason: String?
+
+    public init(call: String, path: String, code: Int32, reason: String? = nil) {
+        self.call = call
+        self.path = path
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String {
+        "\(path): \(reason ?? String(cString: strerror(code))) (\(call))"
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import GcryptKit
+import SealPKI
+
+/// An envelope whose sender and signature have been checked, and no key used yet.
+public struct VerifiedEnvelope: Sendable {
+    public let header: EnvelopeHeader
+    public let payloadLength: UInt64
+    public let chunkCount: Int
+    /// The signed transcript T, to check a second pass against.
+    let transcript: [UInt8]
+}
+
+/// The structure of an envelope as `inspect` shows it: everything clear, nothing verified.
+public struct EnvelopeLayout: Sendable {
+    public let header: EnvelopeHeader
+    public let chunkCount: Int
+    public let payloadLength: UInt64
+    public let signatureType: UInt8
+    public let signatureLength: Int
+}
+
+/// Reads envelopes: walks the framing (§3, §6), checks the sender and signature without any
+/// key (§7), then unwraps and decrypts chunk by chunk, each after its tag verified (§4).
+public enum EnvelopeReader {
+    /// Walks the whole envelope, computing the transcript; no key and no trust involved.
+    /// For cbc-hmac the ciphertext is skipped, not read.
+    static func walk(_ source: inout some ByteSource) throws -> (EnvelopeHeader, Int, SignatureBlock, [UInt8]) {
+        let header = try EnvelopeHeader.read(from: &source)
+        let headerBytes = header.bytes
+        var transcript = Transcript(header: headerBytes)
+        let tagLength = header.suite.tagLength
+        var chunks = 0
+        while true {
+            let (flag, length) = try readFrame(&source, header: header, index: chunks)
+            let commitment: [UInt8]
+            switch header.suite {
+            case .cbcHMAC:
+                guard try source.skip(length) == length else { throw EnvelopeError.truncated }
+                commitment = try source.read(exactly: tagLength, or: .truncated)
+            case .gcm:
+                let ciphertext = try source.read(exactly: length, or: .truncated)
+                let tag = try source.read(exactly: tagLength, or: .truncated)
+                var hasher = SHA256()
+                hasher.update(data: ciphertext)
+                hasher.update(data: tag)
+                commitment = hasher.finalize().bytes
+            }
+            transcript.add(chunkFlag: flag, length: length, commitment: commitment)
+            chunks += 1
+            if flag == 1 { break }
+        }
+        let trailer = try SignatureBlock.read(from: &source)
+        return (header, chunks, trailer, transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType))
+    }
+
+    /// Reads and checks one chunk's flag and length (§3).
+    static func readFrame(_ source: inout some ByteSource, header: EnvelopeHeader, index: Int) throws -> (UInt8, Int) {
+        var frame = ByteReader(try source.read(exactly: 5, or: .truncated))
+        let flag = try frame.u8()
+        let length = Int(try frame.u32())
+        guard flag <= 1 else { throw EnvelopeError.malformed("chunk \(index) has flag \(flag)") }
+        guard index < Int(UInt32.max) else { throw EnvelopeError.malformed("too many chunks") }
+        if flag == 0 {
+            guard length == header.chunkSize else { throw EnvelopeError.malformed("chunk \(index) is not chunk_size long") }
+        } else {
+            switch header.suite {
+            case .cbcHMAC:
+                guard length > 0, length % AES.blockByteCount == 0, length <= header.chunkSize + AES.blockByteCount else {
+                    throw EnvelopeError.malformed("final chunk length \(length)")
+                }
+            case .gcm:
+                guard length <= header.chunkSize else { throw EnvelopeError.malformed("final chunk length \(length)") }
+            }
+        }
+        return (flag, length)
+    }
+
+    /// The clear structure, for `inspect`.
+    public static func layout(of source: inout some ByteSource) throws -> EnvelopeLayout {
+        let (header, chunks, trailer, _) = try walk(&source)
+        return EnvelopeLayout(header: header, chunkCount: chunks, payloadLength: trailer.payloadLength,
+                              signatureType: trailer.signatureType, signatureLength: trailer.signature.count)
+    }
+
+    /// Checks, with no private key: the recipient, the sender certificate against
+    /// `authority` (valid at `now`, allowed to sign), and the signature over the transcript.
+    public static func verify(
+        _ source: inout some ByteSource, recipient: [UInt8], authority: Certificate, now: Date = Date()
+    ) throws -> VerifiedEnvelope {
+        let (header, chunks, trailer, t) = try walk(&source)
+        guard header.recipient == recipient else {
+            throw EnvelopeError.notForThisKey(recipient: Fingerprint(digest: try! SHA256Digest(bytes: header.recipient)).description)
+        }
+        do {
+            try header.senderCertificate.verify(issuedBy: authority, at: now, for: .digitalSignature)
+        } catch {
+            throw EnvelopeError.untrustedSender("\(error)")
+        }
+        let key = header.senderCertificate.publicKey
+        guard trailer.signature.count == key.byteCount,
+              key.isValidPSSSignature(trailer.signature, for: Transcript.signedDigest(t))
+        else { throw EnvelopeError.tampered }
+        return VerifiedEnvelope(header: header, payloadLength: trailer.payloadLength, chunkCount: chunks, transcript: t)
+    }
+
+    /// Decrypts a verified envelope from the start of `source` into `sink`. Each chunk's tag
+    /// is checked before it is decrypted; the transcript is recomputed and must equal the
+    /// verified one, so a file changed between the two passes is caught. The caller commits
+    /// the sink only when this returns.
+    public static func decrypt(
+        _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
+        identity: any Identity
+    ) throws {
+        let header = try EnvelopeHeader.read(from: &source)
+        guard header == verified.header else { throw EnvelopeError.tampered }
+        guard header.wrappedKey.count == identity.wrappedKeyLength else { throw EnvelopeError.tampered }
+        let fieldsDigest = KeySchedule.fieldsDigest(header.fields)
+        let contentKey = try identity.unwrap(header.wrappedKey, label: fieldsDigest)
+        guard Memory.constantTimeEqual(KeySchedule.commitment(for: contentKey), header.keyCommitment) else {
+            throw EnvelopeError.tampered
+        }
+        let cipher = ChunkCiphers.make(header.suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: fieldsDigest))
+        var transcript = Transcript(header: header.bytes)
+        var total: UInt64 = 0
+        var index = 0
+        while true {
+            let (flag, length) = try readFrame(&source, header: header, index: index)
+            var chunk = try source.read(exactly: length, or: .truncated)
+            let tag = try source.read(exactly: header.suite.tagLength, or: .truncated)
+            transcript.add(chunkFlag: flag, length: length, commitment: cipher.commitment(ciphertext: chunk, tag: tag))
+            try cipher.open(&chunk, tag: tag, index: UInt64(index), final: flag == 1)
+            // An empty final chunk is only valid as the whole of an empty payload (§3).
+            guard !(flag == 1 && chunk.isEmpty && index > 0) else { throw EnvelopeError.tampered }
+            total += UInt64(chunk.count)
+            try sink.write(chunk)
+            index += 1
+            if flag == 1 { break }
+        }
+        let trailer = try SignatureBlock.read(from: &source)
+        let t = transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType)
+        guard t == verified.transcript, total == trailer.payloadLength else { throw EnvelopeError.tampered }
+    }
+}
