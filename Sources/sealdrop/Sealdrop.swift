@@ -5,6 +5,6 @@ struct Sealdrop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealdrop",
         abstract: "Secure image sharing: signed, encrypted envelopes through a file-drop server.",
-        subcommands: [Keygen.self, Request.self, Server.self, Cert.self, Bench.self]
+        subcommands: [Keygen.self, Request.self, Seal.self, Open.self, Inspect.self, Server.self, Cert.self, Bench.self]
     )
 }

@@ -22,16 +22,30 @@ public enum EnvelopeFiles {
         public let payloadLength: UInt64
     }
 
+    /// The clear header of `envelope`, unverified: enough to name its output.
+    public static func peekHeader(_ envelope: String) throws -> EnvelopeHeader {
+        var source = try FileSource(path: envelope)
+        return try EnvelopeHeader.read(from: &source)
+    }
+
     /// Verifies `envelope` (recipient, sender certificate against `authority`, signature),
     /// then decrypts it into `output`, which appears only when every check has passed.
     public static func open(
         _ envelope: String, to output: String, identity: any Identity, authority: Certificate,
         replace: Bool = false, now: Date = Date()
     ) throws -> Opened {
+        try open(envelope, identity: identity, authority: authority, replace: replace, now: now) { _ in output }
+    }
+
+    /// As `open(_:to:...)`, with the output path chosen from the verified header (its name).
+    public static func open(
+        _ envelope: String, identity: any Identity, authority: Certificate, replace: Bool = false, now: Date = Date(),
+        output: (EnvelopeHeader) throws -> String
+    ) throws -> Opened {
         var source = try FileSource(path: envelope)
         let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority, now: now)
         try source.rewind()
-        var sink = try FileSink(path: output)
+        var sink = try FileSink(path: try output(verified.header))
         do {
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
             try sink.commit(mode: 0o644, replace: replace, durable: false)

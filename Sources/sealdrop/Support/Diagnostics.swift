@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GcryptKit
+import SealEnvelope
 import SealPKI
 import SealServer
 
@@ -84,6 +85,12 @@ enum Diagnostics {
             case .notInitialized: return (error.description, "create one with: sealdrop server init ROOT")
             case .nameTaken: return (error.description, "choose another user name")
             }
+        case let error as EnvelopeError:
+            return (error.description, hint(for: error))
+        case let error as IOFailure:
+            return (error.description, error.code == ENOSPC ? "the disk is full; free space and run the command again" : nil)
+        case let error as BatchPlan.Conflict:
+            return (error.description, "seal those inputs into different output folders")
         case let error as CryptoError:
             switch error {
             case .invalidKey: return (error.description, "sealdrop uses RSA keys of 2048, 3072 or 4096 bits")
@@ -91,6 +98,17 @@ enum Diagnostics {
             }
         default:
             return ("\(error)", nil)
+        }
+    }
+
+    static func hint(for error: EnvelopeError) -> String? {
+        switch error {
+        case .notForThisKey: "open it with the key it was sealed to (inspect shows the recipient key's fingerprint)"
+        case .untrustedSender: "check --ca: it must be the CA that issued the sender's certificate"
+        case .unrecognisedMedia: "only images can be sealed; check the file's type"
+        case .unsupportedVersion: "a newer sealdrop wrote it; upgrade to open it"
+        case .notAnEnvelope, .truncated: "the file is not a complete sealdrop envelope"
+        case .tampered, .trailingData, .malformed: "do not trust this file; ask the sender to seal it again"
         }
     }
 

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import GcryptKit
+import SealEnvelope
+import SealPKI
+
+extension Sealdrop {
+    struct Inspect: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Print an envelope's clear fields; no key is needed and nothing is verified.")
+
+        @Argument(help: "The envelope.")
+        var envelope: String
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func perform() throws {
+            var source = try about(envelope) { try FileSource(path: envelope) }
+            let layout = try about(envelope) { try EnvelopeReader.layout(of: &source) }
+            let h = layout.header
+            let fields: [(String, Any)] = [
+                ("format", "sealdrop envelope v\(EnvelopeHeader.version)"),
+                ("kind", h.kind.description),
+                ("suite", h.suite.description),
+                ("envelope_id", h.envelopeID.hexString),
+                ("created", iso8601(h.createdDate)),
+                ("name", h.name),
+                ("media_type", h.mediaType),
+                ("width", Int(h.width)),
+                ("height", Int(h.height)),
+                ("sender", h.senderCertificate.subject.commonName ?? h.senderCertificate.subject.description),
+                ("sender_issuer", h.senderCertificate.issuer.description),
+                ("sender_certificate", h.senderCertificate.fingerprint.description),
+                ("recipient_key", Fingerprint(digest: try SHA256Digest(bytes: h.recipient)).description),
+                ("key_commitment", h.keyCommitment.hexString),
+                ("wrapped_key_bytes", h.wrappedKey.count),
+                ("chunk_size", h.chunkSize),
+                ("chunks", layout.chunkCount),
+                ("payload_bytes", Int(layout.payloadLength)),
+                ("signature", layout.signatureType == 1 ? "rsa-pss-sha256" : "type \(layout.signatureType)"),
+                ("signature_bytes", layout.signatureLength),
+                ("file_bytes", source.size),
+            ]
+            if json {
+                printJSON(Dictionary(uniqueKeysWithValues: fields))
+            } else {
+                print("envelope \(envelope)")
+                for (label, value) in fields {
+                    print("  \(label.padding(toLength: 20, withPad: " ", startingAt: 0))\(value)")
+                }
+            }
+        }
+    }
+}

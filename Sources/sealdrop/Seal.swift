@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import GcryptKit
+import SealEnvelope
+import SealPKI
+
+extension Sealdrop {
+    struct Seal: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign and encrypt images (files or whole folders) into envelopes.",
+            discussion: """
+                Folders are walked recursively and mirrored under the output folder as NAME.seal. \
+                An existing output is skipped unless --force, so an interrupted batch resumes. \
+                Files in folders that are not images are skipped; named files must be images.
+                """)
+
+        @Argument(help: ArgumentHelp("Images or folders of images.", valueName: "image-or-dir"))
+        var inputs: [String]
+
+        @Option(help: ArgumentHelp("The recipient's certificate (for the server: ROOT/encryption.crt).", valueName: "file"))
+        var to: String
+
+        @Option(name: [.long, .customLong("sign")], help: ArgumentHelp("The owner's private key (BASE.key).", valueName: "file"))
+        var key: String
+
+        @Option(help: ArgumentHelp("The owner's certificate (default: BASE.crt beside the key).", valueName: "file"))
+        var cert: String?
+
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder.", valueName: "dir"))
+        var output: String
+
+        @Option(help: "Cipher suite: cbc-hmac or gcm.")
+        var suite: String = Suite.cbcHMAC.description
+
+        @Option(help: "Files sealed at once (default: every core).")
+        var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Replace existing outputs.")
+        var force = false
+
+        @Flag(help: "Print the summary as JSON.")
+        var json = false
+
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func validate() throws {
+            guard Suite(name: suite) != nil else { throw ValidationError("--suite must be cbc-hmac or gcm (got \(suite))") }
+            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        }
+
+        func perform() throws {
+            let recipient = try about(to) { try Certificate(pem: KeyFile.readText(to)) }
+            try about(to) { try Credentials.checkRecipient(recipient) }
+            let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
+            let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
+            let secret = try passphrase.existing(for: key)
+            let ownerKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
+            let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
+            let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey), suite: Suite(name: suite)!)
+
+            let items = try BatchPlan.items(for: inputs, outputDirectory: output) { $0 + ".seal" }
+            let bar = ProgressBar(verb: "sealing")
+            let start = Date()
+            let force = force
+            let results = BatchRunner.run(items, jobs: jobs, work: { item in
+                if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(reason: "\(item.output) exists") }
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: (item.output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, replace: force)
+                    return .done(output: item.output, bytes: summary.payloadLength)
+                } catch EnvelopeError.unrecognisedMedia where item.discovered {
+                    return .skipped(reason: "not an image")
+                } catch {
+                    return .failed(error)
+                }
+            }, progress: bar.update)
+            bar.finish()
+            guard BatchReport.print(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: json) else {
+                throw ExitCode.failure
+            }
+        }
+    }
+}
+
+/// Loading what seal and open need.
+enum Credentials {
+    /// BASE.crt beside BASE.key.
+    static func certificatePath(forKey key: String) -> String {
+        (key.hasSuffix(".key") ? String(key.dropLast(4)) : key) + ".crt"
+    }
+
+    /// The recipient certificate must be current and allow key encipherment.
+    static func checkRecipient(_ certificate: Certificate, now: Date = Date()) throws {
+        guard certificate.extensions.keyUsage?.contains(.keyEncipherment) ?? false else {
+            throw PKIError.certificateRejected("it does not allow key encipherment (is it the server's encryption.crt?)")
+        }
+        guard now >= certificate.notBefore, now <= certificate.notAfter else {
+            throw PKIError.certificateRejected("it is not valid now (\(iso8601(certificate.notBefore)) to \(iso8601(certificate.notAfter)))")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import SealEnvelope
+
+/// A progress bar on stderr with rate and ETA, drawn only when stderr is a terminal, at
+/// most ten times a second.
+final class ProgressBar: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private let enabled: Bool
+    private let verb: String
+    private var lastDraw = 0.0
+
+    init(verb: String, enabled: Bool = isatty(STDERR_FILENO) == 1) {
+        self.verb = verb
+        self.enabled = enabled
+    }
+
+    func update(_ p: BatchProgress) {
+        guard enabled else { return }
+        lock.withLock {
+            guard p.completed == p.total || p.elapsed - lastDraw >= 0.1 else { return }
+            lastDraw = p.elapsed
+            let width = 28
+            let filled = p.total == 0 ? width : width * p.completed / p.total
+            let rate = p.elapsed > 0 ? Double(p.bytes) / p.elapsed / 1e6 : 0
+            let perFile = p.completed > 0 ? p.elapsed / Double(p.completed) : 0
+            let eta = Int((Double(p.total - p.completed) * perFile).rounded())
+            let line = "\r\(verb) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] "
+                + "\(p.completed)/\(p.total) files  \(String(format: "%.1f", rate)) MB/s  ETA \(eta / 60):\(String(format: "%02d", eta % 60)) "
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+/// Prints a batch's summary (text or JSON) and says whether every item succeeded.
+enum BatchReport {
+    /// Prints the summary; returns false when any item failed.
+    static func print(_ results: [BatchResult], verb: String, seconds: Double, json: Bool) -> Bool {
+        var done = 0, skipped = 0, failed = 0
+        var bytes: UInt64 = 0
+        for result in results {
+            switch result.outcome {
+            case .done(_, let n): done += 1; bytes += n
+            case .skipped: skipped += 1
+            case .failed: failed += 1
+            }
+        }
+        if json {
+            let items: [[String: Any]] = results.map { result in
+                var entry: [String: Any] = ["input": result.item.input]
+                switch result.outcome {
+                case .done(let output, let n): entry["status"] = "ok"; entry["output"] = output; entry["bytes"] = n
+                case .skipped(let reason): entry["status"] = "skipped"; entry["reason"] = reason
+                case .failed(let error): entry["status"] = "failed"; entry["reason"] = Diagnostics.describe(error).0
+                }
+                return entry
+            }
+            printJSON(["verb": verb, "ok": done, "skipped": skipped, "failed": failed, "bytes": bytes,
+                       "seconds": (seconds * 1000).rounded() / 1000, "items": items])
+        } else {
+            let rate = seconds > 0 ? Double(bytes) / seconds / 1e6 : 0
+            Swift.print("\(verb) \(done) file\(done == 1 ? "" : "s") (\(formatSize(bytes))) in \(String(format: "%.2f", seconds)) s, "
+                        + "\(String(format: "%.1f", rate)) MB/s, \(String(format: "%.1f", seconds > 0 ? Double(done) / seconds : 0)) files/s; "
+                        + "\(skipped) skipped, \(failed) failed")
+            for result in results {
+                if case .skipped(let reason) = result.outcome { Swift.print("  skipped \(result.item.input): \(reason)") }
+            }
+            for result in results {
+                if case .failed(let error) = result.outcome {
+                    let (message, hint) = Diagnostics.describe(error)
+                    FileHandle.standardError.write(Data("sealdrop: error: \(result.item.input): \(message)\n".utf8))
+                    if let hint { FileHandle.standardError.write(Data("hint: \(hint)\n".utf8)) }
+                }
+            }
+        }
+        return failed == 0
+    }
+
+    static func formatSize(_ bytes: UInt64) -> String {
+        let b = Double(bytes)
+        return b >= 1e9 ? String(format: "%.2f GB", b / 1e9) : b >= 1e6 ? String(format: "%.1f MB", b / 1e6)
+            : b >= 1e3 ? String(format: "%.1f kB", b / 1e3) : "\(bytes) B"
+    }
+}
