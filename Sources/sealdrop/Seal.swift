@@ -32,6 +32,9 @@ extension Sealdrop {
         @Option(help: "Cipher suite: cbc-hmac or gcm.")
         var suite: String = Suite.cbcHMAC.description
 
+        @Option(help: ArgumentHelp("Plaintext bytes per chunk: a power of two from 64k to 16m.", valueName: "size"))
+        var chunkSize: String = "1m"
+
         @Option(help: "Files sealed at once (default: every core).")
         var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -46,6 +49,16 @@ extension Sealdrop {
         func validate() throws {
             guard Suite(name: suite) != nil else { throw ValidationError("--suite must be cbc-hmac or gcm (got \(suite))") }
             guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+            _ = try parsedChunkSize()
+        }
+
+        func parsedChunkSize() throws -> Int {
+            let text = chunkSize.lowercased()
+            let multiplier = text.hasSuffix("k") ? 1 << 10 : text.hasSuffix("m") ? 1 << 20 : 1
+            guard let value = Int(multiplier == 1 ? text : String(text.dropLast())).map({ $0 * multiplier }),
+                  value >= 1 << 16, value <= 1 << 24, value & (value - 1) == 0
+            else { throw ValidationError("--chunk-size must be a power of two from 64k to 16m (got \(chunkSize))") }
+            return value
         }
 
         func perform() throws {
@@ -56,7 +69,8 @@ extension Sealdrop {
             let secret = try passphrase.existing(for: key)
             let ownerKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
-            let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey), suite: Suite(name: suite)!)
+            let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),
+                                        suite: Suite(name: suite)!, chunkSize: try parsedChunkSize())
 
             let items = try BatchPlan.items(for: inputs, outputDirectory: output) { $0 + ".seal" }
             let bar = ProgressBar(verb: "sealing")
