@@ -41,12 +41,19 @@ public enum GcryptBaseline {
         cipherLoop(mode: GCRY_CIPHER_MODE_CBC, ivLength: 16, buffer, rounds: rounds)
     }
 
+    /// AES-256-CBC decryption of `buffer` in place (whole blocks), `rounds` times.
+    public static func aes256CBCDecrypt(_ buffer: UnsafeMutableRawBufferPointer, rounds: Int) {
+        cipherLoop(mode: GCRY_CIPHER_MODE_CBC, ivLength: 16, buffer, rounds: rounds, decrypt: true)
+    }
+
     /// AES-256-GCM encryption of `buffer` in place plus the tag, `rounds` times.
     public static func aes256GCMEncrypt(_ buffer: UnsafeMutableRawBufferPointer, rounds: Int) {
         cipherLoop(mode: GCRY_CIPHER_MODE_GCM, ivLength: 12, buffer, rounds: rounds)
     }
 
-    private static func cipherLoop(mode: gcry_cipher_modes, ivLength: Int, _ buffer: UnsafeMutableRawBufferPointer, rounds: Int) {
+    private static func cipherLoop(
+        mode: gcry_cipher_modes, ivLength: Int, _ buffer: UnsafeMutableRawBufferPointer, rounds: Int, decrypt: Bool = false
+    ) {
         Library.ensureInitialized()
         let key = [UInt8](repeating: 1, count: 32)
         let iv = [UInt8](repeating: 2, count: ivLength)
@@ -56,7 +63,11 @@ public enum GcryptBaseline {
             gcry_cipher_open(&h, Int32(GCRY_CIPHER_AES256.rawValue), Int32(mode.rawValue), 0)
             gcry_cipher_setkey(h, key, key.count)
             gcry_cipher_setiv(h, iv, iv.count)
-            gcry_cipher_encrypt(h, buffer.baseAddress, buffer.count, nil, 0)
+            if decrypt {
+                gcry_cipher_decrypt(h, buffer.baseAddress, buffer.count, nil, 0)
+            } else {
+                gcry_cipher_encrypt(h, buffer.baseAddress, buffer.count, nil, 0)
+            }
             if mode == GCRY_CIPHER_MODE_GCM { gcry_cipher_gettag(h, &tag, tag.count) }
             gcry_cipher_close(h)
         }

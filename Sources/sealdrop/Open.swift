@@ -57,7 +57,7 @@ extension Sealdrop {
             let results = BatchRunner.run(items, jobs: jobs, work: { item in
                 do {
                     let target = (item.output as NSString).appendingPathComponent(try EnvelopeFiles.peekHeader(item.input).name)
-                    if !force, FileManager.default.fileExists(atPath: target) { return .skipped(reason: "\(target) exists") }
+                    if !force, FileManager.default.fileExists(atPath: target) { return .skipped(.outputExists(target)) }
                     try FileManager.default.createDirectory(atPath: item.output, withIntermediateDirectories: true)
                     let opened = try EnvelopeFiles.open(item.input, identity: identity, authority: authority, replace: force) { header in
                         (item.output as NSString).appendingPathComponent(header.name)

@@ -77,14 +77,14 @@ extension Sealdrop {
             let start = Date()
             let force = force
             let results = BatchRunner.run(items, jobs: jobs, work: { item in
-                if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(reason: "\(item.output) exists") }
+                if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                 do {
                     try FileManager.default.createDirectory(
                         atPath: (item.output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                     let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, replace: force)
                     return .done(output: item.output, bytes: summary.payloadLength)
                 } catch EnvelopeError.unrecognisedMedia where item.discovered {
-                    return .skipped(reason: "not an image")
+                    return .skipped(.notAnImage)
                 } catch {
                     return .failed(error)
                 }

@@ -3,8 +3,23 @@ import Foundation
 /// What happened to one item.
 public enum BatchOutcome: Sendable {
     case done(output: String, bytes: UInt64)
-    case skipped(reason: String)
+    case skipped(SkipReason)
     case failed(Error)
+}
+
+/// Why an item was left alone: neither is an error.
+public enum SkipReason: Sendable, CustomStringConvertible {
+    /// The output exists already (a resumed batch); `--force` replaces it.
+    case outputExists(String)
+    /// Found while walking a folder, and not an image.
+    case notAnImage
+
+    public var description: String {
+        switch self {
+        case .outputExists(let path): "\(path) exists"
+        case .notAnImage: "not an image"
+        }
+    }
 }
 
 public struct BatchResult: Sendable {

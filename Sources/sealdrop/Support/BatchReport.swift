@@ -41,11 +41,12 @@ final class ProgressBar: @unchecked Sendable {
 enum BatchReport {
     /// Prints the summary; returns false when any item failed.
     static func print(_ results: [BatchResult], verb: String, seconds: Double, json: Bool) -> Bool {
-        var done = 0, skipped = 0, failed = 0
+        var done = 0, skipped = 0, existing = 0, failed = 0
         var bytes: UInt64 = 0
         for result in results {
             switch result.outcome {
             case .done(_, let n): done += 1; bytes += n
+            case .skipped(.outputExists): skipped += 1; existing += 1
             case .skipped: skipped += 1
             case .failed: failed += 1
             }
@@ -55,7 +56,7 @@ enum BatchReport {
                 var entry: [String: Any] = ["input": result.item.input]
                 switch result.outcome {
                 case .done(let output, let n): entry["status"] = "ok"; entry["output"] = output; entry["bytes"] = n
-                case .skipped(let reason): entry["status"] = "skipped"; entry["reason"] = reason
+                case .skipped(let reason): entry["status"] = "skipped"; entry["reason"] = reason.description
                 case .failed(let error): entry["status"] = "failed"; entry["reason"] = Diagnostics.describe(error).0
                 }
                 return entry
@@ -66,9 +67,9 @@ enum BatchReport {
             let rate = seconds > 0 ? Double(bytes) / seconds / 1e6 : 0
             Swift.print("\(verb) \(done) file\(done == 1 ? "" : "s") (\(formatSize(bytes))) in \(String(format: "%.2f", seconds)) s, "
                         + "\(String(format: "%.1f", rate)) MB/s, \(String(format: "%.1f", seconds > 0 ? Double(done) / seconds : 0)) files/s; "
-                        + "\(skipped) skipped, \(failed) failed")
+                        + "\(skipped) skipped\(existing > 0 ? " (\(existing) already done)" : ""), \(failed) failed")
             for result in results {
-                if case .skipped(let reason) = result.outcome { Swift.print("  skipped \(result.item.input): \(reason)") }
+                if case .skipped(.notAnImage) = result.outcome { Swift.print("  skipped \(result.item.input): not an image") }
             }
             for result in results {
                 if case .failed(let error) = result.outcome {

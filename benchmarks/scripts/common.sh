@@ -1,0 +1,21 @@
+# Shared set-up for the benchmark scripts: a release build, a server root and a user in a
+# scratch folder ($work), removed on exit.
+set -euo pipefail
+root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root_dir"
+command -v /usr/bin/time >/dev/null || { echo "benchmarks: error: /usr/bin/time is missing" >&2; echo "hint: apt-get install time" >&2; exit 1; }
+swift build -c release --product sealdrop >/dev/null
+bin="$(swift build -c release --show-bin-path)/sealdrop"
+work="$(mktemp -d "${TMPDIR:-/tmp}/sealdrop-bench.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+export SEALDROP_PASSPHRASE="benchmark passphrase"
+"$bin" server init "$work/root" >/dev/null
+"$bin" keygen --out "$work/alice" >/dev/null
+"$bin" request --key "$work/alice.key" --user alice -o "$work/alice.csr" >/dev/null
+"$bin" server issue "$work/root" "$work/alice.csr" -o "$work/alice.crt" >/dev/null
+
+# Runs a command under /usr/bin/time; prints "wall_seconds max_rss_kib cpu_percent".
+measure() {
+    /usr/bin/time -f "%e %M %P" -o "$work/time.txt" "$@" >/dev/null
+    tr -d '%' < "$work/time.txt"
+}
