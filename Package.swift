@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -29,7 +31,15 @@ let package = Package(
             ]
         ),
         .target(name: "SealEnvelope", dependencies: ["GcryptKit", "SealPKI"]),
-        .target(name: "SealServer", dependencies: ["GcryptKit", "SealPKI"]),
+        .target(
+            name: "SealServer",
+            dependencies: [
+                "GcryptKit", "SealPKI", "SealEnvelope",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "SealClient", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope", "SealServer"]),
         .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
         .executableTarget(
             name: "sealdrop",
@@ -38,7 +48,9 @@ let package = Package(
                 "SealPKI",
                 "SealEnvelope",
                 "SealServer",
+                "SealClient",
                 "SealBench",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,7 +60,7 @@ let package = Package(
             dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         .testTarget(name: "SealEnvelopeTests", dependencies: ["SealEnvelope", "SealPKI", "GcryptKit"]),
-        .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealPKI", "GcryptKit"]),
+        .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealEnvelope", "SealPKI", "GcryptKit"]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
     ]
 )

@@ -19,12 +19,14 @@ public struct ServerRoot: Sendable {
     public var quarantine: String { path + "/quarantine" }
     public var blobs: String { path + "/blobs" }
     public var outbox: String { path + "/outbox" }
-    /// Issued user certificates, one per name: the registry of taken names.
-    public var certificates: String { path + "/certs" }
+    public var databasePath: String { path + "/sealdrop.sqlite" }
+    public var notificationLogPath: String { path + "/notifications.jsonl" }
+    /// Held by whoever is ingesting, so `ingest --once` and `watch` never take one file twice.
+    public var lockPath: String { path + "/ingest.lock" }
 
-    public func userCertificatePath(_ name: UserName) -> String { certificates + "/\(name.value).crt" }
+    public func outbox(for name: String) -> String { outbox + "/" + name }
 
-    static let directories = ["inbox", "inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox", "certs"]
+    static let directories = ["inbox", "inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox"]
 
     /// What `init` made, for the caller to print.
     public struct Created: Sendable {
@@ -35,13 +37,11 @@ public struct ServerRoot: Sendable {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case alreadyInitialized(String)
         case notInitialized(String)
-        case nameTaken(String)
 
         public var description: String {
             switch self {
             case .alreadyInitialized(let path): "\(path) is already a sealdrop server root"
             case .notInitialized(let path): "\(path) is not a sealdrop server root (no ca.crt)"
-            case .nameTaken(let name): "the name \"\(name)\" is already registered"
             }
         }
     }
@@ -69,6 +69,8 @@ public struct ServerRoot: Sendable {
             (caKeyPath, Array(try EncryptedPrivateKey.pem(for: caKey, passphrase: passphrase).utf8), 0o600),
             (encryptionKeyPath, Array(try EncryptedPrivateKey.pem(for: encryptionKey, passphrase: passphrase).utf8), 0o600),
         ])
+        _ = try Catalogue(path: databasePath)
+        try AtomicFile.write("", to: notificationLogPath)
         try AtomicFile.write([
             (encryptionCertificatePath, Array(encryption.pem.utf8), 0o644),
             (caCertificatePath, Array(authority.certificate.pem.utf8), 0o644),
@@ -93,20 +95,27 @@ public struct ServerRoot: Sendable {
         return try CertificateAuthority(certificate: certificate, key: key)
     }
 
-    /// Issues a user certificate for `request` (self-signature and name checked), records it
-    /// under `certs/NAME.crt` so the name is taken, and returns it.
-    public func issue(_ request: CertificateRequest, by authority: CertificateAuthority) throws -> Certificate {
+    /// The catalogue, opened (and migrated) on demand.
+    public func catalogue() throws -> Catalogue {
+        _ = try authorityCertificate()
+        return try Catalogue(path: databasePath)
+    }
+
+    /// The server's encryption certificate, checked against the CA.
+    public func encryptionCertificate() throws -> Certificate {
+        let certificate = try Certificate(pem: KeyFile.readText(encryptionCertificatePath))
+        try certificate.verify(issuedBy: authorityCertificate(), for: .keyEncipherment)
+        return certificate
+    }
+
+    /// Issues a user certificate for `request` (self-signature and name checked) and records
+    /// the user in the catalogue, so the name is taken.
+    public func issue(_ request: CertificateRequest, by authority: CertificateAuthority, in catalogue: Catalogue) throws -> Certificate {
         guard request.hasValidSelfSignature else { throw PKIError.badSignature("certificate request") }
         let name = try request.userName()
-        guard !FileManager.default.fileExists(atPath: userCertificatePath(name)) else {
-            throw Failure.nameTaken(name.value)
-        }
+        guard try catalogue.user(named: name.value) == nil else { throw Catalogue.Failure.nameTaken(name.value) }
         let certificate = try authority.issue(for: request)
-        do {
-            try AtomicFile.write(certificate.pem, to: userCertificatePath(name))
-        } catch AtomicFile.Failure.exists {
-            throw Failure.nameTaken(name.value)
-        }
+        try catalogue.addUser(name: name.value, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
         return certificate
     }
 }

@@ -8,7 +8,7 @@ extension Sealdrop {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create and operate a sealdrop server root.",
-            subcommands: [Init.self, Issue.self])
+            subcommands: [Init.self, Issue.self, Ingest.self, Watch.self, Status.self, Users.self, Revoke.self, Fsck.self])
     }
 }
 
@@ -71,7 +71,8 @@ extension Sealdrop.Server {
             _ = try about(request) { try csr.userName() }
             let secret = try passphrase.existing(for: serverRoot.caKeyPath)
             let authority = try about(serverRoot.caKeyPath) { try serverRoot.authority(passphrase: secret) }
-            let certificate = try about(request) { try serverRoot.issue(csr, by: authority) }
+            let catalogue = try about(root) { try serverRoot.catalogue() }
+            let certificate = try about(request) { try serverRoot.issue(csr, by: authority, in: catalogue) }
             try about(output) { try AtomicFile.write(certificate.pem, to: output, replace: force) }
             print("issued \(output) to \"\(certificate.subject.commonName ?? "")\", valid until \(iso8601(certificate.notAfter))")
             print("fingerprint \(certificate.fingerprint)")

@@ -16,7 +16,7 @@ import Testing
         let (root, url) = try makeRoot()
         defer { try? FileManager.default.removeItem(at: url) }
         let created = try root.initialize(passphrase: passphrase, keySize: .bits2048)
-        for directory in ["inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox", "certs"] {
+        for directory in ["inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox"] {
             var isDirectory: ObjCBool = false
             #expect(FileManager.default.fileExists(atPath: root.path + "/" + directory, isDirectory: &isDirectory) && isDirectory.boolValue)
         }
@@ -44,11 +44,12 @@ import Testing
         let authority = try root.authority(passphrase: passphrase)
         let key = try RSA.PrivateKey.generate(size: .bits2048)
         let request = try CertificateRequest(userName: UserName("erin"), key: key)
-        let certificate = try root.issue(request, by: authority)
+        let catalogue = try root.catalogue()
+        let certificate = try root.issue(request, by: authority, in: catalogue)
         try certificate.verify(issuedBy: root.authorityCertificate(), for: .digitalSignature, name: "erin")
-        let recorded = try Certificate(pem: KeyFile.readText(root.userCertificatePath(UserName("erin"))))
-        #expect(recorded == certificate)
-        #expect(throws: ServerRoot.Failure.nameTaken("erin")) { try root.issue(request, by: authority) }
+        let recorded = try #require(try catalogue.user(named: "erin"))
+        #expect(recorded.certificate == certificate.der)
+        #expect(throws: Catalogue.Failure.nameTaken("erin")) { try root.issue(request, by: authority, in: catalogue) }
     }
 
     @Test func uninitializedRootIsNamed() {

@@ -87,7 +87,7 @@ import Testing
         expectFailure(try w.sealdrop(["server", "issue", "root", "h.csr", "-o", "x.crt"], passphrase: "wrong"), "ca.key: wrong passphrase")
         expectFailure(try w.sealdrop(["server", "issue", "nowhere", "h.csr", "-o", "x.crt"]), "not a sealdrop server root")
         #expect(!w.exists("x.crt"))
-        #expect(!w.exists("root/certs/hal.crt"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("root/certs")).isEmpty)
+        let users = try w.sealdrop(["server", "users", "root", "--json"])
+        #expect(users.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "a refused request registered a user")
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GcryptKit
+import SealClient
 import SealEnvelope
 import SealPKI
 import SealServer
@@ -83,7 +84,23 @@ enum Diagnostics {
             switch error {
             case .alreadyInitialized: return (error.description, "use another directory, or keep the existing root")
             case .notInitialized: return (error.description, "create one with: sealdrop server init ROOT")
+            }
+        case let error as Catalogue.Failure:
+            switch error {
             case .nameTaken: return (error.description, "choose another user name")
+            case .noSuchUser: return (error.description, "sealdrop server users ROOT lists them")
+            }
+        case let error as Profile.Failure:
+            switch error {
+            case .noProfile: return (error.description, "register first: sealdrop register --server ROOT --user NAME (SEALDROP_HOME selects the profile)")
+            case .notRegistered: return (error.description, "run sealdrop register again; the server must be ingesting (sealdrop server watch ROOT)")
+            case .pinMismatch: return (error.description, "do not post or fetch; ask the administrator whether the server's CA really changed")
+            }
+        case let error as Registration.Failure:
+            switch error {
+            case .alreadyRegistered: return (error.description, "use another SEALDROP_HOME for another user")
+            case .refused: return (error.description, "choose another user name")
+            case .timedOut: return (error.description, "is the server ingesting? (sealdrop server watch ROOT, or ingest --once from cron); run register again to keep waiting")
             }
         case let error as EnvelopeError:
             return (error.description, hint(for: error))

@@ -1,0 +1,111 @@
+import Foundation
+import GcryptKit
+import SealEnvelope
+import SealPKI
+import SealServer
+
+/// The client's profile in `$SEALDROP_HOME` (default `~/.sealdrop`): the server it uses,
+/// the user's key pair and certificate, and the server's CA certificate pinned at
+/// registration.
+///
+///     profile.json         {"server", "user", "ca_fingerprint"}
+///     USER.key USER.pub    the key pair (key encrypted, 0600)
+///     USER.csr USER.crt    the request and the issued certificate
+///     ca.crt               the pinned CA certificate
+///     encryption.crt       the server's encryption certificate (checked against ca.crt)
+///     tail.cursor          the last notification seq shown by `tail`
+public struct Profile: Sendable {
+    public let home: String
+    public let settings: Settings
+
+    public struct Settings: Codable, Sendable {
+        public let server: String
+        public let user: String
+        public let caFingerprint: String
+
+        enum CodingKeys: String, CodingKey {
+            case server, user
+            case caFingerprint = "ca_fingerprint"
+        }
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case noProfile(String)
+        case notRegistered(String)
+        case pinMismatch(expected: String, found: String)
+
+        public var description: String {
+            switch self {
+            case .noProfile(let home): "no sealdrop profile in \(home)"
+            case .notRegistered(let user): "\(user) has no certificate yet: registration did not finish"
+            case .pinMismatch(let expected, let found):
+                "the server's CA certificate changed: pinned \(expected), now \(found) (possible man in the middle)"
+            }
+        }
+    }
+
+    /// `$SEALDROP_HOME`, else `~/.sealdrop`.
+    public static func defaultHome(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        environment["SEALDROP_HOME"] ?? (NSHomeDirectory() + "/.sealdrop")
+    }
+
+    public init(home: String, settings: Settings) {
+        self.home = home
+        self.settings = settings
+    }
+
+    /// Loads the profile in `home`.
+    public static func load(home: String) throws -> Profile {
+        guard let data = FileManager.default.contents(atPath: home + "/profile.json") else { throw Failure.noProfile(home) }
+        return Profile(home: home, settings: try JSONDecoder().decode(Settings.self, from: data))
+    }
+
+    public var server: ServerRoot { ServerRoot(path: settings.server) }
+    public var keyPath: String { "\(home)/\(settings.user).key" }
+    public var requestPath: String { "\(home)/\(settings.user).csr" }
+    public var certificatePath: String { "\(home)/\(settings.user).crt" }
+    public var caPath: String { "\(home)/ca.crt" }
+    public var encryptionPath: String { "\(home)/encryption.crt" }
+    public var cursorPath: String { "\(home)/tail.cursor" }
+
+    /// The pinned CA, checked against its recorded fingerprint and against the server's
+    /// current ca.crt: a change is refused as a possible man in the middle.
+    public func pinnedAuthority() throws -> Certificate {
+        let pinned = try Certificate(pem: KeyFile.readText(caPath))
+        guard pinned.fingerprint.description == settings.caFingerprint else {
+            throw Failure.pinMismatch(expected: settings.caFingerprint, found: pinned.fingerprint.description)
+        }
+        if let current = try? Certificate(pem: KeyFile.readText(server.caCertificatePath)), current != pinned {
+            throw Failure.pinMismatch(expected: settings.caFingerprint, found: current.fingerprint.description)
+        }
+        return pinned
+    }
+
+    /// The user's certificate, checked against the pinned CA.
+    public func certificate() throws -> Certificate {
+        guard FileManager.default.fileExists(atPath: certificatePath) else { throw Failure.notRegistered(settings.user) }
+        let certificate = try Certificate(pem: KeyFile.readText(certificatePath))
+        try certificate.verify(issuedBy: pinnedAuthority(), for: .digitalSignature, name: settings.user)
+        return certificate
+    }
+
+    /// The server's encryption certificate, checked against the pinned CA.
+    public func encryptionCertificate() throws -> Certificate {
+        let certificate = try Certificate(pem: KeyFile.readText(encryptionPath))
+        try certificate.verify(issuedBy: pinnedAuthority(), for: .keyEncipherment)
+        return certificate
+    }
+
+    /// A signer with the user's key and certificate.
+    public func signer(passphrase: SecretBytes) throws -> RSASigner {
+        try RSASigner(key: KeyFile.readPrivateKey(at: keyPath, passphrase: passphrase), certificate: certificate())
+    }
+
+    public func cursor() -> Int {
+        (FileManager.default.contents(atPath: cursorPath).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }) ?? 0
+    }
+
+    public func saveCursor(_ seq: Int) throws {
+        try AtomicFile.write("\(seq)\n", to: cursorPath, mode: 0o600, replace: true)
+    }
+}

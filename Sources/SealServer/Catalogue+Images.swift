@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+
+/// An accepted image, ready to be recorded.
+public struct ImageRecord: Sendable, Equatable {
+    public let name: String
+    public let owner: String
+    public let mediaType: String
+    public let width: Int
+    public let height: Int
+    public let size: Int
+    /// SHA-256 (hex) of the stored envelope: its blob name.
+    public let blob: String
+    public let envelopeID: [UInt8]
+    public let createdAt: Date
+    public let ingestedAt: Date
+    /// The inbox file it came from: a leftover of a crash is recognised by it.
+    public let inboxName: String
+
+    public init(name: String, owner: String, mediaType: String, width: Int, height: Int, size: Int, blob: String,
+                envelopeID: [UInt8], createdAt: Date, ingestedAt: Date, inboxName: String) {
+        self.name = name
+        self.owner = owner
+        self.mediaType = mediaType
+        self.width = width
+        self.height = height
+        self.size = size
+        self.blob = blob
+        self.envelopeID = envelopeID
+        self.createdAt = createdAt
+        self.ingestedAt = ingestedAt
+        self.inboxName = inboxName
+    }
+
+    init(row: Row) {
+        self.init(
+            name: row["name"], owner: row["owner"], mediaType: row["media_type"], width: row["width"], height: row["height"],
+            size: row["size"], blob: row["blob"], envelopeID: [UInt8](row["envelope_id"] as Data),
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), ingestedAt: Date(timeIntervalSince1970: row["ingested_at"]),
+            inboxName: row["inbox_name"] ?? "")
+    }
+}
+
+/// One line of the notification log.
+public struct NotificationRecord: Sendable, Equatable, Codable {
+    public let seq: Int
+    public let time: Date
+    public let type: String
+    public let name: String
+    public let owner: String
+    public let mediaType: String
+    public let size: Int
+
+    enum CodingKeys: String, CodingKey {
+        case seq, time, type, name, owner, size
+        case mediaType = "media_type"
+    }
+
+    init(row: Row) {
+        seq = row["seq"]
+        time = Date(timeIntervalSince1970: row["time"])
+        type = row["type"]
+        name = row["name"]
+        owner = row["owner"]
+        mediaType = row["media_type"]
+        size = row["size"]
+    }
+
+    public init(seq: Int, time: Date, type: String, name: String, owner: String, mediaType: String, size: Int) {
+        self.seq = seq
+        self.time = time
+        self.type = type
+        self.name = name
+        self.owner = owner
+        self.mediaType = mediaType
+        self.size = size
+    }
+}
+
+extension Catalogue {
+    /// Why an image in a batch was not recorded.
+    public enum Refusal: Error, Equatable, Sendable {
+        /// Its envelope id was seen before.
+        case replay
+        /// Another owner already has an image by that name.
+        case nameOwnedBy(String)
+    }
+
+    /// Records a batch of accepted images in one transaction: for each, its envelope id, the
+    /// image row and a notification. An image whose id was seen (even earlier in the same
+    /// batch) or whose name belongs to another owner is left out and returned as refused;
+    /// the rest commit together or not at all.
+    public func record(_ images: [ImageRecord]) throws -> [Int: Refusal] {
+        try writer.write { db in
+            var refused: [Int: Refusal] = [:]
+            for (index, image) in images.enumerated() {
+                if try Row.fetchOne(db, sql: "SELECT 1 FROM seen_envelopes WHERE id = ?", arguments: [Data(image.envelopeID)]) != nil {
+                    refused[index] = .replay
+                    continue
+                }
+                if let owner = try String.fetchOne(db, sql: "SELECT owner FROM images WHERE name = ?", arguments: [image.name]),
+                   owner != image.owner {
+                    refused[index] = .nameOwnedBy(owner)
+                    continue
+                }
+                try db.execute(sql: "INSERT INTO seen_envelopes (id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?)",
+                               arguments: [Data(image.envelopeID), image.owner, image.ingestedAt.timeIntervalSince1970, image.inboxName])
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO images
+                        (name, owner, media_type, width, height, size, blob, envelope_id, created_at, ingested_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [image.name, image.owner, image.mediaType, image.width, image.height, image.size,
+                                     image.blob, Data(image.envelopeID), image.createdAt.timeIntervalSince1970,
+                                     image.ingestedAt.timeIntervalSince1970])
+                try db.execute(sql: """
+                    INSERT INTO notifications (seq, time, type, name, owner, media_type, size)
+                    VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM notifications), ?, 'image', ?, ?, ?, ?)
+                    """, arguments: [image.ingestedAt.timeIntervalSince1970, image.name, image.owner, image.mediaType, image.size])
+            }
+            return refused
+        }
+    }
+
+    /// The inbox file name an envelope id was first seen in, or nil when it is new.
+    public func seenInboxName(_ id: [UInt8]) throws -> String? {
+        try writer.read { db in
+            try String.fetchOne(db, sql: "SELECT inbox_name FROM seen_envelopes WHERE id = ?", arguments: [Data(id)])
+        }
+    }
+
+    public func image(named name: String) throws -> ImageRecord? {
+        try writer.read { db in try Row.fetchOne(db, sql: Self.imageQuery + " WHERE images.name = ?", arguments: [name]).map(ImageRecord.init) }
+    }
+
+    public func images() throws -> [ImageRecord] {
+        try writer.read { db in try Row.fetchAll(db, sql: Self.imageQuery + " ORDER BY images.name").map(ImageRecord.init) }
+    }
+
+    public func isBlobReferenced(_ hash: String) throws -> Bool {
+        try writer.read { db in try Row.fetchOne(db, sql: "SELECT 1 FROM images WHERE blob = ?", arguments: [hash]) != nil }
+    }
+
+    static let imageQuery = """
+        SELECT images.*, seen_envelopes.inbox_name FROM images
+        LEFT JOIN seen_envelopes ON seen_envelopes.id = images.envelope_id
+        """
+
+    public func notifications(after seq: Int) throws -> [NotificationRecord] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM notifications WHERE seq > ? ORDER BY seq", arguments: [seq])
+                .map(NotificationRecord.init)
+        }
+    }
+
+    /// Counts for `server status`.
+    public struct Counts: Sendable {
+        public let users: Int
+        public let revoked: Int
+        public let images: Int
+        public let notifications: Int
+        public let lastIngest: Date?
+    }
+
+    public func counts() throws -> Counts {
+        try writer.read { db in
+            Counts(
+                users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0,
+                revoked: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users WHERE revoked_at IS NOT NULL") ?? 0,
+                images: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM images") ?? 0,
+                notifications: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM notifications") ?? 0,
+                lastIngest: try Double.fetchOne(db, sql: "SELECT MAX(ingested_at) FROM images").map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+}

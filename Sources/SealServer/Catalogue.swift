@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+
+/// The server's SQLite catalogue (GRDB): users and certificates, images, the envelope ids
+/// it has seen, and the notifications. The database is the truth; the notification log and
+/// the blob directory follow it.
+///
+/// On disk it is a WAL database with `synchronous=FULL`: a committed transaction survives a
+/// crash or power loss. Durability costs an fsync per commit, so ingestion commits many
+/// envelopes per transaction.
+public final class Catalogue: Sendable {
+    let writer: any DatabaseWriter
+
+    /// The on-disk catalogue at `path`, created and migrated as needed.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        configuration.busyMode = .timeout(30)
+        writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(writer)
+    }
+
+    /// An in-memory catalogue (tests).
+    public init() throws {
+        writer = try DatabaseQueue()
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Named, append-only migrations: never edit one that has shipped; add the next.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-users") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    certificate BLOB NOT NULL,
+                    certificate_fingerprint TEXT NOT NULL UNIQUE,
+                    registered_at REAL NOT NULL,
+                    revoked_at REAL
+                )
+                """)
+        }
+        migrator.registerMigration("v1-images") { db in
+            try db.execute(sql: """
+                CREATE TABLE images (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    owner TEXT NOT NULL REFERENCES users(name),
+                    media_type TEXT NOT NULL,
+                    width INTEGER NOT NULL,
+                    height INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    blob TEXT NOT NULL,
+                    envelope_id BLOB NOT NULL,
+                    created_at REAL NOT NULL,
+                    ingested_at REAL NOT NULL
+                )
+                """)
+            try db.execute(sql: "CREATE INDEX images_blob ON images(blob)")
+        }
+        migrator.registerMigration("v1-seen-envelopes") { db in
+            try db.execute(sql: """
+                CREATE TABLE seen_envelopes (
+                    id BLOB PRIMARY KEY NOT NULL,
+                    sender TEXT NOT NULL,
+                    seen_at REAL NOT NULL,
+                    inbox_name TEXT NOT NULL
+                )
+                """)
+        }
+        migrator.registerMigration("v1-notifications") { db in
+            // seq is assigned as max + 1 inside the committing transaction and rows are never
+            // deleted, so sequence numbers have no gaps and never repeat.
+            try db.execute(sql: """
+                CREATE TABLE notifications (
+                    seq INTEGER PRIMARY KEY NOT NULL,
+                    time REAL NOT NULL,
+                    type TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    media_type TEXT NOT NULL,
+                    size INTEGER NOT NULL
+                )
+                """)
+        }
+        return migrator
+    }
+}
+
+// MARK: - Users
+
+public struct UserRecord: Sendable, Equatable {
+    public let name: String
+    public let certificate: [UInt8]
+    public let certificateFingerprint: String
+    public let registeredAt: Date
+    public let revokedAt: Date?
+
+    init(row: Row) {
+        name = row["name"]
+        certificate = [UInt8](row["certificate"] as Data)
+        certificateFingerprint = row["certificate_fingerprint"]
+        registeredAt = Date(timeIntervalSince1970: row["registered_at"])
+        revokedAt = (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+    }
+}
+
+extension Catalogue {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case nameTaken(String)
+        case noSuchUser(String)
+
+        public var description: String {
+            switch self {
+            case .nameTaken(let name): "the name \"\(name)\" is already registered"
+            case .noSuchUser(let name): "no user named \"\(name)\""
+            }
+        }
+    }
+
+    /// Records a new user; throws `nameTaken` when the name exists (revoked or not).
+    public func addUser(name: String, certificate: [UInt8], fingerprint: String, at time: Date = Date()) throws {
+        try writer.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [name]) == nil else {
+                throw Failure.nameTaken(name)
+            }
+            try db.execute(
+                sql: "INSERT INTO users (name, certificate, certificate_fingerprint, registered_at) VALUES (?, ?, ?, ?)",
+                arguments: [name, Data(certificate), fingerprint, time.timeIntervalSince1970])
+        }
+    }
+
+    public func user(named name: String) throws -> UserRecord? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(UserRecord.init)
+        }
+    }
+
+    public func users() throws -> [UserRecord] {
+        try writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").map(UserRecord.init) }
+    }
+
+    /// Marks a user revoked: their later drops are refused; their images stay listed.
+    public func revoke(name: String, at time: Date = Date()) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE users SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?",
+                           arguments: [time.timeIntervalSince1970, name])
+            guard db.changesCount > 0 else { throw Failure.noSuchUser(name) }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import GcryptKit
+import Logging
+import SealEnvelope
+import SealPKI
+
+/// Takes drops out of `inbox/new/` in the order of docs/SERVER.md: verify, store the blob
+/// durably, commit one transaction per batch (image, envelope id, notification), then remove
+/// the inbox files and append the notification log. A crash anywhere loses nothing: what was
+/// not committed is still in the inbox, and what was committed is recognised when its inbox
+/// file is seen again and is only then removed.
+public final class Ingester: @unchecked Sendable {
+    // Used by one thread at a time (the lock serialises processes; callers serialise calls).
+    public let root: ServerRoot
+    let catalogue: Catalogue
+    let identity: RSAIdentity
+    let authority: CertificateAuthority
+    let policy: IngestPolicy
+    let logger: Logger
+    let blobs: BlobStore
+    let quarantine: Quarantine
+    let log: NotificationLog
+    let registrar: Registrar
+
+    /// What one run did.
+    public struct Report: Sendable {
+        public var accepted = 0
+        public var registered = 0
+        public var quarantined = 0
+        public var alreadyIngested = 0
+    }
+
+    public init(root: ServerRoot, passphrase: SecretBytes, policy: IngestPolicy = IngestPolicy(), logger: Logger) throws {
+        self.root = root
+        self.policy = policy
+        self.logger = logger
+        catalogue = try root.catalogue()
+        authority = try root.authority(passphrase: passphrase)
+        identity = RSAIdentity(key: try KeyFile.readPrivateKey(at: root.encryptionKeyPath, passphrase: passphrase))
+        guard try root.encryptionCertificate().publicKey == identity.key.publicKey else {
+            throw PKIError.certificateRejected("encryption.key does not match encryption.crt")
+        }
+        blobs = BlobStore(directory: root.blobs)
+        quarantine = Quarantine(root: root)
+        log = NotificationLog(path: root.notificationLogPath)
+        registrar = Registrar(root: root, catalogue: catalogue, authority: authority)
+    }
+
+    /// Processes everything in the inbox, batch by batch, until it is empty or `shouldStop`
+    /// says so (checked between batches, so the batch in hand always finishes).
+    public func runUntilEmpty(shouldStop: () -> Bool = { false }) throws -> Report {
+        var report = Report()
+        try log.catchUp(from: catalogue)
+        while !shouldStop() {
+            let lock = try IngestLock(path: root.lockPath)
+            let names = try Inbox.pending(root.inboxNew, limit: policy.batchSize)
+            if names.isEmpty { break }
+            try process(names, into: &report)
+            withExtendedLifetime(lock) {}
+        }
+        return report
+    }
+
+    /// One batch: each file verified and stored, then one transaction for all of them.
+    func process(_ names: [String], into report: inout Report) throws {
+        var accepted: [(name: String, record: ImageRecord)] = []
+        for name in names {
+            switch try examine(name) {
+            case .image(let record):
+                accepted.append((name, record))
+            case .registered(let user):
+                try remove(name)
+                report.registered += 1
+                logger.info("registered", metadata: ["file": "\(name)", "user": "\(user)"])
+            case .alreadyIngested:
+                try remove(name)
+                report.alreadyIngested += 1
+                logger.info("already ingested", metadata: ["file": "\(name)"])
+            case .rejected(let reason, let sender, let id, let told):
+                try quarantine.reject(name, reason: reason, sender: sender, envelopeID: id, senderReason: told)
+                report.quarantined += 1
+                logger.warning("quarantined", metadata: ["file": "\(name)", "reason": "\(reason)", "sender": "\(sender ?? "-")"])
+            case .vanished:
+                break
+            }
+        }
+        guard !accepted.isEmpty else { return }
+        let refused = try catalogue.record(accepted.map(\.record))
+        for (index, (name, record)) in accepted.enumerated() {
+            if let refusal = refused[index] {
+                let reason = switch refusal {
+                case .replay: "replay: envelope id already seen"
+                case .nameOwnedBy(let owner): "the name \"\(record.name)\" belongs to \(owner)"
+                }
+                try discardUnreferencedBlob(record.blob)
+                try quarantine.reject(name, reason: reason, sender: record.owner, envelopeID: record.envelopeID)
+                report.quarantined += 1
+                logger.warning("quarantined", metadata: ["file": "\(name)", "reason": "\(reason)", "sender": "\(record.owner)"])
+            } else {
+                try remove(name)
+                report.accepted += 1
+                logger.info("accepted", metadata: [
+                    "file": "\(name)", "name": "\(record.name)", "owner": "\(record.owner)",
+                    "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
+                ])
+            }
+        }
+        try log.catchUp(from: catalogue)
+    }
+
+    enum Verdict {
+        case image(ImageRecord)
+        case registered(String)
+        case alreadyIngested
+        case rejected(reason: String, sender: String?, envelopeID: [UInt8]?, told: String?)
+        case vanished
+    }
+
+    /// Every authentication failure is reported to the sender in these same words.
+    static let notVerified = "rejected: the envelope did not verify"
+
+    func examine(_ name: String) throws -> Verdict {
+        let path = "\(root.inboxNew)/\(name)"
+        switch Inbox.classify(path, maximumBytes: policy.maximumBytes) {
+        case .vanished: return .vanished
+        case .refused(let why): return .rejected(reason: why, sender: nil, envelopeID: nil, told: nil)
+        case .request: return registrar.register(path)
+        case .envelope: return try examineEnvelope(path, name: name)
+        }
+    }
+
+    func examineEnvelope(_ path: String, name: String) throws -> Verdict {
+        let header: EnvelopeHeader
+        do {
+            header = try EnvelopeFiles.peekHeader(path)
+        } catch {
+            return .rejected(reason: "unreadable envelope: \(error)", sender: nil, envelopeID: nil, told: nil)
+        }
+        let id = header.envelopeID
+        guard let user = try catalogue.user(named: header.senderCertificate.subject.commonName ?? ""),
+              user.certificate == header.senderCertificate.der
+        else { return .rejected(reason: "unknown sender certificate", sender: nil, envelopeID: id, told: nil) }
+        let sender = user.name
+        func reject(_ reason: String, told: String? = nil) -> Verdict {
+            .rejected(reason: reason, sender: sender, envelopeID: id, told: told)
+        }
+        if user.revokedAt != nil { return reject("sender \(sender) is revoked") }
+        if let seenIn = try catalogue.seenInboxName(id) {
+            // The same inbox file again means a crash came between commit and removal.
+            return seenIn == name ? .alreadyIngested : reject("replay: envelope id already seen")
+        }
+        let age = Date().timeIntervalSince(header.createdDate)
+        if age > policy.maximumAge { return reject("stale: created \(Int(age)) s ago, the window is \(Int(policy.maximumAge)) s") }
+        if -age > policy.maximumFutureSkew { return reject("created \(Int(-age)) s in the future") }
+        guard header.kind == .image else { return reject("only image envelopes are accepted in the inbox") }
+        if let existing = try catalogue.image(named: header.name), existing.owner != sender {
+            return reject("the name \"\(header.name)\" belongs to \(existing.owner)")
+        }
+        let payloadLength: UInt64
+        do {
+            // Signature first (no key used), then the private key, then every MAC.
+            var source = try FileSource(path: path, followSymlinks: false)
+            let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority.certificate)
+            try source.rewind()
+            var sink = DiscardingSink()
+            try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
+            payloadLength = verified.payloadLength
+        } catch {
+            return reject("did not verify: \(error)", told: Self.notVerified)
+        }
+        let hash = try blobs.store(path)
+        return .image(ImageRecord(
+            name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),
+            size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name))
+    }
+
+    func remove(_ name: String) throws {
+        guard unlink("\(root.inboxNew)/\(name)") == 0 || errno == ENOENT else {
+            throw IOFailure(call: "unlink", path: "\(root.inboxNew)/\(name)", code: errno)
+        }
+        try AtomicFile.syncDirectory(root.inboxNew)
+    }
+
+    func discardUnreferencedBlob(_ hash: String) throws {
+        guard try !catalogue.isBlobReferenced(hash) else { return }
+        unlink(blobs.path(for: hash))
+    }
+}
+
+/// Decrypted bytes go nowhere: ingestion only checks them (no plaintext touches the disk).
+struct DiscardingSink: ByteSink {
+    mutating func write(_ bytes: [UInt8]) throws {}
+}

@@ -1,0 +1,119 @@
+import Foundation
+import SealEnvelope
+
+/// `notifications.jsonl`: one JSON object per accepted image, appended after its
+/// transaction commits. The catalogue is the truth: `catchUp` appends whatever the log
+/// lacks, so a crash between commit and append only delays a line, never loses or repeats one.
+public struct NotificationLog: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Self.timeFormatter.string(from: date))
+        }
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Self.timeFormatter.date(from: text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad time \(text)"))
+            }
+            return date
+        }
+        return decoder
+    }()
+
+    nonisolated(unsafe) static let timeFormatter: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+
+    /// Appends every notification the catalogue has beyond the log's last line; a torn last
+    /// line (a crash mid-append) is cut off first. Returns how many lines were appended.
+    @discardableResult
+    public func catchUp(from catalogue: Catalogue) throws -> Int {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+        defer { close(fd) }
+        let (lastSeq, validLength) = try Self.tail(fd: fd, path: path)
+        let missing = try catalogue.notifications(after: lastSeq)
+        guard !missing.isEmpty || lseek(fd, 0, SEEK_END) != validLength else { return 0 }
+        guard ftruncate(fd, validLength) == 0 else { throw IOFailure(call: "ftruncate", path: path, code: errno) }
+        var text = ""
+        for record in missing {
+            text += String(decoding: try Self.encoder.encode(record), as: UTF8.self) + "\n"
+        }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        lseek(fd, validLength, SEEK_SET)
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOFailure(call: "write", path: path, code: errno)
+            }
+            offset += n
+        }
+        guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
+        return missing.count
+    }
+
+    /// The seq of the last complete line and the length of the file up to its end.
+    static func tail(fd: Int32, path: String) throws -> (Int, off_t) {
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0 else { return (0, 0) }
+        // Read back far enough to hold the last complete line.
+        var window = off_t(4096)
+        while true {
+            let start = max(0, size - window)
+            var buffer = [UInt8](repeating: 0, count: Int(size - start))
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, start) }
+            guard n == buffer.count else { throw IOFailure(call: "pread", path: path, code: errno) }
+            guard let lastNewline = buffer.lastIndex(of: UInt8(ascii: "\n")) else {
+                if start == 0 { return (0, 0) }
+                window *= 2
+                continue
+            }
+            let validLength = start + off_t(lastNewline + 1)
+            let before = buffer[..<lastNewline]
+            let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }
+            if lineStart == nil && start > 0 {
+                window *= 2
+                continue
+            }
+            let line = Array(before[(lineStart ?? 0)...])
+            guard let record = try? decoder.decode(NotificationRecord.self, from: Data(line)) else {
+                throw IOFailure(call: "read", path: path, code: EINVAL, reason: "the last line is not a notification record")
+            }
+            return (record.seq, validLength)
+        }
+    }
+
+    /// Every complete record in the log after `seq`, in order (what clients read).
+    public static func records(at path: String, after seq: Int) throws -> [NotificationRecord] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        var records: [NotificationRecord] = []
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            guard let record = try? decoder.decode(NotificationRecord.self, from: Data(line)) else { continue }
+            if record.seq > seq { records.append(record) }
+        }
+        // A torn last line without its newline is ignored until it is complete.
+        if let last = data.last, last != UInt8(ascii: "\n"), !records.isEmpty,
+           let tail = data.split(separator: UInt8(ascii: "\n")).last,
+           (try? decoder.decode(NotificationRecord.self, from: Data(tail)))?.seq == records.last?.seq {
+            records.removeLast()
+        }
+        return records
+    }
+}

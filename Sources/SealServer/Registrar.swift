@@ -1,0 +1,66 @@
+import Foundation
+import GcryptKit
+import SealPKI
+
+/// Registration through the drop: a PKCS#10 request in the inbox becomes a user. The
+/// certificate goes to `outbox/NAME/certificate-KEY.crt`, a refusal to
+/// `outbox/NAME/registration-KEY.rejected.json` (KEY: the first 16 hex digits of the
+/// requesting key's fingerprint), so a client finds the answer to its own request. The
+/// certificate is delivered before the request leaves the inbox, and asking again with the
+/// same key delivers it again, so a crash in between loses nothing.
+struct Registrar {
+    let root: ServerRoot
+    let catalogue: Catalogue
+    let authority: CertificateAuthority
+
+    static func answerName(for key: RSA.PublicKey) -> String {
+        String(key.fingerprint.digest.hex.prefix(16))
+    }
+
+    func register(_ path: String) -> Ingester.Verdict {
+        let request: CertificateRequest
+        do {
+            request = try CertificateRequest(pem: KeyFile.readText(path))
+        } catch {
+            return .rejected(reason: "unreadable certificate request: \(error)", sender: nil, envelopeID: nil, told: nil)
+        }
+        guard request.hasValidSelfSignature else {
+            return .rejected(reason: "certificate request signature does not verify", sender: nil, envelopeID: nil, told: nil)
+        }
+        let name: UserName
+        do {
+            name = try request.userName()
+        } catch {
+            return .rejected(reason: "\(error)", sender: nil, envelopeID: nil, told: nil)
+        }
+        let answer = Self.answerName(for: request.publicKey)
+        let outbox = root.outbox(for: name.value)
+        do {
+            if let existing = try catalogue.user(named: name.value) {
+                // The same key again: a crash after the commit, or a client asking twice.
+                if let certificate = try? Certificate(der: existing.certificate), certificate.publicKey == request.publicKey {
+                    try deliver(certificate, to: outbox, answer: answer)
+                    return .registered(name.value)
+                }
+                try refuse(outbox: outbox, answer: answer, reason: "the name \"\(name)\" is already registered")
+                return .rejected(reason: "name \"\(name)\" is taken", sender: nil, envelopeID: nil, told: nil)
+            }
+            let certificate = try authority.issue(for: request)
+            try catalogue.addUser(name: name.value, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
+            try deliver(certificate, to: outbox, answer: answer)
+            return .registered(name.value)
+        } catch {
+            return .rejected(reason: "registration failed: \(error)", sender: nil, envelopeID: nil, told: nil)
+        }
+    }
+
+    private func deliver(_ certificate: Certificate, to outbox: String, answer: String) throws {
+        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)
+        try AtomicFile.write(certificate.pem, to: "\(outbox)/certificate-\(answer).crt", replace: true)
+    }
+
+    private func refuse(outbox: String, answer: String, reason: String) throws {
+        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)
+        try AtomicFile.write(try Quarantine.json(["reason": reason]), to: "\(outbox)/registration-\(answer).rejected.json", replace: true)
+    }
+}

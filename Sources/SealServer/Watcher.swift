@@ -1,0 +1,30 @@
+import Foundation
+import Logging
+
+/// `sealdrop server watch`: ingests at start, then whenever inotify reports a drop, on queue
+/// overflow, and every `rescanInterval` seconds whatever happened (events are only a hint:
+/// they are lost on overflow and for some moves). Stops on SIGTERM/SIGINT after the batch in hand.
+public struct Watcher {
+    public let ingester: Ingester
+    public var rescanInterval: Double = 30
+    public let logger: Logger
+
+    public init(ingester: Ingester, rescanInterval: Double = 30, logger: Logger) {
+        self.ingester = ingester
+        self.rescanInterval = rescanInterval
+        self.logger = logger
+    }
+
+    public func run(until stop: StopSignal) throws {
+        let watch = try Inotify.Watch(path: ingester.root.inboxNew, mask: Inotify.moved | Inotify.closedWrite)
+        logger.info("watching", metadata: ["inbox": "\(ingester.root.inboxNew)", "rescan_seconds": "\(rescanInterval)"])
+        while !stop.isStopped {
+            _ = try ingester.runUntilEmpty(shouldStop: { stop.isStopped })
+            if Inotify.wait(watch, wake: stop.readFD, timeout: rescanInterval) { break }
+            if watch.drain().contains(where: { $0 & Inotify.overflow != 0 }) {
+                logger.warning("inotify queue overflowed; rescanning")
+            }
+        }
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import SealClient
+import SealEnvelope
+import SealPKI
+
+extension Sealdrop {
+    struct Post: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Seal images to the server and drop them into its inbox.",
+            discussion: """
+                Image names follow the envelope rules (docs/FORMAT.md §2): 1 to 255 bytes of UTF-8, \
+                no '/', '\\\\' or control characters, not '.' or '..'. The name defaults to the file \
+                name; a name another user already holds is refused by the server.
+                """)
+
+        @Argument(help: ArgumentHelp("Images or folders of images.", valueName: "image-or-dir"))
+        var inputs: [String]
+
+        @Option(help: "The image name (one image only; default: its file name).")
+        var name: String?
+
+        @Option(help: "Cipher suite: cbc-hmac or gcm.")
+        var suite: String = Suite.cbcHMAC.description
+
+        @Option(help: "Images sealed at once (default: every core).")
+        var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Print the summary as JSON.")
+        var json = false
+
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func validate() throws {
+            guard Suite(name: suite) != nil else { throw ValidationError("--suite must be cbc-hmac or gcm (got \(suite))") }
+            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+            if name != nil, inputs.count != 1 { throw ValidationError("--name needs exactly one image") }
+            if let name { try EnvelopeHeader.validate(name: name) }
+        }
+
+        func perform() throws {
+            let profile = try Profile.load(home: Profile.defaultHome())
+            let encryption = try about(profile.encryptionPath) { try profile.encryptionCertificate() }
+            let secret = try passphrase.existing(for: profile.keyPath)
+            let signer = try about(profile.keyPath) { try profile.signer(passphrase: secret) }
+            let poster = Poster(
+                sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!),
+                server: profile.server)
+            let items = try BatchPlan.items(for: inputs, outputDirectory: profile.server.inboxNew, allowSharedOutput: true) { $0 }
+            let bar = ProgressBar(verb: "posting")
+            let start = Date()
+            let fixedName = name
+            let results = BatchRunner.run(items, jobs: jobs, work: { item in
+                do {
+                    let (inboxName, summary) = try poster.post(item.input, name: fixedName ?? (item.input as NSString).lastPathComponent)
+                    return .done(output: inboxName, bytes: summary.payloadLength)
+                } catch EnvelopeError.unrecognisedMedia where item.discovered {
+                    return .skipped(.notAnImage)
+                } catch {
+                    return .failed(error)
+                }
+            }, progress: bar.update)
+            bar.finish()
+            guard BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: json) else {
+                throw ExitCode.failure
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import GcryptKit
+import SealClient
+import SealPKI
+import SealServer
+
+extension Sealdrop {
+    struct Register: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Create your profile, pin the server's CA, and register a user name through the drop.",
+            discussion: """
+                The profile lives in $SEALDROP_HOME (default ~/.sealdrop). The server's CA fingerprint is \
+                shown: compare it with the one the administrator gave you, or pass it with \
+                --expect-fingerprint so a mismatch is refused, as ssh does with host keys.
+                """)
+
+        @Option(help: ArgumentHelp("The server root directory.", valueName: "root"))
+        var server: String
+
+        @Option(help: "The user name to register.")
+        var user: String
+
+        @Option(help: ArgumentHelp("The CA fingerprint the administrator gave you; anything else is refused.", valueName: "fingerprint"))
+        var expectFingerprint: String?
+
+        @Option(help: "Key size in bits: 2048, 3072 or 4096.")
+        var bits: Int = RSA.KeySize.default.rawValue
+
+        @Option(help: "Seconds to wait for the server's answer.")
+        var timeout: Double = 60
+
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func validate() throws {
+            guard RSA.KeySize(rawValue: bits) != nil else { throw ValidationError("--bits must be 2048, 3072 or 4096 (got \(bits))") }
+            if let expectFingerprint, Fingerprint(parsing: expectFingerprint) == nil {
+                throw ValidationError("--expect-fingerprint is not a SHA-256 fingerprint")
+            }
+        }
+
+        func perform() throws {
+            let name = try UserName(user)
+            let home = Profile.defaultHome()
+            let registration = Registration(home: home, server: ServerRoot(path: server), user: name)
+            let authority = try about(server) { try registration.serverAuthority() }
+            print("server CA      \(authority.subject)")
+            print("CA fingerprint \(authority.fingerprint)")
+            if let expectFingerprint {
+                guard Fingerprint(parsing: expectFingerprint) == authority.fingerprint else {
+                    throw UsageFailure(
+                        message: "the server's CA fingerprint does not match --expect-fingerprint",
+                        hint: "do not register: someone may be impersonating the server; ask the administrator")
+                }
+                print("matches the expected fingerprint")
+            } else if let answer = Terminal.ask("Does this match the fingerprint the administrator gave you? [y/N] "),
+                      !["y", "yes"].contains(answer.lowercased()) {
+                throw UsageFailure(message: "registration cancelled: fingerprint not confirmed", hint: nil)
+            } else {
+                FileHandle.standardError.write(Data("sealdrop: warning: pinning the CA without checking its fingerprint (pass --expect-fingerprint)\n".utf8))
+            }
+            let secret = try passphrase.new(for: "\(home)/\(name).key")
+            let key = try about(home) { try registration.prepare(authority: authority, passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
+            print("request for \"\(name)\" dropped; waiting for the server (up to \(Int(timeout)) s)")
+            let certificate = try registration.awaitCertificate(for: key, timeout: timeout)
+            print("registered \"\(name)\": certificate valid until \(iso8601(certificate.notAfter))")
+            print("profile in \(home)")
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SealPKI
+import SealServer
+
+/// Options every ingesting command shares.
+struct IngestOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Largest drop accepted, in bytes (suffixes k, m, g).", valueName: "size"))
+    var maxSize: String = "256m"
+
+    @Option(help: ArgumentHelp("Oldest envelope accepted, in seconds (the replay window).", valueName: "seconds"))
+    var maxAge: Double = 24 * 3600
+
+    @Option(help: ArgumentHelp("Log format: text or json.", valueName: "format"))
+    var logFormat: String = "text"
+
+    func validate() throws {
+        _ = try policy()
+        guard LineLogHandler.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
+    }
+
+    func policy() throws -> IngestPolicy {
+        var policy = IngestPolicy()
+        let text = maxSize.lowercased()
+        let multiplier = text.hasSuffix("k") ? 1 << 10 : text.hasSuffix("m") ? 1 << 20 : text.hasSuffix("g") ? 1 << 30 : 1
+        guard let value = Int(multiplier == 1 ? text : String(text.dropLast())), value > 0 else {
+            throw ValidationError("--max-size: \(maxSize) is not a size")
+        }
+        policy.maximumBytes = value * multiplier
+        guard maxAge > 0 else { throw ValidationError("--max-age must be positive") }
+        policy.maximumAge = maxAge
+        return policy
+    }
+
+    var logger: Logger { LineLogHandler.logger("sealdrop.server", format: LineLogHandler.Format(rawValue: logFormat) ?? .text) }
+}
+
+extension Sealdrop.Server {
+    struct Ingest: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Ingest what is in the inbox, then exit (for cron).",
+            discussion: """
+                Exit status: 0 when every drop was accepted (or the inbox was empty), 3 when some \
+                were quarantined (their reasons are in ROOT/quarantine), 1 on an error that stopped \
+                ingestion. A lock keeps it from taking a file that a running `watch` has.
+                """)
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Flag(help: "Process the inbox once and exit (the default; for cron).")
+        var once = false
+
+        @OptionGroup var options: IngestOptions
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func perform() throws {
+            let serverRoot = ServerRoot(path: root)
+            _ = try about(root) { try serverRoot.authorityCertificate() }
+            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
+            let report = try ingester.runUntilEmpty()
+            print("accepted \(report.accepted), registered \(report.registered), quarantined \(report.quarantined)"
+                  + (report.alreadyIngested > 0 ? ", \(report.alreadyIngested) already ingested" : ""))
+            if report.quarantined > 0 { throw ExitCode(3) }
+        }
+    }
+
+    struct Watch: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Ingest continuously: inotify wake-ups, a periodic rescan, graceful stop on SIGTERM/SIGINT.")
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Option(help: "Seconds between rescans even without events.")
+        var rescan: Double = 30
+
+        @OptionGroup var options: IngestOptions
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func perform() throws {
+            let serverRoot = ServerRoot(path: root)
+            _ = try about(root) { try serverRoot.authorityCertificate() }
+            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            let stop = StopSignal()
+            let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
+            try Watcher(ingester: ingester, rescanInterval: rescan, logger: options.logger).run(until: stop)
+        }
+    }
+
+    struct Status: Reporting {
+        static let configuration = CommandConfiguration(abstract: "Counts, inbox backlog, quarantine and last ingest.")
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func perform() throws {
+            let status = try about(root) { try ServerStatus(root: ServerRoot(path: root)) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            } else {
+                print("server root    \(root)")
+                print("users          \(status.users) (\(status.revokedUsers) revoked)")
+                print("images         \(status.images)")
+                print("notifications  \(status.notifications)")
+                print("inbox backlog  \(status.inboxBacklog)")
+                print("quarantined    \(status.quarantined)")
+                print("last ingest    \(status.lastIngest ?? "never")")
+            }
+        }
+    }
+
+    struct Users: Reporting {
+        static let configuration = CommandConfiguration(abstract: "List registered users.")
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func perform() throws {
+            let users = try about(root) { try ServerRoot(path: root).catalogue().users() }
+            if json {
+                printJSON(users.map { user -> [String: Any] in
+                    var entry: [String: Any] = ["name": user.name, "certificate": user.certificateFingerprint,
+                                                "registered": iso8601(user.registeredAt)]
+                    if let revoked = user.revokedAt { entry["revoked"] = iso8601(revoked) }
+                    return entry
+                })
+            } else {
+                for user in users {
+                    print("\(user.name.padding(toLength: 20, withPad: " ", startingAt: 0)) registered \(iso8601(user.registeredAt))"
+                          + (user.revokedAt.map { "  REVOKED \(iso8601($0))" } ?? ""))
+                }
+            }
+        }
+    }
+
+    struct Revoke: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a user: their later drops are quarantined; their images stay listed.")
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Argument(help: "The user name.")
+        var name: String
+
+        func perform() throws {
+            try about(root) { try ServerRoot(path: root).catalogue().revoke(name: name) }
+            print("revoked \(name)")
+        }
+    }
+
+    struct Fsck: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that every image has its blob, every blob an image, and the log matches the database.")
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Flag(help: "Remove orphan blobs and rebuild the notification log.")
+        var repair = false
+
+        func perform() throws {
+            let checker = SealServer.Fsck(root: ServerRoot(path: root))
+            let problems = try about(root) { repair ? try checker.repair() : try checker.check() }
+            for problem in problems { print(problem) }
+            guard problems.isEmpty else {
+                throw UsageFailure(message: "\(root): \(problems.count) problem\(problems.count == 1 ? "" : "s") found",
+                                   hint: problems.contains(where: \.repairable) ? "run: sealdrop server fsck \(root) --repair" : nil)
+            }
+            print("\(root): clean")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+
+/// swift-log to stderr, one line per event: `TIME LEVEL message key=value ...`, or one JSON
+/// object per line with `--log-format json`.
+struct LineLogHandler: LogHandler {
+    enum Format: String, CaseIterable { case text, json }
+
+    let format: Format
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let time = Self.formatter.string(from: Date())
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let line: String
+        switch format {
+        case .text:
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            line = "\(time) \(event.level) \(event.message)\(fields.isEmpty ? "" : " " + fields)"
+        case .json:
+            var object: [String: String] = ["time": time, "level": "\(event.level)", "message": "\(event.message)"]
+            for (key, value) in merged { object[key] = "\(value)" }
+            line = String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    nonisolated(unsafe) static let formatter: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+
+    static func logger(_ label: String, format: Format) -> Logger {
+        Logger(label: label) { _ in LineLogHandler(format: format) }
+    }
+}

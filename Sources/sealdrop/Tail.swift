@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import SealClient
+import SealServer
+
+extension Sealdrop {
+    struct Tail: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Show new notifications since you last looked; --follow keeps showing them as they land.")
+
+        @Flag(help: "Keep running and print each notification as it lands.")
+        var follow = false
+
+        @Flag(help: "Start from the first notification, not from your cursor.")
+        var all = false
+
+        @Flag(help: "Print one JSON object per line.")
+        var json = false
+
+        func perform() throws {
+            let profile = try Profile.load(home: Profile.defaultHome())
+            _ = try about(profile.caPath) { try profile.pinnedAuthority() }
+            let feed = NotificationFeed(server: profile.server)
+            let start = all ? 0 : profile.cursor()
+            let show: ([NotificationRecord]) throws -> Void = { records in
+                for record in records { print(NotificationText.line(record, json: json)) }
+                fflush(nil)
+                if let last = records.last { try profile.saveCursor(max(last.seq, profile.cursor())) }
+            }
+            if follow {
+                _ = try feed.follow(after: start, stop: StopSignal(), deliver: show)
+            } else {
+                try show(try feed.records(after: start))
+            }
+        }
+    }
+
+    struct List: Reporting {
+        static let configuration = CommandConfiguration(abstract: "List the images the server has accepted (latest per name).")
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func perform() throws {
+            let profile = try Profile.load(home: Profile.defaultHome())
+            _ = try about(profile.caPath) { try profile.pinnedAuthority() }
+            var latest: [String: NotificationRecord] = [:]
+            for record in try NotificationFeed(server: profile.server).records(after: 0) { latest[record.name] = record }
+            let images = latest.values.sorted { $0.name < $1.name }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(images), as: UTF8.self))
+            } else {
+                for image in images {
+                    print("\(image.name)  \(image.owner)  \(image.mediaType)  \(BatchReport.formatSize(UInt64(image.size)))  \(iso8601(image.time))")
+                }
+            }
+        }
+    }
+}
+
+enum NotificationText {
+    static func line(_ record: NotificationRecord, json: Bool) -> String {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            return String(decoding: try! encoder.encode(record), as: UTF8.self)
+        }
+        return "#\(record.seq) \(iso8601(record.time)) \(record.owner) posted \(record.name) (\(record.mediaType), \(BatchReport.formatSize(UInt64(record.size))))"
+    }
+}
