@@ -1,0 +1,78 @@
+import Foundation
+import GcryptKit
+import Logging
+import SealEnvelope
+import SealPKI
+@testable import SealServer
+
+let fixturesDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("fixtures")
+
+let serverPassphrase = SecretBytes(Array("server pass".utf8))
+let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+/// A server root with registered users, in a temporary directory.
+final class TestServer: @unchecked Sendable {
+    let url: URL
+    let root: ServerRoot
+    let authority: CertificateAuthority
+    let catalogue: Catalogue
+    let encryption: Certificate
+    var signers: [String: RSASigner] = [:]
+
+    init(users: [String] = ["alice", "bob"]) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-server-\(UUID().uuidString)")
+        root = ServerRoot(path: url.path)
+        _ = try root.initialize(passphrase: serverPassphrase, keySize: .bits2048)
+        authority = try root.authority(passphrase: serverPassphrase)
+        catalogue = try root.catalogue()
+        encryption = try root.encryptionCertificate()
+        for user in users {
+            let key = try Self.keys[user] ?? RSA.PrivateKey.generate(size: .bits2048)
+            let request = try CertificateRequest(userName: UserName(user), key: key)
+            signers[user] = try RSASigner(key: key, certificate: root.issue(request, by: authority, in: catalogue))
+        }
+    }
+
+    /// User keys are reused across tests: generation is the slow part.
+    static let keys: [String: RSA.PrivateKey] = [
+        "alice": try! RSA.PrivateKey.generate(size: .bits2048), "bob": try! RSA.PrivateKey.generate(size: .bits2048),
+    ]
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func ingester(policy: IngestPolicy = IngestPolicy()) throws -> Ingester {
+        try Ingester(root: root, passphrase: serverPassphrase, policy: policy, logger: quietLogger)
+    }
+
+    /// Seals `image` as `user` under `name` straight into the inbox; returns the inbox name.
+    @discardableResult
+    func drop(_ image: String = "coffee.gif", as user: String = "alice", name: String? = nil, now: Date = Date(),
+              recipient: RSA.PublicKey? = nil) throws -> String {
+        let sealer = EnvelopeSealer(signer: signers[user]!, recipient: RSARecipient(key: recipient ?? encryption.publicKey))
+        let inboxName = Inbox.uniqueName(suffix: ".seal")
+        var source = try FileSource(path: fixturesDirectory.appendingPathComponent("images/\(image)").path)
+        var sink = try FileSink(path: "\(root.inboxTemporary)/\(inboxName)")
+        _ = try sealer.seal(from: &source, to: &sink, name: name ?? image, now: now)
+        try sink.commit()
+        try Inbox.publish(inboxName, in: root)
+        return inboxName
+    }
+
+    func dropRaw(_ bytes: [UInt8], name: String = Inbox.uniqueName(suffix: ".seal")) throws -> String {
+        try Inbox.drop(bytes, into: root, suffix: "")
+    }
+
+    func quarantineReasons() throws -> [String: String] {
+        var reasons: [String: String] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: root.quarantine) where file.hasSuffix(".reason.json") {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(root.quarantine)/\(file)"))
+            let reason = try JSONDecoder().decode(Quarantine.Reason.self, from: data)
+            reasons[reason.file] = reason.reason
+        }
+        return reasons
+    }
+
+    func inbox() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: root.inboxNew) }
+}
