@@ -30,13 +30,16 @@ public struct Quarantine: Sendable {
         let now = Date()
         let stamp = Self.stamp(now)
         let target = "\(root.quarantine)/\(stamp)-\(inboxName)"
+        let record = Reason(file: inboxName, reason: reason, time: NotificationLog.timeFormatter.string(from: now),
+                            sender: sender, envelopeID: envelopeID?.hexString)
+        // The reason first: a crash between the two steps leaves a reason without its file
+        // (the file is still in the inbox and is examined again), never a file without reason.
+        try AtomicFile.write(Self.json(record), to: target + ".reason.json", replace: true)
         guard rename("\(root.inboxNew)/\(inboxName)", target) == 0 else {
             throw IOFailure(call: "rename", path: "\(root.inboxNew)/\(inboxName)", code: errno)
         }
-        let record = Reason(file: inboxName, reason: reason, time: NotificationLog.timeFormatter.string(from: now),
-                            sender: sender, envelopeID: envelopeID?.hexString)
-        try AtomicFile.write(Self.json(record), to: target + ".reason.json", replace: true)
         try AtomicFile.syncDirectory(root.inboxNew)
+        try AtomicFile.syncDirectory(root.quarantine)
         if let sender {
             let outbox = root.outbox(for: sender)
             try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)

@@ -12,6 +12,9 @@ struct IngestOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Oldest envelope accepted, in seconds (the replay window).", valueName: "seconds"))
     var maxAge: Double = 24 * 3600
 
+    @Option(help: ArgumentHelp("Envelopes committed per transaction (group commit).", valueName: "n"))
+    var batchSize: Int = IngestPolicy().batchSize
+
     @Option(help: ArgumentHelp("Log format: text or json.", valueName: "format"))
     var logFormat: String = "text"
 
@@ -30,6 +33,8 @@ struct IngestOptions: ParsableArguments {
         policy.maximumBytes = value * multiplier
         guard maxAge > 0 else { throw ValidationError("--max-age must be positive") }
         policy.maximumAge = maxAge
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        policy.batchSize = batchSize
         return policy
     }
 
