@@ -61,11 +61,19 @@ public final class Ingester: @unchecked Sendable {
         return report
     }
 
-    /// One batch: each file verified and stored, then one transaction for all of them.
+    /// One batch: the files verified and stored on every core at once (RSA unwrapping is the
+    /// cost), then one transaction for all of them.
     func process(_ names: [String], into report: inout Report) throws {
+        // Registrations are examined in drop order, below, so the first request for a name wins.
+        let verdicts = VerdictSlots(count: names.count)
+        DispatchQueue.concurrentPerform(iterations: names.count) { index in
+            verdicts.set(index, Result { try examine(names[index], registrations: false) })
+        }
         var accepted: [(name: String, record: ImageRecord)] = []
-        for name in names {
-            switch try examine(name) {
+        for (name, verdict) in zip(names, verdicts.all) {
+            var outcome = try verdict.get()
+            if case .deferred = outcome { outcome = try examine(name, registrations: true) }
+            switch outcome {
             case .image(let record):
                 accepted.append((name, record))
             case .registered(let user):
@@ -80,7 +88,7 @@ public final class Ingester: @unchecked Sendable {
                 try quarantine.reject(name, reason: reason, sender: sender, envelopeID: id, senderReason: told)
                 report.quarantined += 1
                 logger.warning("quarantined", metadata: ["file": "\(name)", "reason": "\(reason)", "sender": "\(sender ?? "-")"])
-            case .vanished:
+            case .vanished, .deferred:
                 break
             }
         }
@@ -114,17 +122,19 @@ public final class Ingester: @unchecked Sendable {
         case alreadyIngested
         case rejected(reason: String, sender: String?, envelopeID: [UInt8]?, told: String?)
         case vanished
+        /// A registration, left for the sequential pass.
+        case deferred
     }
 
     /// Every authentication failure is reported to the sender in these same words.
     static let notVerified = "rejected: the envelope did not verify"
 
-    func examine(_ name: String) throws -> Verdict {
+    func examine(_ name: String, registrations: Bool) throws -> Verdict {
         let path = "\(root.inboxNew)/\(name)"
         switch Inbox.classify(path, maximumBytes: policy.maximumBytes) {
         case .vanished: return .vanished
         case .refused(let why): return .rejected(reason: why, sender: nil, envelopeID: nil, told: nil)
-        case .request: return registrar.register(path)
+        case .request: return registrations ? registrar.register(path) : .deferred
         case .envelope: return try examineEnvelope(path, name: name)
         }
     }
@@ -185,6 +195,19 @@ public final class Ingester: @unchecked Sendable {
         guard try !catalogue.isBlobReferenced(hash) else { return }
         unlink(blobs.path(for: hash))
     }
+}
+
+/// Results filled in by concurrent workers, one slot each.
+private final class VerdictSlots: @unchecked Sendable {
+    // Each slot is written once, by one worker, under the lock.
+    private let lock = NSLock()
+    private var slots: [Result<Ingester.Verdict, Error>?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<Ingester.Verdict, Error>) { lock.withLock { slots[index] = value } }
+
+    var all: [Result<Ingester.Verdict, Error>] { lock.withLock { slots.map { $0! } } }
 }
 
 /// Decrypted bytes go nowhere: ingestion only checks them (no plaintext touches the disk).

@@ -36,22 +36,32 @@ struct Registrar {
         let answer = Self.answerName(for: request.publicKey)
         let outbox = root.outbox(for: name.value)
         do {
-            if let existing = try catalogue.user(named: name.value) {
-                // The same key again: a crash after the commit, or a client asking twice.
-                if let certificate = try? Certificate(der: existing.certificate), certificate.publicKey == request.publicKey {
+            if try catalogue.user(named: name.value) == nil {
+                let certificate = try authority.issue(for: request)
+                do {
+                    try catalogue.addUser(name: name.value, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
                     try deliver(certificate, to: outbox, answer: answer)
                     return .registered(name.value)
+                } catch Catalogue.Failure.nameTaken {
+                    // Another request for the name won the race: answer as if it came first.
                 }
-                try refuse(outbox: outbox, answer: answer, reason: "the name \"\(name)\" is already registered")
-                return .rejected(reason: "name \"\(name)\" is taken", sender: nil, envelopeID: nil, told: nil)
             }
-            let certificate = try authority.issue(for: request)
-            try catalogue.addUser(name: name.value, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
-            try deliver(certificate, to: outbox, answer: answer)
-            return .registered(name.value)
+            return try answerForTakenName(name, request: request, outbox: outbox, answer: answer)
         } catch {
             return .rejected(reason: "registration failed: \(error)", sender: nil, envelopeID: nil, told: nil)
         }
+    }
+
+    /// The name has a user: the same key gets its certificate again (a retry, or a crash
+    /// after the commit); any other key is refused.
+    private func answerForTakenName(_ name: UserName, request: CertificateRequest, outbox: String, answer: String) throws -> Ingester.Verdict {
+        if let existing = try catalogue.user(named: name.value),
+           let certificate = try? Certificate(der: existing.certificate), certificate.publicKey == request.publicKey {
+            try deliver(certificate, to: outbox, answer: answer)
+            return .registered(name.value)
+        }
+        try refuse(outbox: outbox, answer: answer, reason: "the name \"\(name)\" is already registered")
+        return .rejected(reason: "name \"\(name)\" is taken", sender: nil, envelopeID: nil, told: nil)
     }
 
     private func deliver(_ certificate: Certificate, to outbox: String, answer: String) throws {
