@@ -52,6 +52,23 @@ struct Workspace {
                        environment: environment)
     }
 
+    /// Starts `sealdrop ARGS` in the background; the caller must `stop()` it.
+    func start(_ arguments: [String], home: String? = nil) throws -> Background {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SEALDROP_PASSPHRASE"] = "test passphrase"
+        if let home { environment["SEALDROP_HOME"] = path(home) }
+        return try Background(command: [sealdropBinary] + arguments, directory: url, environment: environment)
+    }
+
+    /// Runs `sealdrop ARGS` with SEALDROP_HOME set to the workspace folder `home`.
+    @discardableResult
+    func sealdrop(_ arguments: [String], home: String) throws -> Run {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SEALDROP_PASSPHRASE"] = "test passphrase"
+        environment["SEALDROP_HOME"] = path(home)
+        return try run([sealdropBinary] + arguments, environment: environment)
+    }
+
     func openssl(_ arguments: [String]) throws -> Run {
         try run(["/usr/bin/env", "openssl"] + arguments, environment: ProcessInfo.processInfo.environment)
     }
@@ -74,4 +91,50 @@ struct Workspace {
             status: process.terminationStatus,
             stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
+}
+
+/// A sealdrop process running in the background, its standard output collected as it comes.
+final class Background: @unchecked Sendable {
+    // `output` is guarded by `lock`; the process handle is only used from the test.
+    private let process = Process()
+    private let lock = NSLock()
+    private var output = Data()
+
+    init(command: [String], directory: URL, environment: [String: String]) throws {
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        process.currentDirectoryURL = directory
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            self.lock.withLock { self.output.append(data) }
+        }
+        try process.run()
+    }
+
+    var lines: [String] {
+        lock.withLock { String(decoding: output, as: UTF8.self) }.split(separator: "\n").map(String.init)
+    }
+
+    /// Waits up to `timeout` seconds (a liveness bound, not a speed check) for `count` lines.
+    func waitForLines(_ count: Int, timeout: Double = 60) -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while lines.count < count, Date() < deadline { usleep(50_000) }
+        return lines
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { process.interrupt(); process.terminate() } }
 }

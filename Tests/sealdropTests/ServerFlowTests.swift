@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// The drop server run as users would: a watch daemon, registrations, posts, tail.
+@Suite(.serialized) struct ServerFlowTests {
+    static let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures/images").path
+
+    func fingerprint(_ w: Workspace) throws -> String {
+        let show = try w.sealdrop(["cert", "show", "root/ca.crt", "--json"])
+        return try #require((try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: String])?["fingerprint"])
+    }
+
+    @Test func twoUsersPostAndEveryoneSeesTheNotifications() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
+        let fp = try fingerprint(w)
+        let watch = try w.start(["server", "watch", "root", "--rescan", "1"])
+        defer { watch.stop() }
+
+        for user in ["alice", "bob", "carol"] {
+            let run = try w.sealdrop(["register", "--server", "root", "--user", user, "--expect-fingerprint", fp, "--bits", "2048"], home: user)
+            #expect(run.status == 0, "\(user): \(run.stderr)")
+            #expect(run.stdout.contains("registered \"\(user)\""))
+        }
+        // A taken name is refused with the reason, and a wrong fingerprint before anything is dropped.
+        let taken = try w.sealdrop(["register", "--server", "root", "--user", "alice", "--expect-fingerprint", fp, "--bits", "2048"], home: "mallory")
+        #expect(taken.status == 1 && taken.stderr.contains("already registered"), "\(taken.stderr)")
+        let spoofed = try w.sealdrop(["register", "--server", "root", "--user", "eve", "--expect-fingerprint", String(repeating: "AB:", count: 31) + "AB", "--bits", "2048"], home: "eve")
+        #expect(spoofed.status == 1 && spoofed.stderr.contains("does not match"))
+        #expect(!w.exists("eve/profile.json"))
+
+        // carol follows before anything is posted.
+        let follower = try w.start(["tail", "--follow", "--json"], home: "carol")
+        defer { follower.stop() }
+        usleep(300_000)
+        #expect(try w.sealdrop(["post", Self.images + "/coffee.gif", Self.images + "/rocket.jpg"], home: "alice").status == 0)
+        #expect(try w.sealdrop(["post", Self.images + "/horse.png", "--name", "bob's horse.png"], home: "bob").status == 0)
+        let lines = follower.waitForLines(3)
+        #expect(lines.count == 3)
+        let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(Set(records.compactMap { $0["name"] as? String }) == ["coffee.gif", "rocket.jpg", "bob's horse.png"])
+        #expect(records.compactMap { $0["seq"] as? Int }.sorted() == [1, 2, 3])
+
+        // alice and bob each see the other's posts; a second tail shows nothing new.
+        let aliceTail = try w.sealdrop(["tail"], home: "alice")
+        #expect(aliceTail.stdout.contains("bob posted bob's horse.png"))
+        #expect(try w.sealdrop(["tail"], home: "alice").stdout.isEmpty)
+        let bobTail = try w.sealdrop(["tail", "--json"], home: "bob")
+        #expect(bobTail.stdout.split(separator: "\n").count == 3)
+        #expect(try w.sealdrop(["list"], home: "bob").stdout.contains("coffee.gif  alice  image/gif"))
+
+        // Someone else's name is refused at ingest; the reason reaches bob's outbox.
+        #expect(try w.sealdrop(["post", Self.images + "/camera.png", "--name", "coffee.gif"], home: "bob").status == 0)
+        let deadline = Date().addingTimeInterval(30)
+        var told: [String] = []
+        while told.isEmpty, Date() < deadline {
+            told = ((try? FileManager.default.contentsOfDirectory(atPath: w.path("root/outbox/bob"))) ?? []).filter { $0.hasPrefix("rejected-") }
+            usleep(100_000)
+        }
+        #expect(told.count == 1)
+
+        let status = try w.sealdrop(["server", "status", "root", "--json"])
+        let counts = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        // Quarantined: mallory's request for the taken name, and bob's post under alice's name.
+        #expect(counts?["images"] as? Int == 3 && counts?["users"] as? Int == 3 && counts?["quarantined"] as? Int == 2)
+        #expect(try w.sealdrop(["server", "fsck", "root"]).stdout.contains("clean"))
+        #expect(watch.stop() == 0, "watch must stop cleanly on SIGTERM")
+    }
+
+    @Test func cronIngestExitCodesAndRevocation() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
+        let fp = try fingerprint(w)
+        // Registration answered by cron-style runs.
+        let register = try w.start(["register", "--server", "root", "--user", "dana", "--expect-fingerprint", fp, "--bits", "2048"], home: "dana")
+        var registered = false
+        for _ in 0..<100 where !registered {
+            try w.sealdrop(["server", "ingest", "root", "--once"])
+            registered = w.exists("dana/dana.crt")
+            usleep(100_000)
+        }
+        #expect(register.stop() == 0 && registered)
+        #expect(try w.sealdrop(["server", "ingest", "root", "--once"]).status == 0)
+        #expect(try w.sealdrop(["post", Self.images + "/coffee.gif"], home: "dana").status == 0)
+        try "junk".write(toFile: w.path("root/inbox/new/junk"), atomically: true, encoding: .utf8)
+        let run = try w.sealdrop(["server", "ingest", "root", "--once", "--log-format", "json"])
+        #expect(run.status == 3, "quarantined items give exit status 3")
+        #expect(run.stdout.contains("accepted 1, registered 0, quarantined 1"))
+        let logs = run.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        #expect(logs.contains { $0["message"] == "accepted" && $0["name"] == "coffee.gif" })
+        #expect(logs.contains { $0["message"] == "quarantined" && $0["file"] == "junk" })
+
+        #expect(try w.sealdrop(["server", "revoke", "root", "dana"]).status == 0)
+        #expect(try w.sealdrop(["post", Self.images + "/horse.png"], home: "dana").status == 0)
+        #expect(try w.sealdrop(["server", "ingest", "root", "--once"]).status == 3)
+        let users = try w.sealdrop(["server", "users", "root"])
+        #expect(users.stdout.contains("REVOKED"))
+        #expect(try w.sealdrop(["list"], home: "dana").stdout.contains("coffee.gif"), "a revoked owner's images stay listed")
+    }
+}
