@@ -20,11 +20,14 @@ public struct CertificateAuthority: Sendable {
         case user
         /// The server's encryption key: only receives wrapped keys (key separation from the CA).
         case encryption
+        /// The server's delivery key: only signs statements in fetch answers.
+        case delivery
 
         var keyUsage: KeyUsage {
             switch self {
             case .user: [.digitalSignature, .keyEncipherment]
             case .encryption: .keyEncipherment
+            case .delivery: .digitalSignature
             }
         }
     }

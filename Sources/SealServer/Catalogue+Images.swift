@@ -121,6 +121,16 @@ extension Catalogue {
         }
     }
 
+    /// Records an envelope id that is not an image (a fetch request) with its inbox file;
+    /// false when the id was seen before.
+    public func markSeen(_ id: [UInt8], sender: String, inboxName: String, at time: Date = Date()) throws -> Bool {
+        try writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO seen_envelopes (id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?)",
+                           arguments: [Data(id), sender, time.timeIntervalSince1970, inboxName])
+            return db.changesCount == 1
+        }
+    }
+
     /// The inbox file name an envelope id was first seen in, or nil when it is new.
     public func seenInboxName(_ id: [UInt8]) throws -> String? {
         try writer.read { db in

@@ -8,6 +8,8 @@ public struct IngestPolicy: Sendable {
     public var maximumAge: TimeInterval = 24 * 3600
     /// Envelopes dated further in the future than this are refused (clock skew allowance).
     public var maximumFutureSkew: TimeInterval = 5 * 60
+    /// Fetch answers and rejection notes not collected within this time are removed.
+    public var outboxLifetime: TimeInterval = 24 * 3600
     /// Envelopes verified and stored before one catalogue transaction commits them all.
     public var batchSize: Int = 64
 

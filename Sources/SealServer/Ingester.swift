@@ -21,6 +21,7 @@ public final class Ingester: @unchecked Sendable {
     let quarantine: Quarantine
     let log: NotificationLog
     let registrar: Registrar
+    let delivery: RSASigner
 
     /// What one run did.
     public struct Report: Sendable {
@@ -28,6 +29,7 @@ public final class Ingester: @unchecked Sendable {
         public var registered = 0
         public var quarantined = 0
         public var alreadyIngested = 0
+        public var answered = 0
     }
 
     public init(root: ServerRoot, passphrase: SecretBytes, policy: IngestPolicy = IngestPolicy(), logger: Logger) throws {
@@ -44,6 +46,9 @@ public final class Ingester: @unchecked Sendable {
         quarantine = Quarantine(root: root)
         log = NotificationLog(path: root.notificationLogPath)
         registrar = Registrar(root: root, catalogue: catalogue, authority: authority)
+        delivery = try RSASigner(
+            key: KeyFile.readPrivateKey(at: root.deliveryKeyPath, passphrase: passphrase),
+            certificate: Certificate(pem: KeyFile.readText(root.deliveryCertificatePath)))
     }
 
     /// Processes everything in the inbox, batch by batch, until it is empty or `shouldStop`
@@ -51,6 +56,7 @@ public final class Ingester: @unchecked Sendable {
     public func runUntilEmpty(shouldStop: () -> Bool = { false }) throws -> Report {
         var report = Report()
         try log.catchUp(from: catalogue)
+        expireOutboxes()
         while !shouldStop() {
             let lock = try IngestLock(path: root.lockPath)
             let names = try Inbox.pending(root.inboxNew, limit: policy.batchSize)
@@ -76,6 +82,10 @@ public final class Ingester: @unchecked Sendable {
             switch outcome {
             case .image(let record):
                 accepted.append((name, record))
+            case .answered(let requester, let image):
+                try remove(name)
+                report.answered += 1
+                logger.info("answered", metadata: ["file": "\(name)", "requester": "\(requester)", "image": "\(image)"])
             case .registered(let user):
                 try remove(name)
                 report.registered += 1
@@ -119,6 +129,7 @@ public final class Ingester: @unchecked Sendable {
     enum Verdict {
         case image(ImageRecord)
         case registered(String)
+        case answered(requester: String, image: String)
         case alreadyIngested
         case rejected(reason: String, sender: String?, envelopeID: [UInt8]?, told: String?)
         case vanished
@@ -162,7 +173,10 @@ public final class Ingester: @unchecked Sendable {
         let age = Date().timeIntervalSince(header.createdDate)
         if age > policy.maximumAge { return reject("stale: created \(Int(age)) s ago, the window is \(Int(policy.maximumAge)) s") }
         if -age > policy.maximumFutureSkew { return reject("created \(Int(-age)) s in the future") }
-        guard header.kind == .image else { return reject("only image envelopes are accepted in the inbox") }
+        if header.kind == .message {
+            guard header.mediaType == FetchRequest.mediaType else { return reject("unknown message type \(header.mediaType)") }
+            return try answerFetch(path, name: name, sender: user, id: id)
+        }
         if let existing = try catalogue.image(named: header.name), existing.owner != sender {
             return reject("the name \"\(header.name)\" belongs to \(existing.owner)")
         }
@@ -182,6 +196,72 @@ public final class Ingester: @unchecked Sendable {
         return .image(ImageRecord(
             name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),
             size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name))
+    }
+
+    /// Answers a fetch request (docs/SERVER.md, "Fetching"): the request is verified like any
+    /// envelope, its small payload decrypted in memory, and the answer written to the
+    /// requester's outbox: the owner's envelope untouched, and a signed statement with the
+    /// content key re-wrapped for the requester. No plaintext of the image is produced.
+    func answerFetch(_ path: String, name: String, sender: UserRecord, id: [UInt8]) throws -> Verdict {
+        let request: FetchRequest
+        do {
+            var source = try FileSource(path: path, followSymlinks: false)
+            let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority.certificate)
+            guard verified.payloadLength <= UInt64(FetchRequest.maximumBytes) else { throw EnvelopeError.malformed("request too large") }
+            try source.rewind()
+            var sink = MemorySink()
+            try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
+            request = try JSONDecoder().decode(FetchRequest.self, from: Data(sink.bytes))
+        } catch {
+            return .rejected(reason: "did not verify: \(error)", sender: sender.name, envelopeID: id, told: Self.notVerified)
+        }
+        let requesterCertificate = try Certificate(der: sender.certificate)
+        var owner: String?, blob: String?, problem: String?, contentKey: SecretBytes?
+        if let image = try catalogue.image(named: request.image) {
+            if try catalogue.user(named: image.owner)?.revokedAt != nil {
+                problem = "the owner of \"\(request.image)\" (\(image.owner)) is revoked"
+            } else {
+                let header = try EnvelopeFiles.peekHeader(blobs.path(for: image.blob))
+                contentKey = try EnvelopeReader.contentKey(of: header, identity: identity)
+                (owner, blob) = (image.owner, image.blob)
+            }
+        } else {
+            problem = "no image named \"\(request.image)\""
+        }
+        let statement = DeliveryStatement(
+            requestID: id.hexString, requester: sender.name, requesterKey: requesterCertificate.publicKey.fingerprint.description,
+            image: request.image, owner: owner, blob: blob, error: problem,
+            time: NotificationLog.timeFormatter.string(from: Date()))
+        let answer = try FetchAnswer.make(statement: statement, contentKey: contentKey, for: requesterCertificate.publicKey, signer: delivery)
+        let outbox = root.outbox(for: sender.name)
+        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)
+        if let blob {
+            let copy = try FileSink(path: FetchAnswer.envelopePath(in: outbox, requestID: statement.requestID))
+            var stored = try FileSource(path: blobs.path(for: blob), followSymlinks: false)
+            while case let chunk = try stored.read(upTo: 1 << 20), !chunk.isEmpty { try copy.write(chunk) }
+            try copy.commit(mode: 0o644, replace: true, durable: true)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try AtomicFile.write(Array(try encoder.encode(answer)), to: FetchAnswer.statementPath(in: outbox, requestID: statement.requestID), replace: true)
+        _ = try catalogue.markSeen(id, sender: sender.name, inboxName: name)
+        return .answered(requester: sender.name, image: request.image)
+    }
+
+    /// Removes fetch answers and rejection notes older than the policy's lifetime from every
+    /// outbox: a client collects (and deletes) its answers; these are the ones never collected.
+    func expireOutboxes(now: Date = Date()) {
+        for user in (try? FileManager.default.contentsOfDirectory(atPath: root.outbox)) ?? [] {
+            let outbox = root.outbox(for: user)
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []
+            where file.hasPrefix("answer-") || file.hasPrefix("rejected-") {
+                let path = "\(outbox)/\(file)"
+                if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                   now.timeIntervalSince(modified) > policy.outboxLifetime {
+                    unlink(path)
+                }
+            }
+        }
     }
 
     func remove(_ name: String) throws {

@@ -14,6 +14,9 @@ public struct ServerRoot: Sendable {
     public var caKeyPath: String { path + "/ca.key" }
     public var encryptionCertificatePath: String { path + "/encryption.crt" }
     public var encryptionKeyPath: String { path + "/encryption.key" }
+    /// Signs delivery statements in fetch answers (a third key: the CA key only certifies).
+    public var deliveryCertificatePath: String { path + "/delivery.crt" }
+    public var deliveryKeyPath: String { path + "/delivery.key" }
     public var inboxTemporary: String { path + "/inbox/tmp" }
     public var inboxNew: String { path + "/inbox/new" }
     public var quarantine: String { path + "/quarantine" }
@@ -25,6 +28,9 @@ public struct ServerRoot: Sendable {
     public var lockPath: String { path + "/ingest.lock" }
 
     public func outbox(for name: String) -> String { outbox + "/" + name }
+
+    /// The common name of the delivery certificate, which clients require.
+    public static let deliveryName = "sealdrop delivery"
 
     static let directories = ["inbox", "inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox"]
 
@@ -56,9 +62,12 @@ public struct ServerRoot: Sendable {
         }
         let caKey = try RSA.PrivateKey.generate(size: keySize)
         let encryptionKey = try RSA.PrivateKey.generate(size: keySize)
+        let deliveryKey = try RSA.PrivateKey.generate(size: keySize)
         let authority = try CertificateAuthority.create(key: caKey)
         let encryption = try authority.issue(
             commonName: "sealdrop encryption", publicKey: encryptionKey.publicKey, profile: .encryption)
+        let delivery = try authority.issue(
+            commonName: Self.deliveryName, publicKey: deliveryKey.publicKey, profile: .delivery)
 
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         for directory in Self.directories {
@@ -68,11 +77,13 @@ public struct ServerRoot: Sendable {
         try AtomicFile.write([
             (caKeyPath, Array(try EncryptedPrivateKey.pem(for: caKey, passphrase: passphrase).utf8), 0o600),
             (encryptionKeyPath, Array(try EncryptedPrivateKey.pem(for: encryptionKey, passphrase: passphrase).utf8), 0o600),
+            (deliveryKeyPath, Array(try EncryptedPrivateKey.pem(for: deliveryKey, passphrase: passphrase).utf8), 0o600),
         ])
         _ = try Catalogue(path: databasePath)
         try AtomicFile.write("", to: notificationLogPath)
         try AtomicFile.write([
             (encryptionCertificatePath, Array(encryption.pem.utf8), 0o644),
+            (deliveryCertificatePath, Array(delivery.pem.utf8), 0o644),
             (caCertificatePath, Array(authority.certificate.pem.utf8), 0o644),
         ])
         return Created(authority: authority.certificate, encryption: encryption)

@@ -66,7 +66,7 @@ extension Sealdrop.Server {
             let secret = try passphrase.existing(for: "the server keys in \(root)")
             let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
             let report = try ingester.runUntilEmpty()
-            print("accepted \(report.accepted), registered \(report.registered), quarantined \(report.quarantined)"
+            print("accepted \(report.accepted), registered \(report.registered), answered \(report.answered), quarantined \(report.quarantined)"
                   + (report.alreadyIngested > 0 ? ", \(report.alreadyIngested) already ingested" : ""))
             if report.quarantined > 0 { throw ExitCode(3) }
         }

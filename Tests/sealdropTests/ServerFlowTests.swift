@@ -88,7 +88,7 @@ import Testing
         try "junk".write(toFile: w.path("root/inbox/new/junk"), atomically: true, encoding: .utf8)
         let run = try w.sealdrop(["server", "ingest", "root", "--once", "--log-format", "json"])
         #expect(run.status == 3, "quarantined items give exit status 3")
-        #expect(run.stdout.contains("accepted 1, registered 0, quarantined 1"))
+        #expect(run.stdout.contains("accepted 1, registered 0, answered 0, quarantined 1"))
         let logs = run.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
         #expect(logs.contains { $0["message"] == "accepted" && $0["name"] == "coffee.gif" })
         #expect(logs.contains { $0["message"] == "quarantined" && $0["file"] == "junk" })

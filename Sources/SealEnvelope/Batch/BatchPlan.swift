@@ -8,6 +8,12 @@ public struct BatchItem: Sendable, Equatable {
     public let output: String
     /// Found by walking a directory (rather than named on the command line).
     public let discovered: Bool
+
+    public init(input: String, output: String, discovered: Bool) {
+        self.input = input
+        self.output = output
+        self.discovered = discovered
+    }
 }
 
 /// Turns command-line arguments (files and directories) into batch items, mirroring each

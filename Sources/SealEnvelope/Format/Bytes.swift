@@ -31,9 +31,9 @@ struct ByteReader {
 }
 
 extension UInt64 {
-    var bigEndianBytes: [UInt8] { var w = ByteWriter(); w.u64(self); return w.bytes }
+    public var bigEndianBytes: [UInt8] { var w = ByteWriter(); w.u64(self); return w.bytes }
 }
 
 extension UInt32 {
-    var bigEndianBytes: [UInt8] { var w = ByteWriter(); w.u32(self); return w.bytes }
+    public var bigEndianBytes: [UInt8] { var w = ByteWriter(); w.u32(self); return w.bytes }
 }

@@ -112,11 +112,26 @@ public enum EnvelopeReader {
         _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
         identity: any Identity
     ) throws {
+        try decrypt(verified, from: &source, to: &sink, contentKey: contentKey(of: verified.header, identity: identity))
+    }
+
+    /// The content key wrapped in `header` for `identity`, checked against the key commitment.
+    public static func contentKey(of header: EnvelopeHeader, identity: any Identity) throws -> SecretBytes {
+        guard header.wrappedKey.count == identity.wrappedKeyLength else { throw EnvelopeError.tampered }
+        let key = try identity.unwrap(header.wrappedKey, label: KeySchedule.fieldsDigest(header.fields))
+        guard Memory.constantTimeEqual(KeySchedule.commitment(for: key), header.keyCommitment) else { throw EnvelopeError.tampered }
+        return key
+    }
+
+    /// As `decrypt(_:from:to:identity:)`, with a content key obtained some other way (a fetch
+    /// answer re-wraps it for the requester). The key must match the header's commitment.
+    public static func decrypt(
+        _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
+        contentKey: SecretBytes
+    ) throws {
         let header = try EnvelopeHeader.read(from: &source)
         guard header == verified.header else { throw EnvelopeError.tampered }
-        guard header.wrappedKey.count == identity.wrappedKeyLength else { throw EnvelopeError.tampered }
         let fieldsDigest = KeySchedule.fieldsDigest(header.fields)
-        let contentKey = try identity.unwrap(header.wrappedKey, label: fieldsDigest)
         guard Memory.constantTimeEqual(KeySchedule.commitment(for: contentKey), header.keyCommitment) else {
             throw EnvelopeError.tampered
         }

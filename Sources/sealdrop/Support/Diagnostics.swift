@@ -96,6 +96,12 @@ enum Diagnostics {
             case .notRegistered: return (error.description, "run sealdrop register again; the server must be ingesting (sealdrop server watch ROOT)")
             case .pinMismatch: return (error.description, "do not post or fetch; ask the administrator whether the server's CA really changed")
             }
+        case let error as Fetcher.Failure:
+            switch error {
+            case .refused: return (error.description, "sealdrop list shows the images the server has")
+            case .timedOut: return (error.description, "is the server ingesting? (sealdrop server watch ROOT)")
+            case .notForMe: return (error.description, "only the answer to your own request can be opened with your key")
+            }
         case let error as Registration.Failure:
             switch error {
             case .alreadyRegistered: return (error.description, "use another SEALDROP_HOME for another user")

@@ -1,0 +1,97 @@
+import Foundation
+import GcryptKit
+import SealEnvelope
+import SealPKI
+
+/// A fetch request's payload: the image wanted (JSON, inside a message envelope).
+public struct FetchRequest: Codable, Sendable {
+    public static let mediaType = "application/vnd.sealdrop.fetch+json"
+    public static let envelopeName = "fetch-request"
+    public static let maximumBytes = 4096
+
+    public let image: String
+
+    public init(image: String) { self.image = image }
+}
+
+/// What the server states when it answers a fetch, signed with its delivery key.
+public struct DeliveryStatement: Codable, Sendable, Equatable {
+    public let requestID: String
+    public let requester: String
+    public let requesterKey: String
+    public let image: String
+    public let owner: String?
+    /// SHA-256 of the owner's envelope delivered beside the statement.
+    public let blob: String?
+    /// Set instead of owner and blob when the request cannot be served.
+    public let error: String?
+    public let time: String
+
+    enum CodingKeys: String, CodingKey {
+        case image, owner, blob, error, time, requester
+        case requestID = "request_id"
+        case requesterKey = "requester_key"
+    }
+}
+
+/// A fetch answer in `outbox/REQUESTER/`: `answer-ID.seal` (the owner's envelope, untouched,
+/// written first) and `answer-ID.json` (the signed statement and the content key re-wrapped
+/// for the requester, written last, so its presence means the answer is complete).
+///
+/// The signature covers SHA256("sealdrop-v1 delivery" || statement || wrapped key ||
+/// delivery certificate); the re-wrapped key's OAEP label is SHA256("sealdrop-v1 answer" ||
+/// statement), binding the key to this requester, request and image.
+public struct FetchAnswer: Codable, Sendable {
+    public let statement: Data
+    public let wrappedKey: Data
+    public let deliveryCertificate: Data
+    public let signature: Data
+
+    enum CodingKeys: String, CodingKey {
+        case statement, signature
+        case wrappedKey = "wrapped_key"
+        case deliveryCertificate = "delivery_certificate"
+    }
+
+    public static func statementPath(in outbox: String, requestID: String) -> String { "\(outbox)/answer-\(requestID).json" }
+    public static func envelopePath(in outbox: String, requestID: String) -> String { "\(outbox)/answer-\(requestID).seal" }
+
+    static func signedDigest(statement: Data, wrappedKey: Data, certificate: Data) -> SHA256Digest {
+        var hasher = SHA256()
+        hasher.update(data: Array("sealdrop-v1 delivery".utf8))
+        for part in [statement, wrappedKey, certificate] {
+            hasher.update(data: UInt32(part.count).bigEndianBytes)
+            hasher.update(data: part)
+        }
+        return hasher.finalize()
+    }
+
+    public static func wrapLabel(statement: Data) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: Array("sealdrop-v1 answer".utf8))
+        hasher.update(data: statement)
+        return hasher.finalize().bytes
+    }
+
+    /// Builds and signs an answer.
+    static func make(statement: DeliveryStatement, contentKey: SecretBytes?, for requester: RSA.PublicKey,
+                     signer: RSASigner) throws -> FetchAnswer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let statementBytes = try encoder.encode(statement)
+        let wrapped = try contentKey.map { Data(try requester.encryptOAEP($0, label: wrapLabel(statement: statementBytes))) } ?? Data()
+        let certificate = Data(signer.certificate.der)
+        let signature = try signer.sign(signedDigest(statement: statementBytes, wrappedKey: wrapped, certificate: certificate))
+        return FetchAnswer(statement: statementBytes, wrappedKey: wrapped, deliveryCertificate: certificate, signature: Data(signature))
+    }
+
+    /// Checks the delivery certificate against `authority` and the signature, and returns
+    /// the statement. Throws `EnvelopeError.tampered` on any failure of the signature.
+    public func verifiedStatement(authority: Certificate) throws -> DeliveryStatement {
+        let certificate = try Certificate(der: [UInt8](deliveryCertificate))
+        try certificate.verify(issuedBy: authority, for: .digitalSignature, name: ServerRoot.deliveryName)
+        let digest = Self.signedDigest(statement: statement, wrappedKey: wrappedKey, certificate: deliveryCertificate)
+        guard certificate.publicKey.isValidPSSSignature([UInt8](signature), for: digest) else { throw EnvelopeError.tampered }
+        return try JSONDecoder().decode(DeliveryStatement.self, from: statement)
+    }
+}

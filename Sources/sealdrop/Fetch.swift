@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import SealClient
+import SealEnvelope
+import SealServer
+
+extension Sealdrop {
+    struct Fetch: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch images by name: signed request, wait for the answer, verify, decrypt.",
+            discussion: """
+                Nothing is written until the server's statement, the owner's certificate and \
+                signature, and every MAC have verified; the file then appears under its final name. \
+                With one NAME, -o may name the file; otherwise -o is a folder (default: here).
+                """)
+
+        @Argument(help: "Image names.")
+        var names: [String] = []
+
+        @Flag(help: "Fetch every image the notification log lists.")
+        var all = false
+
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file (one name) or folder.", valueName: "path"))
+        var output: String = "."
+
+        @Option(help: "Seconds to wait for each answer.")
+        var timeout: Double = 60
+
+        @Option(help: "Answers opened at once (default: every core).")
+        var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Replace existing files.")
+        var force = false
+
+        @Flag(help: "Print the summary as JSON.")
+        var json = false
+
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func validate() throws {
+            guard all || !names.isEmpty else { throw ValidationError("name at least one image, or pass --all") }
+            guard !(all && !names.isEmpty) else { throw ValidationError("--all takes no names") }
+            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        }
+
+        func perform() throws {
+            let profile = try Profile.load(home: Profile.defaultHome())
+            let secret = try passphrase.existing(for: profile.keyPath)
+            let fetcher = try about(profile.keyPath) { try Fetcher(profile: profile, passphrase: secret) }
+            var wanted = names
+            if all {
+                wanted = Array(Set(try NotificationFeed(server: profile.server).records(after: 0).map(\.name))).sorted()
+            }
+            var isDirectory: ObjCBool = false
+            let toFile = wanted.count == 1 && !(FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue)
+                && !output.hasSuffix("/") && output != "."
+            if !toFile { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+            let items = wanted.map { name in
+                BatchItem(input: name, output: toFile ? output : (output as NSString).appendingPathComponent(name), discovered: false)
+            }
+            for item in items where !force && FileManager.default.fileExists(atPath: item.output) {
+                throw UsageFailure(message: "\(item.output) already exists", hint: "pass --force to replace it")
+            }
+            let timeout = timeout, force = force
+            let bar = ProgressBar(verb: "fetching")
+            let start = Date()
+            let delivered = DeliveredList()
+            // Requests first (each is one RSA signature), then the answers, on every core.
+            let results = BatchRunner.run(items, jobs: jobs, work: { item in
+                do {
+                    let id = try fetcher.request(item.input)
+                    let result = try fetcher.receive(id, image: item.input, to: item.output, timeout: timeout, replace: force)
+                    delivered.add(result)
+                    return .done(output: item.output, bytes: result.bytes)
+                } catch {
+                    return .failed(error)
+                }
+            }, progress: bar.update)
+            bar.finish()
+            if !json {
+                for result in delivered.all {
+                    print("\(result.output): \"\(result.image)\" posted by \(result.owner) on \(iso8601(result.created)), verified")
+                }
+            }
+            guard BatchReport.print(results, verb: "fetched", seconds: Date().timeIntervalSince(start), json: json) else {
+                throw ExitCode.failure
+            }
+        }
+    }
+}
+
+/// Results collected from the batch's worker threads.
+final class DeliveredList: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var items: [Fetcher.Delivered] = []
+    func add(_ item: Fetcher.Delivered) { lock.withLock { items.append(item) } }
+    var all: [Fetcher.Delivered] { lock.withLock { items.sorted { $0.image < $1.image } } }
+}
