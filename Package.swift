@@ -60,7 +60,7 @@ let package = Package(
             dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         .testTarget(name: "SealEnvelopeTests", dependencies: ["SealEnvelope", "SealPKI", "GcryptKit"]),
-        .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealEnvelope", "SealPKI", "GcryptKit"]),
+        .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealClient", "SealEnvelope", "SealPKI", "GcryptKit"]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
     ]
 )
