@@ -17,8 +17,9 @@ public struct Fetcher: Sendable {
 
     public init(profile: Profile, passphrase: SecretBytes) throws {
         self.profile = profile
-        signer = try profile.signer(passphrase: passphrase)
-        identity = RSAIdentity(key: try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: passphrase))
+        let key = try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: passphrase)
+        signer = try RSASigner(key: key, certificate: profile.certificate())
+        identity = RSAIdentity(key: key)
         authority = try profile.pinnedAuthority()
         encryption = try profile.encryptionCertificate()
     }
