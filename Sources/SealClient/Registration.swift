@@ -65,7 +65,7 @@ public struct Registration: Sendable {
     /// against the pinned CA, the name and the key, then saved) or the refusal.
     public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double) throws -> Certificate {
         let profile = try Profile.load(home: home)
-        let answer = String(key.publicKey.fingerprint.digest.hex.prefix(16))
+        let answer = Registrar.answerName(for: key.publicKey)
         let outbox = server.outbox(for: user.value)
         let deadline = Date().addingTimeInterval(timeout)
         while true {

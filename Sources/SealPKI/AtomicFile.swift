@@ -67,17 +67,7 @@ public enum AtomicFile {
         guard fd >= 0 else { throw Failure.system(call: "open", path: temporary, errno: errno) }
         defer { close(fd) }
         do {
-            try bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw Failure.system(call: "write", path: temporary, errno: errno)
-                    }
-                    offset += n
-                }
-            }
+            try writeAll(bytes, to: fd, path: temporary)
             // The umask may have narrowed the mode; never widen it beyond what was asked.
             guard fchmod(fd, mode) == 0 else { throw Failure.system(call: "fchmod", path: temporary, errno: errno) }
             guard fsync(fd) == 0 else { throw Failure.system(call: "fsync", path: temporary, errno: errno) }
@@ -86,6 +76,21 @@ public enum AtomicFile {
             throw error
         }
         return temporary
+    }
+
+    /// Writes every byte of `bytes` to `fd`, retrying short writes and EINTR.
+    public static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw Failure.system(call: "write", path: path, errno: errno)
+                }
+                offset += n
+            }
+        }
     }
 
     /// fsyncs a directory so that a rename or link in it survives a crash.

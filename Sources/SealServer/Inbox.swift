@@ -1,5 +1,6 @@
 import Foundation
 import SealEnvelope
+import SealPKI
 
 /// The Maildir-style inbox: writers create `inbox/tmp/NAME`, fsync, and rename it into
 /// `inbox/new/NAME`; the server only ever reads `inbox/new/`.
@@ -53,7 +54,9 @@ public enum Inbox {
     /// `new/NAME`, fsync `new/`. NAME is unique (time, pid, random). Returns NAME.
     public static func drop(_ bytes: [UInt8], into root: ServerRoot, suffix: String) throws -> String {
         let name = uniqueName(suffix: suffix)
-        try write(bytes, to: "\(root.inboxTemporary)/\(name)")
+        let sink = try FileSink(path: "\(root.inboxTemporary)/\(name)")
+        try sink.write(bytes)
+        try sink.commit(mode: 0o644, durable: true)
         try publish(name, in: root)
         return name
     }
@@ -63,32 +66,12 @@ public enum Inbox {
         guard rename("\(root.inboxTemporary)/\(name)", "\(root.inboxNew)/\(name)") == 0 else {
             throw IOFailure(call: "rename", path: "\(root.inboxNew)/\(name)", code: errno)
         }
-        let fd = open(root.inboxNew, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
+        try AtomicFile.syncDirectory(root.inboxNew)
     }
 
     public static func uniqueName(suffix: String) -> String {
         let now = Date().timeIntervalSince1970
         let random = UUID().uuidString.prefix(8).lowercased()
         return "\(Int(now)).\(Int((now - now.rounded(.down)) * 1e6)).P\(getpid())R\(random)\(suffix)"
-    }
-
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
-        defer { close(fd) }
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    unlink(path)
-                    throw IOFailure(call: "write", path: path, code: errno)
-                }
-                offset += n
-            }
-        }
-        guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
     }
 }

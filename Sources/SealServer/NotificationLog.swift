@@ -1,5 +1,6 @@
 import Foundation
 import SealEnvelope
+import SealPKI
 
 /// `notifications.jsonl`: one JSON object per accepted image, appended after its
 /// transaction commits. The catalogue is the truth: `catchUp` appends whatever the log
@@ -54,17 +55,8 @@ public struct NotificationLog: Sendable {
         for record in missing {
             text += String(decoding: try Self.encoder.encode(record), as: UTF8.self) + "\n"
         }
-        let bytes = Array(text.utf8)
-        var offset = 0
         lseek(fd, validLength, SEEK_SET)
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw IOFailure(call: "write", path: path, code: errno)
-            }
-            offset += n
-        }
+        try AtomicFile.writeAll(Array(text.utf8), to: fd, path: path)
         guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
         return missing.count
     }

@@ -8,12 +8,13 @@ import SealPKI
 /// requesting key's fingerprint), so a client finds the answer to its own request. The
 /// certificate is delivered before the request leaves the inbox, and asking again with the
 /// same key delivers it again, so a crash in between loses nothing.
-struct Registrar {
+public struct Registrar {
     let root: ServerRoot
     let catalogue: Catalogue
     let authority: CertificateAuthority
 
-    static func answerName(for key: RSA.PublicKey) -> String {
+    /// The KEY part of the answer file names: the first 16 hex digits of the key's fingerprint.
+    public static func answerName(for key: RSA.PublicKey) -> String {
         String(key.fingerprint.digest.hex.prefix(16))
     }
 

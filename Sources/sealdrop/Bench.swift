@@ -40,12 +40,10 @@ extension Sealdrop {
 
         func parsedSizes(_ list: String) throws -> [Int] {
             try list.split(separator: ",").map { item in
-                let text = item.lowercased()
-                let multiplier = text.hasSuffix("k") ? 1 << 10 : text.hasSuffix("m") ? 1 << 20 : 1
-                guard let value = Int(multiplier == 1 ? text : String(text.dropLast())), value > 0, value % 16 == 0 || multiplier > 1 else {
-                    throw ValidationError("--sizes: \"\(item)\" is not a positive multiple of 16 bytes")
+                guard let size = ByteSize.parse(item), size % 16 == 0 else {
+                    throw ValidationError("\"\(item)\" is not a positive multiple of 16 bytes")
                 }
-                return value * multiplier
+                return size
             }
         }
 

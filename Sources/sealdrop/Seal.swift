@@ -53,11 +53,9 @@ extension Sealdrop {
         }
 
         func parsedChunkSize() throws -> Int {
-            let text = chunkSize.lowercased()
-            let multiplier = text.hasSuffix("k") ? 1 << 10 : text.hasSuffix("m") ? 1 << 20 : 1
-            guard let value = Int(multiplier == 1 ? text : String(text.dropLast())).map({ $0 * multiplier }),
-                  value >= 1 << 16, value <= 1 << 24, value & (value - 1) == 0
-            else { throw ValidationError("--chunk-size must be a power of two from 64k to 16m (got \(chunkSize))") }
+            guard let value = ByteSize.parse(chunkSize), value >= 1 << 16, value <= 1 << 24, value & (value - 1) == 0 else {
+                throw ValidationError("--chunk-size must be a power of two from 64k to 16m (got \(chunkSize))")
+            }
             return value
         }
 

@@ -25,12 +25,8 @@ struct IngestOptions: ParsableArguments {
 
     func policy() throws -> IngestPolicy {
         var policy = IngestPolicy()
-        let text = maxSize.lowercased()
-        let multiplier = text.hasSuffix("k") ? 1 << 10 : text.hasSuffix("m") ? 1 << 20 : text.hasSuffix("g") ? 1 << 30 : 1
-        guard let value = Int(multiplier == 1 ? text : String(text.dropLast())), value > 0 else {
-            throw ValidationError("--max-size: \(maxSize) is not a size")
-        }
-        policy.maximumBytes = value * multiplier
+        guard let bytes = ByteSize.parse(maxSize) else { throw ValidationError("--max-size: \(maxSize) is not a size") }
+        policy.maximumBytes = bytes
         guard maxAge > 0 else { throw ValidationError("--max-age must be positive") }
         policy.maximumAge = maxAge
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }

@@ -1,4 +1,5 @@
 import Foundation
+import SealPKI
 
 /// Where envelope or plaintext bytes go.
 public protocol ByteSink {
@@ -36,17 +37,7 @@ public final class FileSink: ByteSink {
     }
 
     public func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw IOFailure(call: "write", path: path, code: errno)
-                }
-                offset += n
-            }
-        }
+        try AtomicFile.writeAll(bytes, to: fd, path: temporaryPath)
     }
 
     /// fsyncs the data, sets `mode`, and moves the file into place. Without `replace`, an
@@ -65,8 +56,7 @@ public final class FileSink: ByteSink {
         committed = true
         if durable {
             let directory = (path as NSString).deletingLastPathComponent
-            let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if dfd >= 0 { fsync(dfd); close(dfd) }
+            try AtomicFile.syncDirectory(directory.isEmpty ? "." : directory)
         }
     }
 
