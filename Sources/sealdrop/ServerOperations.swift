@@ -18,6 +18,9 @@ struct IngestOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Log format: text or json.", valueName: "format"))
     var logFormat: String = "text"
 
+    @Flag(help: "Log one JSON object per line (same as --log-format json).")
+    var json = false
+
     func validate() throws {
         _ = try policy()
         guard LineLogHandler.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
@@ -34,7 +37,9 @@ struct IngestOptions: ParsableArguments {
         return policy
     }
 
-    var logger: Logger { LineLogHandler.logger("sealdrop.server", format: LineLogHandler.Format(rawValue: logFormat) ?? .text) }
+    var logger: Logger {
+        LineLogHandler.logger("sealdrop.server", format: json ? .json : LineLogHandler.Format(rawValue: logFormat) ?? .text)
+    }
 }
 
 extension Sealdrop.Server {

@@ -86,7 +86,7 @@ import Testing
         #expect(try w.sealdrop(["server", "ingest", "root", "--once"]).status == 0)
         #expect(try w.sealdrop(["post", Self.images + "/coffee.gif"], home: "dana").status == 0)
         try "junk".write(toFile: w.path("root/inbox/new/junk"), atomically: true, encoding: .utf8)
-        let run = try w.sealdrop(["server", "ingest", "root", "--once", "--log-format", "json"])
+        let run = try w.sealdrop(["server", "ingest", "root", "--once", "--json"])
         #expect(run.status == 3, "quarantined items give exit status 3")
         #expect(run.stdout.contains("accepted 1, registered 0, answered 0, quarantined 1"))
         let logs = run.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
