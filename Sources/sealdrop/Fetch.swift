@@ -26,21 +26,17 @@ extension Sealdrop {
         @Option(help: "Seconds to wait for each answer.")
         var timeout: Double = 60
 
-        @Option(help: "Answers opened at once (default: every core).")
-        var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @Flag(help: "Replace existing files.")
         var force = false
 
-        @Flag(help: "Print the summary as JSON.")
-        var json = false
+        @OptionGroup var batch: BatchOptions
 
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
             guard all || !names.isEmpty else { throw ValidationError("name at least one image, or pass --all") }
             guard !(all && !names.isEmpty) else { throw ValidationError("--all takes no names") }
-            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         }
 
         func perform() throws {
@@ -66,7 +62,7 @@ extension Sealdrop {
             let start = Date()
             let delivered = DeliveredList()
             // Requests first (each is one RSA signature), then the answers, on every core.
-            let results = BatchRunner.run(items, jobs: jobs, work: { item in
+            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
                 do {
                     let id = try fetcher.request(item.input)
                     let result = try fetcher.receive(id, image: item.input, to: item.output, timeout: timeout, replace: force)
@@ -77,12 +73,12 @@ extension Sealdrop {
                 }
             }, progress: bar.update)
             bar.finish()
-            if !json {
+            if !batch.json {
                 for result in delivered.all {
                     print("\(result.output): \"\(result.image)\" posted by \(result.owner) on \(iso8601(result.created)), verified")
                 }
             }
-            guard BatchReport.print(results, verb: "fetched", seconds: Date().timeIntervalSince(start), json: json) else {
+            guard BatchReport.print(results, verb: "fetched", seconds: Date().timeIntervalSince(start), json: batch.json) else {
                 throw ExitCode.failure
             }
         }

@@ -25,20 +25,13 @@ extension Sealdrop {
         @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder.", valueName: "dir"))
         var output: String
 
-        @Option(help: "Envelopes opened at once (default: every core).")
-        var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @Flag(help: "Replace existing outputs.")
         var force = false
 
-        @Flag(help: "Print the summary as JSON.")
-        var json = false
+        @OptionGroup var batch: BatchOptions
 
         @OptionGroup var passphrase: PassphraseOptions
-
-        func validate() throws {
-            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
-        }
 
         func perform() throws {
             let authority = try about(ca) { try Certificate(pem: KeyFile.readText(ca)) }
@@ -54,7 +47,7 @@ extension Sealdrop {
             let bar = ProgressBar(verb: "opening")
             let start = Date()
             let force = force
-            let results = BatchRunner.run(items, jobs: jobs, work: { item in
+            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
                 do {
                     let target = (item.output as NSString).appendingPathComponent(try EnvelopeFiles.peekHeader(item.input).name)
                     if !force, FileManager.default.fileExists(atPath: target) { return .skipped(.outputExists(target)) }
@@ -68,7 +61,7 @@ extension Sealdrop {
                 }
             }, progress: bar.update)
             bar.finish()
-            guard BatchReport.print(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: json) else {
+            guard BatchReport.print(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: batch.json) else {
                 throw ExitCode.failure
             }
         }

@@ -23,17 +23,13 @@ extension Sealdrop {
         @Option(help: "Cipher suite: cbc-hmac or gcm.")
         var suite: String = Suite.cbcHMAC.description
 
-        @Option(help: "Images sealed at once (default: every core).")
-        var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-        @Flag(help: "Print the summary as JSON.")
-        var json = false
+        @OptionGroup var batch: BatchOptions
 
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
             guard Suite(name: suite) != nil else { throw ValidationError("--suite must be cbc-hmac or gcm (got \(suite))") }
-            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
             if name != nil, inputs.count != 1 { throw ValidationError("--name needs exactly one image") }
             if let name { try EnvelopeHeader.validate(name: name) }
         }
@@ -50,7 +46,7 @@ extension Sealdrop {
             let bar = ProgressBar(verb: "posting")
             let start = Date()
             let fixedName = name
-            let results = BatchRunner.run(items, jobs: jobs, work: { item in
+            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
                 do {
                     let (inboxName, summary) = try poster.post(item.input, name: fixedName ?? (item.input as NSString).lastPathComponent)
                     return .done(output: inboxName, bytes: summary.payloadLength)
@@ -61,7 +57,7 @@ extension Sealdrop {
                 }
             }, progress: bar.update)
             bar.finish()
-            guard BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: json) else {
+            guard BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: batch.json) else {
                 throw ExitCode.failure
             }
         }

@@ -35,20 +35,16 @@ extension Sealdrop {
         @Option(help: ArgumentHelp("Plaintext bytes per chunk: a power of two from 64k to 16m.", valueName: "size"))
         var chunkSize: String = "1m"
 
-        @Option(help: "Files sealed at once (default: every core).")
-        var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @Flag(help: "Replace existing outputs.")
         var force = false
 
-        @Flag(help: "Print the summary as JSON.")
-        var json = false
+        @OptionGroup var batch: BatchOptions
 
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
             guard Suite(name: suite) != nil else { throw ValidationError("--suite must be cbc-hmac or gcm (got \(suite))") }
-            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
             _ = try parsedChunkSize()
         }
 
@@ -74,7 +70,7 @@ extension Sealdrop {
             let bar = ProgressBar(verb: "sealing")
             let start = Date()
             let force = force
-            let results = BatchRunner.run(items, jobs: jobs, work: { item in
+            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
                 if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                 do {
                     try FileManager.default.createDirectory(
@@ -88,7 +84,7 @@ extension Sealdrop {
                 }
             }, progress: bar.update)
             bar.finish()
-            guard BatchReport.print(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: json) else {
+            guard BatchReport.print(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json) else {
                 throw ExitCode.failure
             }
         }

@@ -1,5 +1,19 @@
+import ArgumentParser
 import Foundation
 import SealEnvelope
+
+/// The options every batch command shares.
+struct BatchOptions: ParsableArguments {
+    @Option(help: "Files processed at once.")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+}
 
 /// A progress bar on stderr with rate and ETA, drawn only when stderr is a terminal, at
 /// most ten times a second.
