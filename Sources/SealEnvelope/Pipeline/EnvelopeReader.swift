@@ -139,21 +139,66 @@ public enum EnvelopeReader {
         var transcript = Transcript(header: header.bytes)
         var total: UInt64 = 0
         var index = 0
-        while true {
-            let (flag, length) = try readFrame(&source, header: header, index: index)
-            var chunk = try source.read(exactly: length, or: .truncated)
-            let tag = try source.read(exactly: header.suite.tagLength, or: .truncated)
-            transcript.add(chunkFlag: flag, length: length, commitment: cipher.commitment(ciphertext: chunk, tag: tag))
-            try cipher.open(&chunk, tag: tag, index: UInt64(index), final: flag == 1)
-            // An empty final chunk is only valid as the whole of an empty payload (§3).
-            guard !(flag == 1 && chunk.isEmpty && index > 0) else { throw EnvelopeError.tampered }
-            total += UInt64(chunk.count)
-            try sink.write(chunk)
-            index += 1
-            if flag == 1 { break }
+        var done = false
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        while !done {
+            // Up to one chunk per core is checked and decrypted at once, then written in order.
+            var group: [OpenedChunk] = []
+            while group.count < workers, !done {
+                let (flag, length) = try readFrame(&source, header: header, index: index)
+                let ciphertext = try source.read(exactly: length, or: .truncated)
+                let tag = try source.read(exactly: header.suite.tagLength, or: .truncated)
+                group.append(OpenedChunk(bytes: ciphertext, tag: tag, index: index, flag: flag))
+                index += 1
+                done = flag == 1
+            }
+            let inFlight = group
+            if inFlight.count == 1 {
+                inFlight[0].open(with: cipher)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: inFlight.count) { inFlight[$0].open(with: cipher) }
+            }
+            for chunk in inFlight {
+                transcript.add(chunkFlag: chunk.flag, length: chunk.length, commitment: chunk.commitment)
+                if let failure = chunk.failure { throw failure }
+                // An empty final chunk is only valid as the whole of an empty payload (§3).
+                guard !(chunk.flag == 1 && chunk.bytes.isEmpty && chunk.index > 0) else { throw EnvelopeError.tampered }
+                total += UInt64(chunk.bytes.count)
+                try sink.write(chunk.bytes)
+            }
         }
         let trailer = try SignatureBlock.read(from: &source)
         let t = transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType)
         guard t == verified.transcript, total == trailer.payloadLength else { throw EnvelopeError.tampered }
+    }
+}
+
+/// One chunk in flight while opening: checked and decrypted in place by one worker.
+final class OpenedChunk: @unchecked Sendable {
+    // Mutated by exactly one worker between creation and the write-out.
+    var bytes: [UInt8]
+    let tag: [UInt8]
+    let index: Int
+    let flag: UInt8
+    let length: Int
+    var commitment: [UInt8] = []
+    var failure: Error?
+
+    init(bytes: [UInt8], tag: [UInt8], index: Int, flag: UInt8) {
+        self.bytes = bytes
+        self.tag = tag
+        self.index = index
+        self.flag = flag
+        length = bytes.count
+    }
+
+    /// The commitment over the ciphertext, then the tag check and decryption (§4).
+    func open(with cipher: any ChunkCipher) {
+        commitment = cipher.commitment(ciphertext: bytes, tag: tag)
+        do {
+            try cipher.open(&bytes, tag: tag, index: UInt64(index), final: flag == 1)
+        } catch {
+            failure = error
+        }
     }
 }

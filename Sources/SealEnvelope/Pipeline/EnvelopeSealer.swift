@@ -19,13 +19,18 @@ public struct EnvelopeSealer: Sendable {
     public let recipient: any Recipient
     public var suite: Suite
     public var chunkSize: Int
+    /// Chunks of one input sealed at once: a large file uses every core, memory stays at
+    /// about two chunks per worker.
+    public var chunkWorkers: Int
 
     public init(signer: any Signer, recipient: any Recipient, suite: Suite = .cbcHMAC,
-                chunkSize: Int = EnvelopeHeader.defaultChunkSize) {
+                chunkSize: Int = EnvelopeHeader.defaultChunkSize,
+                chunkWorkers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.signer = signer
         self.recipient = recipient
         self.suite = suite
         self.chunkSize = chunkSize
+        self.chunkWorkers = chunkWorkers
     }
 
     /// Seals everything `source` yields into `sink`. For an image, the media type is detected
@@ -65,28 +70,68 @@ public struct EnvelopeSealer: Sendable {
         var transcript = Transcript(header: headerBytes)
         var index: UInt64 = 0
         var total: UInt64 = 0
-        while true {
-            let next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
-            let final = next.isEmpty
-            total += UInt64(current.count)
-            let tag = cipher.seal(&current, index: index, final: final)
-            let flag = ChunkCiphers.flag(final)
-            transcript.add(chunkFlag: flag, length: current.count, commitment: cipher.commitment(ciphertext: current, tag: tag))
-            var frame = ByteWriter()
-            frame.u8(flag)
-            frame.u32(UInt32(current.count))
-            try sink.write(frame.bytes)
-            try sink.write(current)
-            try sink.write(tag)
-            if final { break }
-            current = next
-            index += 1
+        var next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
+        var done = false
+        while !done {
+            // Up to `chunkWorkers` chunks are encrypted and MACed at once (chunks are
+            // independent: own IV or nonce, own tag), then framed and written in order.
+            var group: [SealedChunk] = []
+            while group.count < max(1, chunkWorkers), !done {
+                let final = next.isEmpty
+                group.append(SealedChunk(bytes: current, index: index, final: final))
+                total += UInt64(current.count)
+                index += 1
+                if final {
+                    done = true
+                } else {
+                    current = next
+                    next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
+                }
+            }
+            if group.count == 1 {
+                group[0].seal(with: cipher)
+            } else {
+                let inFlight = group
+                DispatchQueue.concurrentPerform(iterations: inFlight.count) { inFlight[$0].seal(with: cipher) }
+            }
+            for chunk in group {
+                let flag = ChunkCiphers.flag(chunk.final)
+                transcript.add(chunkFlag: flag, length: chunk.bytes.count, commitment: chunk.commitment)
+                var frame = ByteWriter()
+                frame.u8(flag)
+                frame.u32(UInt32(chunk.bytes.count))
+                try sink.write(frame.bytes)
+                try sink.write(chunk.bytes)
+                try sink.write(chunk.tag)
+            }
         }
         let t = transcript.finish(payloadLength: total, signatureType: SignatureBlock.single)
         let signature = try signer.sign(Transcript.signedDigest(t))
         try sink.write(SignatureBlock(payloadLength: total, signature: signature).bytes)
         return SealSummary(envelopeID: header.envelopeID, payloadLength: total, mediaType: media.name,
                            width: media.width, height: media.height)
+    }
+}
+
+/// One chunk in flight: sealed in place by one worker, then written by the sealer.
+final class SealedChunk: @unchecked Sendable {
+    // Mutated by exactly one worker between creation and the write-out.
+    var bytes: [UInt8]
+    var tag: [UInt8] = []
+    var commitment: [UInt8] = []
+    let index: UInt64
+    let final: Bool
+
+    init(bytes: [UInt8], index: UInt64, final: Bool) {
+        self.bytes = bytes
+        self.index = index
+        self.final = final
+    }
+
+    /// Encrypts and tags the chunk, and computes its commitment (§4), all on this worker.
+    func seal(with cipher: any ChunkCipher) {
+        tag = cipher.seal(&bytes, index: index, final: final)
+        commitment = cipher.commitment(ciphertext: bytes, tag: tag)
     }
 }
 

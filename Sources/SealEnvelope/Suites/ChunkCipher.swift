@@ -1,7 +1,7 @@
 import GcryptKit
 
 /// One cipher suite's per-chunk encryption (FORMAT.md §4): the seam where suites are swapped.
-public protocol ChunkCipher {
+public protocol ChunkCipher: Sendable {
     var suite: Suite { get }
 
     /// Encrypts `chunk` in place (it may grow by padding) and returns its tag.
