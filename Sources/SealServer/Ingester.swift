@@ -153,7 +153,7 @@ public final class Ingester: @unchecked Sendable {
     func examineEnvelope(_ path: String, name: String) throws -> Verdict {
         let header: EnvelopeHeader
         do {
-            header = try EnvelopeFiles.peekHeader(path)
+            header = try EnvelopeFiles.peekHeader(path, followSymlinks: false)
         } catch {
             return .rejected(reason: "unreadable envelope: \(error)", sender: nil, envelopeID: nil, told: nil)
         }

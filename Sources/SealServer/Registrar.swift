@@ -1,5 +1,6 @@
 import Foundation
 import GcryptKit
+import SealEnvelope
 import SealPKI
 
 /// Registration through the drop: a PKCS#10 request in the inbox becomes a user. The
@@ -21,7 +22,10 @@ public struct Registrar {
     func register(_ path: String) -> Ingester.Verdict {
         let request: CertificateRequest
         do {
-            request = try CertificateRequest(pem: KeyFile.readText(path))
+            // Read through a descriptor that refuses symlinks: the drop may have been swapped
+            // since it was classified.
+            var source = try FileSource(path: path, followSymlinks: false)
+            request = try CertificateRequest(pem: String(decoding: try source.read(upTo: 1 << 16), as: UTF8.self))
         } catch {
             return .rejected(reason: "unreadable certificate request: \(error)", sender: nil, envelopeID: nil, told: nil)
         }

@@ -23,8 +23,8 @@ public enum EnvelopeFiles {
     }
 
     /// The clear header of `envelope`, unverified: enough to name its output.
-    public static func peekHeader(_ envelope: String) throws -> EnvelopeHeader {
-        var source = try FileSource(path: envelope)
+    public static func peekHeader(_ envelope: String, followSymlinks: Bool = true) throws -> EnvelopeHeader {
+        var source = try FileSource(path: envelope, followSymlinks: followSymlinks)
         return try EnvelopeHeader.read(from: &source)
     }
 
