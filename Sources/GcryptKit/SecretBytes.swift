@@ -1,5 +1,3 @@
-import CGcrypt
-
 /// A byte buffer holding key material, zeroed when the last reference goes away.
 ///
 /// Use it for every symmetric key, derived key and decrypted private-key encoding, so that
@@ -33,14 +31,6 @@ public final class SecretBytes: @unchecked Sendable {
 
 /// The two memory utilities every secret path uses.
 public enum Memory {
-    /// Overwrites `bytes` with zeros in a way the optimiser cannot remove.
-    public static func zero(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeMutableBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            sealdrop_explicit_bzero(base, buffer.count)
-        }
-    }
-
     /// Compares two byte strings in time that depends only on their lengths.
     public static func constantTimeEqual<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
         guard a.count == b.count else { return false }
