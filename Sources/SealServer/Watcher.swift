@@ -4,6 +4,7 @@ import Logging
 /// `sealdrop server watch`: ingests at start, then whenever inotify reports a drop, on queue
 /// overflow, and every `rescanInterval` seconds whatever happened (events are only a hint:
 /// they are lost on overflow and for some moves). Stops on SIGTERM/SIGINT after the batch in hand.
+/// An ingestion error (a full disk) is logged and retried at the next rescan.
 public struct Watcher {
     public let ingester: Ingester
     public var rescanInterval: Double = 30
@@ -19,7 +20,13 @@ public struct Watcher {
         let watch = try Inotify.Watch(path: ingester.root.inboxNew, mask: Inotify.moved | Inotify.closedWrite)
         logger.info("watching", metadata: ["inbox": "\(ingester.root.inboxNew)", "rescan_seconds": "\(rescanInterval)"])
         while !stop.isStopped {
-            _ = try ingester.runUntilEmpty(shouldStop: { stop.isStopped })
+            do {
+                _ = try ingester.runUntilEmpty(shouldStop: { stop.isStopped })
+            } catch {
+                // A full disk or another I/O failure: nothing uncommitted has left the inbox, so
+                // keep running and try again at the next rescan rather than exit.
+                logger.error("ingestion failed; retrying at the next rescan", metadata: ["error": "\(error)"])
+            }
             if Inotify.wait(watch, wake: stop.readFD, timeout: rescanInterval) { break }
             if watch.drain().contains(where: { $0 & Inotify.overflow != 0 }) {
                 logger.warning("inotify queue overflowed; rescanning")
