@@ -100,4 +100,45 @@ import Testing
         #expect(users.stdout.contains("REVOKED"))
         #expect(try w.sealdrop(["list"], home: "dana").stdout.contains("coffee.gif"), "a revoked owner's images stay listed")
     }
+
+    /// cron's `ingest --once` and a running `watch` on one inbox never take one drop twice.
+    @Test func cronAndWatchTogetherNeverDoubleIngest() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
+        try w.sealdrop(["keygen", "--out", "erin", "--bits", "2048"])
+        try w.sealdrop(["request", "--key", "erin.key", "--user", "erin", "-o", "erin.csr"])
+        try w.sealdrop(["server", "issue", "root", "erin.csr", "-o", "erin.crt"])
+        try FileManager.default.createDirectory(atPath: w.path("photos"), withIntermediateDirectories: true)
+        for i in 0..<40 {
+            try FileManager.default.copyItem(atPath: Self.images + "/horse.png", toPath: w.path("photos/h\(i).png"))
+        }
+        try w.sealdrop(["seal", "photos", "--to", "root/encryption.crt", "--key", "erin.key", "-o", "sealed"])
+        // Publish every envelope at once (rename from tmp/ into new/), then race the two.
+        for file in try FileManager.default.contentsOfDirectory(atPath: w.path("sealed")) {
+            try FileManager.default.moveItem(atPath: w.path("sealed/\(file)"), toPath: w.path("root/inbox/tmp/\(file)"))
+        }
+        for file in try FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/tmp")) {
+            rename(w.path("root/inbox/tmp/\(file)"), w.path("root/inbox/new/\(file)"))
+        }
+        let watch = try w.start(["server", "watch", "root", "--rescan", "1", "--batch-size", "4"])
+        defer { watch.stop() }
+        for _ in 0..<10 {
+            let cron = try w.sealdrop(["server", "ingest", "root", "--once", "--batch-size", "4"])
+            #expect(cron.status == 0, "\(cron.stderr)")
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while (try? FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/new")).count) != 0, Date() < deadline {
+            usleep(100_000)
+        }
+        #expect(watch.stop() == 0)
+        let status = try JSONSerialization.jsonObject(with: Data(try w.sealdrop(["server", "status", "root", "--json"]).stdout.utf8)) as? [String: Any]
+        #expect(status?["images"] as? Int == 40)
+        #expect(status?["notifications"] as? Int == 40)
+        #expect(status?["quarantined"] as? Int == 0, "a drop taken twice would be quarantined as a replay")
+        let log = try w.read("root/notifications.jsonl").split(separator: "\n")
+        let seqs = log.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["seq"] as? Int }
+        #expect(seqs == Array(1...40))
+        #expect(try w.sealdrop(["server", "fsck", "root"]).status == 0)
+    }
 }
