@@ -38,6 +38,7 @@ extension Sealdrop.Server {
             print("initialised server root \(root)")
             print("CA          \(created.authority.subject)")
             print("encryption  \(serverRoot.encryptionCertificatePath) (separate key, issued by the CA)")
+            print("delivery    \(serverRoot.deliveryCertificatePath) (signs fetch answers, issued by the CA)")
             print("CA fingerprint \(created.authority.fingerprint)")
             print("Give users this fingerprint through a channel you trust; they check it when they register.")
         }
