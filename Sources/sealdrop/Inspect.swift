@@ -38,7 +38,7 @@ extension Sealdrop {
                 ("chunk_size", h.chunkSize),
                 ("chunks", layout.chunkCount),
                 ("payload_bytes", Int(layout.payloadLength)),
-                ("signature", layout.signatureType == 1 ? "rsa-pss-sha256" : "type \(layout.signatureType)"),
+                ("signature", layout.signatureType == 1 ? "rsa-pss-sha256" : "rsa-pss-sha256 over a batch's Merkle root"),
                 ("signature_bytes", layout.signatureLength),
                 ("file_bytes", source.size),
             ]

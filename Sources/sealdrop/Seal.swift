@@ -39,6 +39,11 @@ extension Sealdrop {
         @Flag(help: "Replace existing outputs.")
         var force = false
 
+        @Flag(help: ArgumentHelp("Sign each group of up to 256 envelopes once, over a Merkle root; each still verifies alone."))
+        var batchSign = false
+
+        static let batchGroupSize = 256
+
         @OptionGroup var batch: BatchOptions
 
         @OptionGroup var passphrase: PassphraseOptions
@@ -70,19 +75,43 @@ extension Sealdrop {
             let bar = ProgressBar(verb: "sealing")
             let start = Date()
             let force = force
-            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
-                if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
-                do {
-                    try FileManager.default.createDirectory(
-                        atPath: (item.output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                    let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, replace: force)
-                    return .done(output: item.output, bytes: summary.payloadLength)
-                } catch EnvelopeError.unrecognisedMedia where item.discovered {
-                    return .skipped(.notAnImage)
-                } catch {
-                    return .failed(error)
+            // Without --batch-sign each file is sealed and signed alone; with it, files are
+            // sealed up to their trailers and each group of `batchGroupSize` shares one signature.
+            let batchSigner = BatchSigner(sealer: sealer)
+            var results: [BatchResult] = []
+            for group in stride(from: 0, to: items.count, by: batchSign ? Self.batchGroupSize : max(1, items.count)) {
+                let slice = Array(items[group..<min(items.count, group + (batchSign ? Self.batchGroupSize : items.count))])
+                let pending = PendingList()
+                var groupResults = BatchRunner.run(slice, jobs: batch.jobs, work: { item in
+                    if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
+                    do {
+                        try FileManager.default.createDirectory(
+                            atPath: (item.output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        if batchSign {
+                            let prepared = try batchSigner.prepare(item.input, to: item.output)
+                            pending.add(item.output, prepared)
+                            return .done(output: item.output, bytes: prepared.summary.payloadLength)
+                        }
+                        let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, replace: force)
+                        return .done(output: item.output, bytes: summary.payloadLength)
+                    } catch EnvelopeError.unrecognisedMedia where item.discovered {
+                        return .skipped(.notAnImage)
+                    } catch {
+                        return .failed(error)
+                    }
+                }, progress: bar.update)
+                if batchSign {
+                    do {
+                        try batchSigner.finish(pending.inOrder(of: slice), replace: force)
+                    } catch {
+                        groupResults = groupResults.map { result in
+                            guard case .done = result.outcome else { return result }
+                            return BatchResult(item: result.item, outcome: .failed(error), seconds: result.seconds)
+                        }
+                    }
                 }
-            }, progress: bar.update)
+                results += groupResults
+            }
             bar.finish()
             guard BatchReport.print(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json) else {
                 throw ExitCode.failure
@@ -106,5 +135,19 @@ enum Credentials {
         guard now >= certificate.notBefore, now <= certificate.notAfter else {
             throw PKIError.certificateRejected("it is not valid now (\(iso8601(certificate.notBefore)) to \(iso8601(certificate.notAfter)))")
         }
+    }
+}
+
+/// Envelopes prepared by the batch's workers, awaiting their shared signature.
+final class PendingList: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var byOutput: [String: BatchSigner.Pending] = [:]
+
+    func add(_ output: String, _ pending: BatchSigner.Pending) { lock.withLock { byOutput[output] = pending } }
+
+    /// The prepared envelopes in the order of `items` (the leaf order of the tree).
+    func inOrder(of items: [BatchItem]) -> [BatchSigner.Pending] {
+        lock.withLock { items.compactMap { byOutput[$0.output] } }
     }
 }

@@ -16,3 +16,6 @@ for jobs in 1 2; do
     eval "t$jobs=$s"
 done
 printf 'speed-up --jobs 2 / --jobs 1: %.2fx\n' "$(echo "$t1 / $t2" | bc -l)"
+read -r s rss cpu < <(measure "$bin" seal "$work/photos" --to "$work/root/encryption.crt" --key "$work/alice.key" -o "$work/out-batch" --batch-sign)
+printf -- '--batch-sign: %d files in %6.2f s = %6.1f files/s, CPU %s%%, peak RSS %.1f MiB (one signature per 256 files)\n' \
+    "$count" "$s" "$(echo "$count / $s" | bc -l)" "$cpu" "$(echo "$rss / 1024" | bc -l)"

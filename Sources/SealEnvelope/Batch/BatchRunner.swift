@@ -26,6 +26,12 @@ public struct BatchResult: Sendable {
     public let item: BatchItem
     public let outcome: BatchOutcome
     public let seconds: Double
+
+    public init(item: BatchItem, outcome: BatchOutcome, seconds: Double) {
+        self.item = item
+        self.outcome = outcome
+        self.seconds = seconds
+    }
 }
 
 /// Progress so far, reported after each item.

@@ -99,7 +99,7 @@ public enum EnvelopeReader {
         }
         let key = header.senderCertificate.publicKey
         guard trailer.signature.count == key.byteCount,
-              key.isValidPSSSignature(trailer.signature, for: Transcript.signedDigest(t))
+              key.isValidPSSSignature(trailer.signature, for: trailer.signedDigest(transcript: t))
         else { throw EnvelopeError.tampered }
         return VerifiedEnvelope(header: header, payloadLength: trailer.payloadLength, chunkCount: chunks, transcript: t)
     }

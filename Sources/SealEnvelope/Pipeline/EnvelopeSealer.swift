@@ -40,6 +40,18 @@ public struct EnvelopeSealer: Sendable {
         from source: inout some ByteSource, to sink: inout some ByteSink, name: String,
         kind: EnvelopeKind = .image, mediaType: String? = nil, now: Date = Date()
     ) throws -> SealSummary {
+        let (summary, transcript) = try sealBody(from: &source, to: &sink, name: name, kind: kind, mediaType: mediaType, now: now)
+        let t = transcript.finish(payloadLength: summary.payloadLength, signatureType: SignatureBlock.single)
+        let signature = try signer.sign(Transcript.signedDigest(t))
+        try sink.write(SignatureBlock(payloadLength: summary.payloadLength, signature: signature).bytes)
+        return summary
+    }
+
+    /// Everything but the trailer: header and chunks written, the transcript open.
+    func sealBody(
+        from source: inout some ByteSource, to sink: inout some ByteSink, name: String,
+        kind: EnvelopeKind, mediaType: String?, now: Date
+    ) throws -> (SealSummary, Transcript) {
         var current = try source.read(exactly: chunkSize, orShortAtEnd: ())
         let media: MediaType
         switch kind {
@@ -105,11 +117,8 @@ public struct EnvelopeSealer: Sendable {
                 try sink.write(chunk.tag)
             }
         }
-        let t = transcript.finish(payloadLength: total, signatureType: SignatureBlock.single)
-        let signature = try signer.sign(Transcript.signedDigest(t))
-        try sink.write(SignatureBlock(payloadLength: total, signature: signature).bytes)
-        return SealSummary(envelopeID: header.envelopeID, payloadLength: total, mediaType: media.name,
-                           width: media.width, height: media.height)
+        return (SealSummary(envelopeID: header.envelopeID, payloadLength: total, mediaType: media.name,
+                            width: media.width, height: media.height), transcript)
     }
 }
 
