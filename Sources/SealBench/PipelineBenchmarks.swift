@@ -100,9 +100,3 @@ public struct PipelineBenchmarks: Sendable {
         return BenchResult(name: name, bytes: size, unit: .megabytesPerSecond, sealdrop: megabytes / measured, libgcrypt: megabytes / limit)
     }
 }
-
-/// A sink that only counts, so the pipelines are measured without memory copies.
-struct DiscardingSink: ByteSink {
-    var count = 0
-    mutating func write(_ bytes: [UInt8]) throws { count += bytes.count }
-}

@@ -289,8 +289,3 @@ private final class VerdictSlots: @unchecked Sendable {
 
     var all: [Result<Ingester.Verdict, Error>] { lock.withLock { slots.map { $0! } } }
 }
-
-/// Decrypted bytes go nowhere: ingestion only checks them (no plaintext touches the disk).
-struct DiscardingSink: ByteSink {
-    mutating func write(_ bytes: [UInt8]) throws {}
-}

@@ -79,8 +79,9 @@ extension Sealdrop {
             // sealed up to their trailers and each group of `batchGroupSize` shares one signature.
             let batchSigner = BatchSigner(sealer: sealer)
             var results: [BatchResult] = []
-            for group in stride(from: 0, to: items.count, by: batchSign ? Self.batchGroupSize : max(1, items.count)) {
-                let slice = Array(items[group..<min(items.count, group + (batchSign ? Self.batchGroupSize : items.count))])
+            let groupSize = batchSign ? Self.batchGroupSize : max(1, items.count)
+            for group in stride(from: 0, to: items.count, by: groupSize) {
+                let slice = Array(items[group..<min(items.count, group + groupSize)])
                 let pending = PendingList()
                 var groupResults = BatchRunner.run(slice, jobs: batch.jobs, work: { item in
                     if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }

@@ -13,6 +13,14 @@ public struct MemorySink: ByteSink {
     public mutating func write(_ bytes: [UInt8]) throws { self.bytes += bytes }
 }
 
+/// Bytes counted and dropped: for checking an envelope (every MAC verified) without keeping
+/// the plaintext, and for measuring the pipeline without memory copies.
+public struct DiscardingSink: ByteSink {
+    public private(set) var count = 0
+    public init() {}
+    public mutating func write(_ bytes: [UInt8]) throws { count += bytes.count }
+}
+
 /// A file that appears only when committed: bytes go to a temporary file beside the target
 /// (mode 0600), which `commit` fsyncs and moves into place; `discard` (or dropping an
 /// uncommitted sink) removes it. A reader of the target never sees a partial file.

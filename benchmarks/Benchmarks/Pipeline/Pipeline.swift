@@ -20,7 +20,7 @@ let benchmarks: @Sendable () -> Void = {
             Benchmark("seal \(suite) \(label)") { benchmark in
                 for _ in benchmark.scaledIterations {
                     var source = GeneratedSource(remaining: size)
-                    var sink = CountingSink()
+                    var sink = DiscardingSink()
                     blackHole(try sealer.seal(from: &source, to: &sink, name: "bench", kind: .message, mediaType: "application/octet-stream"))
                 }
             }
@@ -30,7 +30,7 @@ let benchmarks: @Sendable () -> Void = {
                     var source = try FileSource(path: envelope.path)
                     let verified = try EnvelopeReader.verify(&source, recipient: world.identity.fingerprint, authority: world.authority)
                     try source.rewind()
-                    var sink = CountingSink()
+                    var sink = DiscardingSink()
                     try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: world.identity)
                     blackHole(sink.count)
                 }
@@ -100,9 +100,4 @@ struct GeneratedSource: ByteSource {
         remaining -= n
         return n
     }
-}
-
-struct CountingSink: ByteSink {
-    var count = 0
-    mutating func write(_ bytes: [UInt8]) throws { count += bytes.count }
 }
