@@ -4,8 +4,12 @@ public enum KDF {
     /// scrypt cost parameters (RFC 7914). libgcrypt fixes the block size r at 8.
     public struct ScryptParameters: Hashable, Sendable {
         public static let blockSize = 8
-        /// The ceiling a reader accepts, so a hostile key file cannot demand gigabytes.
-        public static let maximumCost = 1 << 20
+        /// The ceiling of N a reader accepts: 64 MiB of memory (128 * r * N), so a hostile key
+        /// file cannot demand gigabytes.
+        public static let maximumCost = 1 << 16
+        /// The ceiling of N * p, the work, a reader accepts: four times `keyFile`'s, about a
+        /// second here, so a hostile key file cannot hold a command for minutes.
+        public static let maximumWork = 1 << 18
 
         public var cost: Int
         public var parallelization: Int
@@ -26,6 +30,10 @@ public enum KDF {
             }
             guard (1...16).contains(parallelization) else {
                 throw CryptoError.invalidParameter("scrypt parallelization p must be in 1...16, got \(parallelization)")
+            }
+            guard cost * parallelization <= Self.maximumWork else {
+                throw CryptoError.invalidParameter(
+                    "scrypt work N * p must be at most \(Self.maximumWork), got \(cost) * \(parallelization)")
             }
         }
     }

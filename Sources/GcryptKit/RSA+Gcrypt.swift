@@ -91,6 +91,12 @@ extension RSA.PrivateKey {
         let prime2 = try MPI(unsigned: c.prime2)
         // libgcrypt wants p < q and u = p^-1 mod q; PKCS#1 files may order the primes either way.
         let (p, q) = prime1.compare(prime2) < 0 ? (prime1, prime2) : (prime2, prime1)
+        // Each prime must be of a real RSA key's size before any arithmetic modulo p - 1 or
+        // q - 1: p = 1 would make libgcrypt divide by zero.
+        let three = try MPI(unsigned: [3])
+        guard p.compare(three) >= 0, q.compare(three) >= 0,
+              c.prime1.count >= c.modulus.count / 4, c.prime2.count >= c.modulus.count / 4
+        else { throw CryptoError.invalidKey("RSA primes are not of the modulus's size") }
         guard let u = p.inverse(mod: q) else { throw CryptoError.invalidKey("RSA primes are not coprime") }
         let key = try SExpression(
             format: "(private-key (rsa (n %m) (e %m) (d %m) (p %m) (q %m) (u %m)))",

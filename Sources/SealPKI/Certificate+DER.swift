@@ -34,7 +34,7 @@ extension TBSFields {
     init(derEncoded node: ASN1Node) throws {
         self = try DER.sequence(node, identifier: .sequence) { nodes in
             let version = try DER.explicitlyTagged(&nodes, tagNumber: 0, tagClass: .contextSpecific) { try Int(derEncoded: $0) }
-            guard version == 2 else { throw PKIError.unsupportedAlgorithm("X.509 version \(version + 1) (only v3)") }
+            guard version == 2 else { throw PKIError.unsupportedAlgorithm("X.509 version field \(version) (only 2, for v3)") }
             let serial = try ArraySlice<UInt8>(derEncoded: &nodes)
             let signature = try AlgorithmIdentifier(derEncoded: &nodes)
             let issuer = try DistinguishedName(derEncoded: &nodes)

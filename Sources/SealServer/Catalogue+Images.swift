@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import SealEnvelope
+import SealPKI
 
 /// An accepted image, ready to be recorded.
 public struct ImageRecord: Sendable, Equatable {
@@ -64,6 +66,28 @@ public struct NotificationRecord: Sendable, Equatable, Codable {
         owner = row["owner"]
         mediaType = row["media_type"]
         size = row["size"]
+    }
+
+    /// Decodes a line a client reads from a file others may write: every field is checked
+    /// as the server would have written it (SERVER.md, "Notifications").
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        seq = try c.decode(Int.self, forKey: .seq)
+        time = try c.decode(Date.self, forKey: .time)
+        type = try c.decode(String.self, forKey: .type)
+        name = try c.decode(String.self, forKey: .name)
+        owner = try c.decode(String.self, forKey: .owner)
+        mediaType = try c.decode(String.self, forKey: .mediaType)
+        size = try c.decode(Int.self, forKey: .size)
+        func refuse(_ what: String) -> DecodingError {
+            .dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: what))
+        }
+        guard seq >= 1 else { throw refuse("seq \(seq) is not positive") }
+        guard size >= 0 else { throw refuse("size \(size) is negative") }
+        guard type == "image" else { throw refuse("type is not image") }
+        guard (try? EnvelopeHeader.validate(name: name)) != nil else { throw refuse("name is not a valid image name") }
+        guard (try? UserName(owner)) != nil else { throw refuse("owner is not a valid user name") }
+        guard MediaType.imageTypes.contains(mediaType) else { throw refuse("media type is not an image type") }
     }
 
     public init(seq: Int, time: Date, type: String, name: String, owner: String, mediaType: String, size: Int) {

@@ -2,7 +2,7 @@ import GcryptKit
 
 /// The keys of one envelope, derived from its content key and header fields (FORMAT.md §5).
 struct KeySchedule {
-    static let contentKeyLength = 32
+    public static let contentKeyLength = 32
 
     let encryption: SecretBytes
     let mac: SecretBytes

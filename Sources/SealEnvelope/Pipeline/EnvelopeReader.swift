@@ -31,8 +31,10 @@ public enum EnvelopeReader {
         var transcript = Transcript(header: headerBytes)
         let tagLength = header.suite.tagLength
         var chunks = 0
+        var finalLength = 0
         while true {
             let (flag, length) = try readFrame(&source, header: header, index: chunks)
+            finalLength = length
             let commitment: [UInt8]
             switch header.suite {
             case .cbcHMAC:
@@ -51,6 +53,7 @@ public enum EnvelopeReader {
             if flag == 1 { break }
         }
         let trailer = try SignatureBlock.read(from: &source)
+        try checkPayloadLength(trailer.payloadLength, header: header, chunks: chunks, finalLength: finalLength)
         return (header, chunks, trailer, transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType))
     }
 
@@ -74,6 +77,21 @@ public enum EnvelopeReader {
             }
         }
         return (flag, length)
+    }
+
+    /// §6: `payload_length` must be one the chunk lengths can decrypt to, so that no reader
+    /// ever holds a length beyond the file's own size.
+    static func checkPayloadLength(_ claimed: UInt64, header: EnvelopeHeader, chunks: Int, finalLength: Int) throws {
+        // chunks < 2^32 and chunk_size <= 2^24 (§2, §3): the product fits in 64 bits.
+        let whole = UInt64(chunks - 1) * UInt64(header.chunkSize)
+        let range: ClosedRange<UInt64> = switch header.suite {
+        case .gcm: (whole + UInt64(finalLength))...(whole + UInt64(finalLength))
+        // PKCS#7 pads the final chunk with 1 to 16 bytes.
+        case .cbcHMAC: (whole + UInt64(finalLength) - UInt64(AES.blockByteCount))...(whole + UInt64(finalLength) - 1)
+        }
+        guard range.contains(claimed) else {
+            throw EnvelopeError.malformed("payload length \(claimed) does not match the chunk lengths")
+        }
     }
 
     /// The clear structure, for `inspect`.
@@ -119,7 +137,8 @@ public enum EnvelopeReader {
     public static func contentKey(of header: EnvelopeHeader, identity: any Identity) throws -> SecretBytes {
         guard header.wrappedKey.count == identity.wrappedKeyLength else { throw EnvelopeError.tampered }
         let key = try identity.unwrap(header.wrappedKey, label: KeySchedule.fieldsDigest(header.fields))
-        guard Memory.constantTimeEqual(KeySchedule.commitment(for: key), header.keyCommitment) else { throw EnvelopeError.tampered }
+        // §5: K is exactly 32 bytes; any other length is the same error as a failed unwrap.
+        guard key.count == KeySchedule.contentKeyLength, Memory.constantTimeEqual(KeySchedule.commitment(for: key), header.keyCommitment) else { throw EnvelopeError.tampered }
         return key
     }
 
@@ -132,7 +151,8 @@ public enum EnvelopeReader {
         let header = try EnvelopeHeader.read(from: &source)
         guard header == verified.header else { throw EnvelopeError.tampered }
         let fieldsDigest = KeySchedule.fieldsDigest(header.fields)
-        guard Memory.constantTimeEqual(KeySchedule.commitment(for: contentKey), header.keyCommitment) else {
+        guard contentKey.count == KeySchedule.contentKeyLength,
+              Memory.constantTimeEqual(KeySchedule.commitment(for: contentKey), header.keyCommitment) else {
             throw EnvelopeError.tampered
         }
         let cipher = ChunkCiphers.make(header.suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: fieldsDigest))

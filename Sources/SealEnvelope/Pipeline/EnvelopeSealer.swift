@@ -22,6 +22,8 @@ public struct EnvelopeSealer: Sendable {
     /// Chunks of one input sealed at once: a large file uses every core, memory stays at
     /// about two chunks per worker.
     public var chunkWorkers: Int
+    /// Only for tests of the §5 rule that readers refuse any other length: never set it.
+    var unsafeContentKeyLength = KeySchedule.contentKeyLength
 
     public init(signer: any Signer, recipient: any Recipient, suite: Suite = .cbcHMAC,
                 chunkSize: Int = EnvelopeHeader.defaultChunkSize,
@@ -63,7 +65,7 @@ public struct EnvelopeSealer: Sendable {
             media = MediaType(name: mediaType, width: 0, height: 0)
         }
 
-        let contentKey = SecretBytes(randomCount: KeySchedule.contentKeyLength)
+        let contentKey = SecretBytes(randomCount: unsafeContentKeyLength)
         var header = EnvelopeHeader(
             kind: kind, suite: suite, envelopeID: Random.bytes(count: 16),
             created: UInt64((now.timeIntervalSince1970 * 1000).rounded()), chunkSize: chunkSize,
