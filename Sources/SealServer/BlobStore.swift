@@ -15,27 +15,19 @@ public struct BlobStore: Sendable {
         "\(directory)/\(hash.prefix(2))/\(hash).seal"
     }
 
-    /// Copies `source` into the store durably (temporary file, fsync, rename, fsync the
-    /// directory) and returns its hash. Storing the same bytes twice is harmless.
-    public func store(_ source: String) throws -> String {
-        var input = try FileSource(path: source, followSymlinks: false)
-        let staging = "\(directory)/.incoming"
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        let sink = try FileSink(path: "\(staging)/\(UUID().uuidString)")
-        var hasher = SHA256()
-        while true {
-            let chunk = try input.read(upTo: 1 << 20)
-            if chunk.isEmpty { break }
-            hasher.update(data: chunk)
-            try sink.write(chunk)
+    public func shard(for hash: String) -> String {
+        "\(directory)/\(hash.prefix(2))"
+    }
+
+    /// Stores the server's own verified copy `source`, whose SHA-256 is `hash`, by linking it
+    /// into place and fsyncing the shard: nothing is read again, so the blob is the bytes
+    /// that were verified. Storing the same bytes twice is harmless.
+    func adopt(_ source: String, hash: String) throws {
+        try ServerRoot.makeDirectory(shard(for: hash), mode: 0o700)
+        guard link(source, path(for: hash)) == 0 || errno == EEXIST else {
+            throw IOFailure(call: "link", path: path(for: hash), code: errno)
         }
-        let hash = hasher.finalize().hex
-        let target = path(for: hash)
-        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try sink.commit(mode: 0o644, replace: true, durable: true)
-        guard rename(sink.path, target) == 0 else { throw IOFailure(call: "rename", path: target, code: errno) }
-        try AtomicFile.syncDirectory((target as NSString).deletingLastPathComponent)
-        return hash
+        try AtomicFile.syncDirectory(shard(for: hash))
     }
 
     /// Every stored blob's hash, from the file names.

@@ -19,6 +19,9 @@ public final class Ingester: @unchecked Sendable {
     let logger: Logger
     let blobs: BlobStore
     let quarantine: Quarantine
+    let queue: WorkQueue
+    /// Inbox entries that could not be moved out (a directory another user owns).
+    var stuck: Set<RawName> = []
     let log: NotificationLog
     let registrar: Registrar
     let delivery: RSASigner
@@ -42,8 +45,10 @@ public final class Ingester: @unchecked Sendable {
         guard try root.encryptionCertificate().publicKey == identity.key.publicKey else {
             throw PKIError.certificateRejected("encryption.key does not match encryption.crt")
         }
+        try root.makeLayout()
         blobs = BlobStore(directory: root.blobs)
         quarantine = Quarantine(root: root)
+        queue = WorkQueue(directory: root.work)
         log = NotificationLog(path: root.notificationLogPath)
         registrar = Registrar(root: root, catalogue: catalogue, authority: authority)
         delivery = try RSASigner(
@@ -52,78 +57,152 @@ public final class Ingester: @unchecked Sendable {
     }
 
     /// Processes everything in the inbox, batch by batch, until it is empty or `shouldStop`
-    /// says so (checked between batches, so the batch in hand always finishes).
+    /// says so (checked between batches, so the batch in hand always finishes). A failure of
+    /// one drop quarantines that drop; only the server's own failures (a full disk, the
+    /// database) end the run, and they leave every drop where it was.
     public func runUntilEmpty(shouldStop: () -> Bool = { false }) throws -> Report {
         var report = Report()
         try log.catchUp(from: catalogue)
         expireOutboxes()
         while !shouldStop() {
             let lock = try IngestLock(path: root.lockPath)
-            let names = try Inbox.pending(root.inboxNew, limit: policy.batchSize)
-            if names.isEmpty { break }
-            try process(names, into: &report)
+            let items = try nextBatch(into: &report)
+            if items.isEmpty { break }
+            try process(items, into: &report)
             withExtendedLifetime(lock) {}
         }
         return report
     }
 
-    /// One batch: the files verified and stored on every core at once (RSA unwrapping is the
-    /// cost), then one transaction for all of them.
-    func process(_ names: [String], into report: inout Report) throws {
-        // Registrations are examined in drop order, below, so the first request for a name wins.
-        let verdicts = VerdictSlots(count: names.count)
-        DispatchQueue.concurrentPerform(iterations: names.count) { index in
-            verdicts.set(index, Result { try examine(names[index], registrations: false) })
+    /// Claimed drops left by an earlier run first, then new ones claimed from the inbox,
+    /// oldest first, up to the batch size. Drops an earlier process died examining are
+    /// quarantined here, so no drop can stop ingestion by crashing it.
+    func nextBatch(into report: inout Report) throws -> [WorkQueue.Item] {
+        let inbox = try DropDirectory(root.inboxNew)
+        let (pending, interrupted) = try queue.recover(inbox: inbox)
+        for item in interrupted {
+            try reject(item, reason: "the server stopped while examining this drop (a crash or a kill); set aside so that it "
+                + "cannot stop ingestion again (sealdrop server requeue ROOT \(item.id) puts it back)", into: &report)
         }
-        var accepted: [(name: String, record: ImageRecord)] = []
-        for (name, verdict) in zip(names, verdicts.all) {
-            var outcome = try verdict.get()
-            if case .deferred = outcome { outcome = try examine(name, registrations: true) }
-            switch outcome {
-            case .image(let record):
-                accepted.append((name, record))
-            case .answered(let requester, let image):
-                try remove(name)
-                report.answered += 1
-                logger.info("answered", metadata: ["file": "\(name)", "requester": "\(requester)", "image": "\(image)"])
-            case .registered(let user):
-                try remove(name)
-                report.registered += 1
-                logger.info("registered", metadata: ["file": "\(name)", "user": "\(user)"])
-            case .alreadyIngested:
-                try remove(name)
-                report.alreadyIngested += 1
-                logger.info("already ingested", metadata: ["file": "\(name)"])
-            case .rejected(let reason, let sender, let id, let told):
-                try quarantine.reject(name, reason: reason, sender: sender, envelopeID: id, senderReason: told)
-                report.quarantined += 1
-                logger.warning("quarantined", metadata: ["file": "\(name)", "reason": "\(reason)", "sender": "\(sender ?? "-")"])
-            case .vanished, .deferred:
+        var batch = Array(pending.prefix(policy.batchSize))
+        var claimed: [WorkQueue.Item] = []
+        var failure: Error?
+        for name in try Inbox.pending(inbox, limit: policy.batchSize - batch.count, skipping: stuck) {
+            do {
+                switch try queue.claim(name, from: inbox, maximumBytes: policy.maximumBytes) {
+                case .claimed(let item):
+                    claimed.append(item)
+                case .unfit(let reason):
+                    if try quarantine.rejectUnread(name, in: inbox, reason: reason) {
+                        report.quarantined += 1
+                        logger.warning("quarantined", metadata: ["file": "\(name.display)", "reason": "\(reason)"])
+                    } else {
+                        stuck.insert(name)
+                        logger.error("cannot move a drop out of the inbox; skipping it", metadata: [
+                            "file": "\(name.display)", "reason": "\(reason)"])
+                    }
+                case .vanished:
+                    break
+                }
+            } catch {
+                // The server's own failure (a full disk): the drop stays in the inbox for later.
+                failure = error
                 break
             }
         }
-        guard !accepted.isEmpty else { return }
-        let refused = try catalogue.record(accepted.map(\.record))
-        for (index, (name, record)) in accepted.enumerated() {
-            if let refusal = refused[index] {
-                let reason = switch refusal {
-                case .replay: "replay: envelope id already seen"
-                case .nameOwnedBy(let owner): "the name \"\(record.name)\" belongs to \(owner)"
-                }
-                try discardUnreferencedBlob(record.blob)
-                try quarantine.reject(name, reason: reason, sender: record.owner, envelopeID: record.envelopeID)
-                report.quarantined += 1
-                logger.warning("quarantined", metadata: ["file": "\(name)", "reason": "\(reason)", "sender": "\(record.owner)"])
-            } else {
-                try remove(name)
-                report.accepted += 1
-                logger.info("accepted", metadata: [
-                    "file": "\(name)", "name": "\(record.name)", "owner": "\(record.owner)",
-                    "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
-                ])
+        try queue.commit(claimed, from: inbox)
+        batch += claimed
+        if batch.isEmpty, let failure { throw failure }
+        if let failure {
+            logger.error("claiming drops failed; the rest wait in the inbox", metadata: ["error": "\(failure)"])
+        }
+        return batch
+    }
+
+    /// One batch: the drops examined on every core at once (RSA unwrapping is the cost), then
+    /// one transaction for all the images among them.
+    func process(_ items: [WorkQueue.Item], into report: inout Report) throws {
+        // Registrations are examined in drop order, below, so the first request for a name wins.
+        let verdicts = VerdictSlots(count: items.count)
+        DispatchQueue.concurrentPerform(iterations: items.count) { index in
+            verdicts.set(index, guardedExamine(items[index], registrations: false))
+        }
+        var accepted: [(item: WorkQueue.Item, record: ImageRecord)] = []
+        var postponed: Error?
+        for (item, verdict) in zip(items, verdicts.all) {
+            var outcome = verdict
+            if case .deferred = outcome { outcome = guardedExamine(item, registrations: true) }
+            switch outcome {
+            case .image(let record):
+                accepted.append((item, record))
+            case .answered(let requester, let image):
+                queue.finish(item)
+                report.answered += 1
+                logger.info("answered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "requester": "\(requester)", "image": "\(LogText.escaped(image))"])
+            case .registered(let user):
+                queue.finish(item)
+                report.registered += 1
+                logger.info("registered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "user": "\(user)"])
+            case .alreadyIngested:
+                queue.finish(item)
+                report.alreadyIngested += 1
+                logger.info("already ingested", metadata: ["file": "\(item.file)", "id": "\(item.id)"])
+            case .rejected(let reason, let sender, let id, let told):
+                try reject(item, reason: reason, sender: sender, envelopeID: id, told: told, into: &report)
+            case .postponed(let error):
+                postponed = error
+            case .deferred:
+                break
             }
         }
+        if !accepted.isEmpty {
+            let refused = try catalogue.record(accepted.map(\.record))
+            for (index, (item, record)) in accepted.enumerated() {
+                if let refusal = refused[index] {
+                    let reason = switch refusal {
+                    case .replay: "replay: envelope id already seen"
+                    case .nameOwnedBy(let owner): "the name \"\(record.name)\" belongs to \(owner)"
+                    }
+                    try discardUnreferencedBlob(record.blob)
+                    try reject(item, reason: reason, sender: record.owner, envelopeID: record.envelopeID, into: &report)
+                } else {
+                    queue.finish(item)
+                    report.accepted += 1
+                    logger.info("accepted", metadata: [
+                        "file": "\(item.file)", "id": "\(item.id)", "name": "\(LogText.escaped(record.name))", "owner": "\(record.owner)",
+                        "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
+                    ])
+                }
+            }
+        }
+        try queue.sync()
         try log.catchUp(from: catalogue)
+        if let postponed { throw postponed }
+    }
+
+    private func reject(
+        _ item: WorkQueue.Item, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil, told: String? = nil,
+        into report: inout Report
+    ) throws {
+        try quarantine.reject(item, from: queue, reason: reason, sender: sender, envelopeID: envelopeID, senderReason: told)
+        report.quarantined += 1
+        logger.warning("quarantined", metadata: [
+            "file": "\(item.file)", "id": "\(item.id)", "reason": "\(LogText.escaped(reason))", "sender": "\(sender ?? "-")"])
+    }
+
+    /// Examines one drop with its examining mark set, so that a crash inside is blamed on it
+    /// at the next start. Whatever it throws becomes its quarantine reason, except the
+    /// server's own transient failures, which leave it for a later run.
+    func guardedExamine(_ item: WorkQueue.Item, registrations: Bool) -> Verdict {
+        queue.markExamining(item)
+        defer { queue.unmark(item) }
+        do {
+            return try examine(item, registrations: registrations)
+        } catch where Transient.isTransient(error) {
+            return .postponed(error)
+        } catch {
+            return .rejected(reason: "could not be examined: \(error)", sender: nil, envelopeID: nil, told: nil)
+        }
     }
 
     enum Verdict {
@@ -132,25 +211,27 @@ public final class Ingester: @unchecked Sendable {
         case answered(requester: String, image: String)
         case alreadyIngested
         case rejected(reason: String, sender: String?, envelopeID: [UInt8]?, told: String?)
-        case vanished
         /// A registration, left for the sequential pass.
         case deferred
+        /// The server's own failure (a full disk): the drop stays claimed for a later run.
+        case postponed(Error)
     }
 
     /// Every authentication failure is reported to the sender in these same words.
     static let notVerified = "rejected: the envelope did not verify"
 
-    func examine(_ name: String, registrations: Bool) throws -> Verdict {
-        let path = "\(root.inboxNew)/\(name)"
-        switch Inbox.classify(path, maximumBytes: policy.maximumBytes) {
-        case .vanished: return .vanished
+    func examine(_ item: WorkQueue.Item, registrations: Bool) throws -> Verdict {
+        let path = queue.dropPath(item.id)
+        switch try Inbox.classify(path) {
         case .refused(let why): return .rejected(reason: why, sender: nil, envelopeID: nil, told: nil)
         case .request: return registrations ? registrar.register(path) : .deferred
-        case .envelope: return try examineEnvelope(path, name: name)
+        case .envelope: return try examineEnvelope(item)
         }
     }
 
-    func examineEnvelope(_ path: String, name: String) throws -> Verdict {
+    func examineEnvelope(_ item: WorkQueue.Item) throws -> Verdict {
+        let path = queue.dropPath(item.id)
+        let name = item.id
         let header: EnvelopeHeader
         do {
             header = try EnvelopeFiles.peekHeader(path, followSymlinks: false)
@@ -192,7 +273,8 @@ public final class Ingester: @unchecked Sendable {
         } catch {
             return reject("did not verify: \(error)", told: Self.notVerified)
         }
-        let hash = try blobs.store(path)
+        try blobs.adopt(path, hash: item.sha256)
+        let hash = item.sha256
         return .image(ImageRecord(
             name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),
             size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name))
@@ -218,12 +300,19 @@ public final class Ingester: @unchecked Sendable {
         let requesterCertificate = try Certificate(der: sender.certificate)
         var owner: String?, blob: String?, problem: String?, contentKey: SecretBytes?
         if let image = try catalogue.image(named: request.image) {
-            if try catalogue.user(named: image.owner)?.revokedAt != nil {
+            let ownerRecord = try catalogue.user(named: image.owner)
+            if ownerRecord?.revokedAt != nil {
                 problem = "the owner of \"\(request.image)\" (\(image.owner)) is revoked"
             } else {
-                let header = try EnvelopeFiles.peekHeader(blobs.path(for: image.blob))
-                contentKey = try EnvelopeReader.contentKey(of: header, identity: identity)
-                (owner, blob) = (image.owner, image.blob)
+                do {
+                    contentKey = try storedContentKey(image, ownerCertificate: ownerRecord?.certificate ?? [])
+                    (owner, blob) = (image.owner, image.blob)
+                } catch {
+                    problem = "\"\(request.image)\" is unavailable on the server; its administrator has been told"
+                    logger.error("stored image unusable", metadata: [
+                        "image": "\(LogText.escaped(image.name))", "blob": "\(image.blob)", "error": "\(error)",
+                        "hint": "run sealdrop server fsck ROOT"])
+                }
             }
         } else {
             problem = "no image named \"\(request.image)\""
@@ -234,7 +323,7 @@ public final class Ingester: @unchecked Sendable {
             time: NotificationLog.timeFormatter.string(from: Date()))
         let answer = try FetchAnswer.make(statement: statement, contentKey: contentKey, for: requesterCertificate.publicKey, signer: delivery)
         let outbox = root.outbox(for: sender.name)
-        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)
+        try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
         if let blob {
             let copy = try FileSink(path: FetchAnswer.envelopePath(in: outbox, requestID: statement.requestID))
             var stored = try FileSource(path: blobs.path(for: blob), followSymlinks: false)
@@ -246,6 +335,17 @@ public final class Ingester: @unchecked Sendable {
         try AtomicFile.write(Array(try encoder.encode(answer)), to: FetchAnswer.statementPath(in: outbox, requestID: statement.requestID), replace: true)
         _ = try catalogue.markSeen(id, sender: sender.name, inboxName: name)
         return .answered(requester: sender.name, image: request.image)
+    }
+
+    /// The content key of a stored image, re-wrapped only once the blob is shown to be the
+    /// envelope its catalogue row was verified from: same envelope id, name and owner
+    /// certificate (a row pointing at another user's blob must never re-wrap that user's key).
+    func storedContentKey(_ image: ImageRecord, ownerCertificate: [UInt8]) throws -> SecretBytes {
+        let header = try EnvelopeFiles.peekHeader(blobs.path(for: image.blob), followSymlinks: false)
+        guard header.envelopeID == image.envelopeID, header.name == image.name, header.senderCertificate.der == ownerCertificate else {
+            throw EnvelopeError.malformed("blob \(image.blob) is not the envelope of its catalogue row")
+        }
+        return try EnvelopeReader.contentKey(of: header, identity: identity)
     }
 
     /// Removes fetch answers and rejection notes older than the policy's lifetime from every
@@ -264,13 +364,6 @@ public final class Ingester: @unchecked Sendable {
         }
     }
 
-    func remove(_ name: String) throws {
-        guard unlink("\(root.inboxNew)/\(name)") == 0 || errno == ENOENT else {
-            throw IOFailure(call: "unlink", path: "\(root.inboxNew)/\(name)", code: errno)
-        }
-        try AtomicFile.syncDirectory(root.inboxNew)
-    }
-
     func discardUnreferencedBlob(_ hash: String) throws {
         guard try !catalogue.isBlobReferenced(hash) else { return }
         unlink(blobs.path(for: hash))
@@ -281,11 +374,11 @@ public final class Ingester: @unchecked Sendable {
 private final class VerdictSlots: @unchecked Sendable {
     // Each slot is written once, by one worker, under the lock.
     private let lock = NSLock()
-    private var slots: [Result<Ingester.Verdict, Error>?]
+    private var slots: [Ingester.Verdict?]
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    func set(_ index: Int, _ value: Result<Ingester.Verdict, Error>) { lock.withLock { slots[index] = value } }
+    func set(_ index: Int, _ value: Ingester.Verdict) { lock.withLock { slots[index] = value } }
 
-    var all: [Result<Ingester.Verdict, Error>] { lock.withLock { slots.map { $0! } } }
+    var all: [Ingester.Verdict] { lock.withLock { slots.map { $0! } } }
 }

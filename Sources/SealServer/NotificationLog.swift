@@ -27,7 +27,7 @@ public struct NotificationLog: Sendable {
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
             guard let date = Self.timeFormatter.date(from: text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad time \(text)"))
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "time is not an ISO 8601 time"))
             }
             return date
         }
@@ -47,8 +47,17 @@ public struct NotificationLog: Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
         defer { close(fd) }
-        let (lastSeq, validLength) = try Self.tail(fd: fd, path: path)
+        let lastSeq: Int, validLength: off_t
+        do {
+            (lastSeq, validLength) = try Self.tail(fd: fd, path: path)
+        } catch let failure as IOFailure where failure.code == EINVAL {
+            return try rebuild(from: catalogue)
+        }
         let missing = try catalogue.notifications(after: lastSeq)
+        // A last line the catalogue never committed was not written by the server.
+        if lastSeq > 0, try catalogue.notifications(after: lastSeq - 1).first?.seq != lastSeq {
+            return try rebuild(from: catalogue)
+        }
         guard !missing.isEmpty || lseek(fd, 0, SEEK_END) != validLength else { return 0 }
         guard ftruncate(fd, validLength) == 0 else { throw IOFailure(call: "ftruncate", path: path, code: errno) }
         var text = ""
@@ -59,6 +68,19 @@ public struct NotificationLog: Sendable {
         try AtomicFile.writeAll(Array(text.utf8), to: fd, path: path)
         guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
         return missing.count
+    }
+
+    /// Writes the whole log anew from the catalogue, the truth, and puts it in place
+    /// atomically: the repair for a log whose end the server did not write.
+    @discardableResult
+    public func rebuild(from catalogue: Catalogue) throws -> Int {
+        let records = try catalogue.notifications(after: 0)
+        var text = ""
+        for record in records {
+            text += String(decoding: try Self.encoder.encode(record), as: UTF8.self) + "\n"
+        }
+        try AtomicFile.write(text, to: path, mode: 0o644, replace: true)
+        return records.count
     }
 
     /// The seq of the last complete line and the length of the file up to its end.
@@ -92,19 +114,37 @@ public struct NotificationLog: Sendable {
         }
     }
 
-    /// Every complete record in the log after `seq`, in order (what clients read).
+    /// A log line that is not what the server writes: the log was altered.
+    public struct Corrupt: Error, Equatable, CustomStringConvertible {
+        public let path: String
+        public let line: Int
+        public let reason: String
+
+        public var description: String { "\(path): line \(line) is not a notification the server wrote: \(reason)" }
+    }
+
+    /// Every complete record in the log after `seq`, in order (what clients read). Each line
+    /// must decode as the server writes it, with seq counting up from 1 by one; anything else
+    /// is `Corrupt`, never skipped. A last line without its newline is a write in progress and
+    /// is left for later.
     public static func records(at path: String, after seq: Int) throws -> [NotificationRecord] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        lines.removeLast()  // after the last newline: empty, or a torn line
         var records: [NotificationRecord] = []
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
-            guard let record = try? decoder.decode(NotificationRecord.self, from: Data(line)) else { continue }
+        for (index, line) in lines.enumerated() {
+            let record: NotificationRecord
+            do {
+                record = try decoder.decode(NotificationRecord.self, from: Data(line))
+            } catch DecodingError.dataCorrupted(let context) {
+                throw Corrupt(path: path, line: index + 1, reason: context.debugDescription)
+            } catch {
+                throw Corrupt(path: path, line: index + 1, reason: "not a JSON notification record")
+            }
+            guard record.seq == index + 1 else {
+                throw Corrupt(path: path, line: index + 1, reason: "seq \(record.seq) out of order")
+            }
             if record.seq > seq { records.append(record) }
-        }
-        // A torn last line without its newline is ignored until it is complete.
-        if let last = data.last, last != UInt8(ascii: "\n"), !records.isEmpty,
-           let tail = data.split(separator: UInt8(ascii: "\n")).last,
-           (try? decoder.decode(NotificationRecord.self, from: Data(tail)))?.seq == records.last?.seq {
-            records.removeLast()
         }
         return records
     }

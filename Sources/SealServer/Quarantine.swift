@@ -3,13 +3,20 @@ import GcryptKit
 import SealEnvelope
 import SealPKI
 
-/// Rejected drops: each moved (never copied, never followed) to `quarantine/` beside a JSON
-/// file saying what, why and when; the sender, when known, gets the reason in its outbox.
+/// Rejected drops: each moved (never copied, never followed) to `quarantine/ID`, a short
+/// name the server makes, beside `quarantine/ID.reason.json` saying what (the inbox name,
+/// escaped), why and when; the sender, when known, gets the reason in its outbox.
 public struct Quarantine: Sendable {
     public let root: ServerRoot
 
-    /// One rejection, as written to `quarantine/NAME.reason.json`.
+    public init(root: ServerRoot) {
+        self.root = root
+    }
+
+    /// One rejection, as written to `quarantine/ID.reason.json`.
     public struct Reason: Codable, Sendable {
+        public let id: String?
+        /// The inbox name, with control characters and bytes that are not UTF-8 escaped.
         public let file: String
         public let reason: String
         public let time: String
@@ -17,48 +24,90 @@ public struct Quarantine: Sendable {
         public let envelopeID: String?
 
         enum CodingKeys: String, CodingKey {
-            case file, reason, time, sender
+            case id, file, reason, time, sender
             case envelopeID = "envelope_id"
         }
     }
 
-    /// Moves `inboxName` out of the inbox into quarantine with `reason`. `senderReason`, when
-    /// given, is what the sender is told (authentication failures all read the same).
-    public func reject(
-        _ inboxName: String, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil, senderReason: String? = nil
+    /// Moves a claimed drop's copy into quarantine with `reason`. `senderReason`, when given,
+    /// is what the sender is told (authentication failures all read the same).
+    func reject(
+        _ item: WorkQueue.Item, from queue: WorkQueue, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil,
+        senderReason: String? = nil
     ) throws {
-        let now = Date()
-        let stamp = Self.stamp(now)
-        let target = "\(root.quarantine)/\(stamp)-\(inboxName)"
-        let record = Reason(file: inboxName, reason: reason, time: NotificationLog.timeFormatter.string(from: now),
+        let record = Reason(id: item.id, file: item.file, reason: reason, time: NotificationLog.timeFormatter.string(from: Date()),
                             sender: sender, envelopeID: envelopeID?.hexString)
         // The reason first: a crash between the two steps leaves a reason without its file
-        // (the file is still in the inbox and is examined again), never a file without reason.
-        try AtomicFile.write(Self.json(record), to: target + ".reason.json", replace: true)
-        guard rename("\(root.inboxNew)/\(inboxName)", target) == 0 else {
-            throw IOFailure(call: "rename", path: "\(root.inboxNew)/\(inboxName)", code: errno)
+        // (the copy is still in work/ and is examined again), never a file without reason.
+        try AtomicFile.write(Self.json(record), to: reasonPath(item.id), mode: 0o600, replace: true)
+        let target = "\(root.quarantine)/\(item.id)"
+        guard rename(queue.dropPath(item.id), target) == 0 else {
+            throw IOFailure(call: "rename", path: queue.dropPath(item.id), code: errno)
         }
-        try AtomicFile.syncDirectory(root.inboxNew)
+        queue.finish(item)
         try AtomicFile.syncDirectory(root.quarantine)
         if let sender {
             let outbox = root.outbox(for: sender)
-            try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)
-            let told = Reason(file: inboxName, reason: senderReason ?? reason, time: record.time, sender: sender, envelopeID: record.envelopeID)
-            try AtomicFile.write(Self.json(told), to: "\(outbox)/rejected-\(envelopeID?.hexString ?? stamp).json", replace: true)
+            try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
+            let told = Reason(id: item.id, file: item.file, reason: senderReason ?? reason, time: record.time, sender: sender,
+                              envelopeID: record.envelopeID)
+            try AtomicFile.write(Self.json(told), to: "\(outbox)/rejected-\(envelopeID?.hexString ?? item.id).json", replace: true)
         }
     }
+
+    /// Moves an inbox entry that is not fit to be read into quarantine, unread. Returns false
+    /// when it cannot be moved (a directory another user owns): it stays in the inbox, the
+    /// reason file says so, and the caller skips it from then on.
+    func rejectUnread(_ name: RawName, in inbox: DropDirectory, reason: String) throws -> Bool {
+        let id = WorkQueue.newID()
+        let time = NotificationLog.timeFormatter.string(from: Date())
+        try AtomicFile.write(Self.json(Reason(id: id, file: name.display, reason: reason, time: time, sender: nil, envelopeID: nil)),
+                             to: reasonPath(id), mode: 0o600, replace: true)
+        if let code = inbox.move(name, to: "\(root.quarantine)/\(id)") {
+            unlink(reasonPath(id))
+            if code == ENOENT { return true }
+            // One reason file per stuck entry, however often it is seen.
+            let stuck = "stuck-" + name.hex.prefix(64)
+            try AtomicFile.write(Self.json(Reason(
+                id: stuck, file: name.display,
+                reason: "\(reason); it cannot be moved (\(String(cString: strerror(code)))), so it is left in inbox/new and skipped: remove it by hand",
+                time: time, sender: nil, envelopeID: nil)), to: reasonPath(stuck), mode: 0o600, replace: true)
+            return false
+        }
+        try inbox.sync()
+        try AtomicFile.syncDirectory(root.quarantine)
+        return true
+    }
+
+    public enum RequeueFailure: Error, Equatable, CustomStringConvertible {
+        case noSuchDrop(String)
+
+        public var description: String { "no quarantined drop \"\(LogText.escaped(id))\" (the ids are the file names in quarantine/)" }
+        var id: String { switch self { case .noSuchDrop(let id): id } }
+    }
+
+    /// Puts a quarantined drop back into the inbox, to be examined again from the start (for
+    /// a drop set aside because the server was killed while examining it). Its reason file
+    /// goes; the drop itself is moved, never copied.
+    public func requeue(_ id: String) throws {
+        guard id.utf8.count <= 64, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }),
+              !id.hasPrefix("stuck-"), FileManager.default.fileExists(atPath: reasonPath(id))
+        else { throw RequeueFailure.noSuchDrop(id) }
+        let lock = try IngestLock(path: root.lockPath)
+        defer { withExtendedLifetime(lock) {} }
+        guard rename("\(root.quarantine)/\(id)", "\(root.inboxNew)/\(id)") == 0 else {
+            throw errno == ENOENT ? RequeueFailure.noSuchDrop(id) : IOFailure(call: "rename", path: "\(root.quarantine)/\(id)", code: errno)
+        }
+        unlink(reasonPath(id))
+        try AtomicFile.syncDirectory(root.inboxNew)
+        try AtomicFile.syncDirectory(root.quarantine)
+    }
+
+    func reasonPath(_ id: String) -> String { "\(root.quarantine)/\(id).reason.json" }
 
     /// Reason files in quarantine, for status.
     public func count() -> Int {
         ((try? FileManager.default.contentsOfDirectory(atPath: root.quarantine)) ?? []).filter { $0.hasSuffix(".reason.json") }.count
-    }
-
-    static func stamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-        return formatter.string(from: date)
     }
 
     static func json(_ value: some Encodable) throws -> String {

@@ -70,12 +70,12 @@ public struct Registrar {
     }
 
     private func deliver(_ certificate: Certificate, to outbox: String, answer: String) throws {
-        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)
+        try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
         try AtomicFile.write(certificate.pem, to: "\(outbox)/certificate-\(answer).crt", replace: true)
     }
 
     private func refuse(outbox: String, answer: String, reason: String) throws {
-        try FileManager.default.createDirectory(atPath: outbox, withIntermediateDirectories: true)
+        try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
         try AtomicFile.write(try Quarantine.json(["reason": reason]), to: "\(outbox)/registration-\(answer).rejected.json", replace: true)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GcryptKit
+import SealEnvelope
 import SealPKI
 
 /// The server's directory (Maildir-style, see docs/SERVER.md) and the keys in it.
@@ -20,6 +21,8 @@ public struct ServerRoot: Sendable {
     public var inboxTemporary: String { path + "/inbox/tmp" }
     public var inboxNew: String { path + "/inbox/new" }
     public var quarantine: String { path + "/quarantine" }
+    /// Claimed drops being ingested: copies only the server can write (WorkQueue).
+    public var work: String { path + "/work" }
     public var blobs: String { path + "/blobs" }
     public var outbox: String { path + "/outbox" }
     public var databasePath: String { path + "/sealdrop.sqlite" }
@@ -32,7 +35,34 @@ public struct ServerRoot: Sendable {
     /// The common name of the delivery certificate, which clients require.
     public static let deliveryName = "sealdrop delivery"
 
-    static let directories = ["inbox", "inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox"]
+    /// Every directory and its mode (docs/SERVER.md, "Who writes what"), set explicitly so
+    /// that no umask widens or narrows them: users may only create files in the inbox, whose
+    /// sticky bit keeps them from moving or removing one another's drops; what the server
+    /// keeps for itself, no user can read.
+    public static let layout: [(directory: String, mode: mode_t)] = [
+        ("", 0o755), ("inbox", 0o755), ("inbox/tmp", 0o1733), ("inbox/new", 0o1733), ("work", 0o700),
+        ("quarantine", 0o700), ("blobs", 0o700), ("outbox", 0o755),
+    ]
+    public static let outboxMode: mode_t = 0o755
+
+    /// Creates `path` if needed and sets `mode` exactly, whatever the umask.
+    static func makeDirectory(_ path: String, mode: mode_t) throws {
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw IOFailure(call: "mkdir", path: path, code: errno) }
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw IOFailure(call: "mkdir", path: path, code: ENOTDIR)
+        }
+        if info.st_mode & 0o7777 != mode {
+            guard chmod(path, mode) == 0 else { throw IOFailure(call: "chmod", path: path, code: errno) }
+        }
+    }
+
+    /// Creates any directory of the layout that is missing (a root made by an older version).
+    func makeLayout() throws {
+        for (directory, mode) in Self.layout {
+            try Self.makeDirectory(directory.isEmpty ? path : path + "/" + directory, mode: mode)
+        }
+    }
 
     /// What `init` made, for the caller to print.
     public struct Created: Sendable {
@@ -70,9 +100,7 @@ public struct ServerRoot: Sendable {
             commonName: Self.deliveryName, publicKey: deliveryKey.publicKey, profile: .delivery)
 
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        for directory in Self.directories {
-            try FileManager.default.createDirectory(atPath: path + "/" + directory, withIntermediateDirectories: true)
-        }
+        try makeLayout()
         // Certificates last: ca.crt marks a complete root.
         try AtomicFile.write([
             (caKeyPath, Array(try EncryptedPrivateKey.pem(for: caKey, passphrase: passphrase).utf8), 0o600),

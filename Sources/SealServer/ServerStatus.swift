@@ -64,7 +64,13 @@ public struct Fsck: Sendable {
             problems.append(Problem(kind: .orphanBlob, detail: hash, repairable: true))
         }
         let expected = try catalogue.notifications(after: 0)
-        let logged = try NotificationLog.records(at: root.notificationLogPath, after: 0)
+        let logged: [NotificationRecord]
+        do {
+            logged = try NotificationLog.records(at: root.notificationLogPath, after: 0)
+        } catch let corrupt as NotificationLog.Corrupt {
+            problems.append(Problem(kind: .logMismatch, detail: "line \(corrupt.line): \(corrupt.reason)", repairable: true))
+            return problems
+        }
         // The log keeps times to the millisecond.
         func same(_ a: NotificationRecord, _ b: NotificationRecord) -> Bool {
             a.seq == b.seq && a.type == b.type && a.name == b.name && a.owner == b.owner && a.mediaType == b.mediaType
@@ -87,8 +93,7 @@ public struct Fsck: Sendable {
             switch problem.kind {
             case .orphanBlob: unlink(blobs.path(for: problem.detail))
             case .logMismatch:
-                unlink(root.notificationLogPath)
-                try NotificationLog(path: root.notificationLogPath).catchUp(from: root.catalogue())
+                try NotificationLog(path: root.notificationLogPath).rebuild(from: root.catalogue())
             case .missingBlob, .corruptBlob: break
             }
         }

@@ -166,6 +166,26 @@ extension Sealdrop.Server {
         }
     }
 
+    struct Requeue: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Put quarantined drops back into the inbox (those set aside because the server stopped while examining them).")
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Argument(help: "The ids of the drops: their file names in ROOT/quarantine.")
+        var ids: [String]
+
+        func perform() throws {
+            let quarantine = Quarantine(root: ServerRoot(path: root))
+            _ = try about(root) { try ServerRoot(path: root).authorityCertificate() }
+            for id in ids {
+                try about("\(root)/quarantine") { try quarantine.requeue(id) }
+                print("requeued \(id)")
+            }
+        }
+    }
+
     struct Fsck: Reporting {
         static let configuration = CommandConfiguration(
             abstract: "Check that every image has its blob, every blob an image, and the log matches the database.")

@@ -111,14 +111,20 @@ import Testing
         #expect(try server.catalogue.image(named: "shared.gif")?.owner == "alice")
     }
 
-    /// A crash after the commit but before the inbox file is removed: the file is seen again,
-    /// recognised, and removed without a second notification or a replay quarantine.
+    /// A crash after the commit but before the claimed copy is removed: the copy is seen
+    /// again, recognised, and removed without a second notification or a replay quarantine.
     @Test func crashLeftoverIsRemovedNotReingested() throws {
         let server = try TestServer()
         let name = try server.drop("coffee.gif")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(server.root.inboxNew)/\(name)"))
         _ = try server.ingester().runUntilEmpty()
-        try bytes.write(to: URL(fileURLWithPath: "\(server.root.inboxNew)/\(name)"))
+        let image = try #require(try server.catalogue.image(named: "coffee.gif"))
+        let id = try #require(try server.catalogue.seenInboxName(image.envelopeID))
+        let queue = WorkQueue(directory: server.root.work)
+        try bytes.write(to: URL(fileURLWithPath: queue.dropPath(id)))
+        let item = WorkQueue.Item(id: id, file: name, nameHex: Array(name.utf8).hexString, device: 0, inode: 0,
+                                  size: bytes.count, sha256: image.blob)
+        try JSONEncoder().encode(item).write(to: URL(fileURLWithPath: queue.notePath(id)))
         let report = try server.ingester().runUntilEmpty()
         #expect(report.alreadyIngested == 1 && report.quarantined == 0 && report.accepted == 0)
         #expect(try server.catalogue.notifications(after: 0).count == 1)

@@ -102,6 +102,10 @@ enum Diagnostics {
             case .timedOut: return (error.description, "is the server ingesting? (sealdrop server watch ROOT)")
             case .notForMe: return (error.description, "only the answer to your own request can be opened with your key")
             }
+        case let error as Quarantine.RequeueFailure:
+            return (error.description, "ls ROOT/quarantine; the reason files say why each drop is there")
+        case let error as NotificationLog.Corrupt:
+            return (error.description, "nothing from the log was shown; tell the server's administrator (sealdrop server fsck ROOT)")
         case let error as Registration.Failure:
             switch error {
             case .alreadyRegistered: return (error.description, "use another SEALDROP_HOME for another user")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SealServer
 
 /// swift-log to stderr, one line per event: `TIME LEVEL message key=value ...`, or one JSON
 /// object per line with `--log-format json`.
@@ -21,8 +22,10 @@ struct LineLogHandler: LogHandler {
         let line: String
         switch format {
         case .text:
-            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            line = "\(time) \(event.level) \(event.message)\(fields.isEmpty ? "" : " " + fields)"
+            // Nothing from outside may start a line of its own or drive the terminal.
+            let fields = merged.sorted { $0.key < $1.key }
+                .map { "\($0.key)=\(LogText.escaped("\($0.value)", keepBackslash: true))" }.joined(separator: " ")
+            line = "\(time) \(event.level) \(LogText.escaped("\(event.message)", keepBackslash: true))\(fields.isEmpty ? "" : " " + fields)"
         case .json:
             var object: [String: String] = ["time": time, "level": "\(event.level)", "message": "\(event.message)"]
             for (key, value) in merged { object[key] = "\(value)" }

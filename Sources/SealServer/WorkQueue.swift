@@ -1,0 +1,203 @@
+import Foundation
+import GcryptKit
+import SealEnvelope
+import SealPKI
+
+/// Drops taken out of their writers' reach (docs/SERVER.md, "Claiming drops"). Each inbox
+/// entry is read once, through a descriptor checked to be a regular file, into `work/ID.drop`
+/// in a directory only the server writes, hashed as it is copied; the inbox entry is removed
+/// only once that copy and its note `work/ID.json` are durable. Verification, storing and
+/// quarantine all use the copy, so what was verified is what is stored, whatever the writer
+/// does to its file afterwards.
+///
+/// `work/ID.examining` exists exactly while the drop is examined: one found at start-up is a
+/// drop the process died on, which is quarantined rather than tried again.
+struct WorkQueue {
+    let directory: String
+
+    /// One claimed drop.
+    struct Item: Codable, Sendable, Equatable {
+        /// Server-made, fixed length, time-ordered: names the copy and any quarantine file.
+        let id: String
+        /// The inbox name, escaped for display (`RawName.display`).
+        let file: String
+        let nameHex: String
+        let device: UInt64
+        let inode: UInt64
+        let size: Int
+        /// SHA-256 (hex) of the copy: its blob name once accepted.
+        let sha256: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, file, size, sha256, device, inode
+            case nameHex = "name_hex"
+        }
+    }
+
+    /// What claiming one inbox entry came to.
+    enum Claim {
+        case claimed(Item)
+        /// Not fit to be read: left for the caller to quarantine unread.
+        case unfit(String)
+        /// Gone between listing and looking.
+        case vanished
+    }
+
+    func dropPath(_ id: String) -> String { "\(directory)/\(id).drop" }
+    func notePath(_ id: String) -> String { "\(directory)/\(id).json" }
+    func markPath(_ id: String) -> String { "\(directory)/\(id).examining" }
+
+    /// A fresh id: `d`, 16 hex digits of milliseconds, 8 random hex digits.
+    static func newID(now: Date = Date()) -> String {
+        "d" + UInt64(max(0, now.timeIntervalSince1970 * 1000)).bigEndianBytes.hexString + Random.bytes(count: 4).hexString
+    }
+
+    /// Copies `name` out of `inbox` into `work/ID.drop` (fsynced). Only a regular, singly
+    /// linked, non-empty file within `maximumBytes` is read. Throws only for the server's own
+    /// failures (a full disk): the entry is then left in the inbox.
+    func claim(_ name: RawName, from inbox: DropDirectory, maximumBytes: Int) throws -> Claim {
+        guard let info = inbox.status(name) else { return .vanished }
+        if let unfit = Self.unfitness(info, maximumBytes: maximumBytes) { return .unfit(unfit) }
+        let input = inbox.openForReading(name)
+        guard input >= 0 else {
+            return errno == ENOENT ? .vanished : .unfit("cannot be opened: \(String(cString: strerror(errno)))")
+        }
+        defer { close(input) }
+        var opened = stat()
+        guard fstat(input, &opened) == 0 else { throw IOFailure(call: "fstat", path: inbox.path, code: errno) }
+        if let unfit = Self.unfitness(opened, maximumBytes: maximumBytes) { return .unfit(unfit) }
+        let id = Self.newID()
+        let path = dropPath(id)
+        let output = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+        defer { close(output) }
+        var hasher = SHA256()
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        do {
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    let code = errno
+                    unlink(path)
+                    return code == EAGAIN ? .unfit("not a regular file") : .unfit("cannot be read: \(String(cString: strerror(code)))")
+                }
+                if n == 0 { break }
+                total += n
+                // A writer may still be appending: the copy is capped where the check was.
+                guard total <= maximumBytes else {
+                    unlink(path)
+                    return .unfit("grew past the \(maximumBytes)-byte limit while it was read")
+                }
+                hasher.update(data: buffer[..<n])
+                try AtomicFile.writeAll(Array(buffer[..<n]), to: output, path: path)
+            }
+            guard total > 0 else {
+                unlink(path)
+                return .unfit("an empty file")
+            }
+            guard fsync(output) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
+        } catch {
+            unlink(path)
+            throw error
+        }
+        return .claimed(Item(
+            id: id, file: name.display, nameHex: name.hex, device: UInt64(opened.st_dev), inode: UInt64(opened.st_ino),
+            size: total, sha256: hasher.finalize().hex))
+    }
+
+    /// Why an inbox entry is not read at all, or nil when it may be.
+    static func unfitness(_ info: stat, maximumBytes: Int) -> String? {
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFLNK: return "a symbolic link (never followed)"
+        case S_IFDIR: return "a directory"
+        default: return "not a regular file"
+        }
+        guard info.st_nlink == 1 else { return "a file with \(info.st_nlink) hard links" }
+        guard info.st_size > 0 else { return "an empty file" }
+        guard info.st_size <= maximumBytes else { return "larger than the \(maximumBytes)-byte limit (\(info.st_size) bytes)" }
+        return nil
+    }
+
+    /// Makes claims durable, then removes their inbox entries (each only if it is still the
+    /// file that was copied).
+    func commit(_ items: [Item], from inbox: DropDirectory) throws {
+        guard !items.isEmpty else { return }
+        try AtomicFile.write(try items.map { (notePath($0.id), Array(try Self.encoder.encode($0)), mode_t(0o600)) })
+        for item in items { removeInboxEntry(of: item, from: inbox) }
+        try inbox.sync()
+    }
+
+    private func removeInboxEntry(of item: Item, from inbox: DropDirectory) {
+        guard let name = RawName(hex: item.nameHex), let info = inbox.status(name),
+              UInt64(info.st_dev) == item.device, UInt64(info.st_ino) == item.inode
+        else { return }
+        inbox.remove(name)
+    }
+
+    /// After a crash: finishes half-done claims and sorts what is left into drops still to
+    /// examine and drops the process died examining. Leftovers of unfinished claims (a copy
+    /// without its note: its inbox entry is still there) are removed.
+    func recover(inbox: DropDirectory) throws -> (pending: [Item], interrupted: [Item]) {
+        var pending: [Item] = [], interrupted: [Item] = []
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+        for file in files where file.hasSuffix(".json") && !file.hasPrefix(".") {
+            let id = String(file.dropLast(5))
+            guard let data = FileManager.default.contents(atPath: notePath(id)),
+                  let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id
+            else {
+                // Only the server writes here; a note it cannot read is dropped with its copy
+                // (the inbox entry, if any, is claimed again).
+                for path in [notePath(id), dropPath(id), markPath(id)] { unlink(path) }
+                continue
+            }
+            removeInboxEntry(of: item, from: inbox)
+            if !files.contains("\(id).drop") {
+                unlink(notePath(id))
+                unlink(markPath(id))
+            } else if files.contains("\(id).examining") {
+                interrupted.append(item)
+            } else {
+                pending.append(item)
+            }
+        }
+        for file in files where !files.contains(Self.noteName(of: file)) || file.hasPrefix(".") {
+            unlink("\(directory)/\(file)")
+        }
+        try inbox.sync()
+        return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id })
+    }
+
+    /// The note a work file belongs to.
+    private static func noteName(of file: String) -> String {
+        guard let dot = file.firstIndex(of: ".") else { return file }
+        return file[..<dot] + ".json"
+    }
+
+    /// Marks `item` as being examined, for the next start to see if this process dies.
+    func markExamining(_ item: Item) {
+        let fd = open(markPath(item.id), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd >= 0 { close(fd) }
+    }
+
+    func unmark(_ item: Item) {
+        unlink(markPath(item.id))
+    }
+
+    /// Forgets a drop that was dealt with (ingested, answered, registered or quarantined).
+    func finish(_ item: Item) {
+        for path in [dropPath(item.id), markPath(item.id), notePath(item.id)] { unlink(path) }
+    }
+
+    func sync() throws {
+        try AtomicFile.syncDirectory(directory)
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}
