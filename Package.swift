@@ -41,6 +41,9 @@ let package = Package(
         ),
         .target(name: "SealClient", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope", "SealServer"]),
         .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
+        // Parsers of outside input as fuzz targets (scripts/fuzz); crashes replayed by SealFuzzTests.
+        .target(name: "SealFuzz", dependencies: ["SealPKI", "SealEnvelope", "SealServer"]),
+        .executableTarget(name: "sealdrop-fuzz", dependencies: ["SealFuzz"]),
         .executableTarget(
             name: "sealdrop",
             dependencies: [
@@ -62,5 +65,6 @@ let package = Package(
         .testTarget(name: "SealEnvelopeTests", dependencies: ["SealEnvelope", "SealPKI", "GcryptKit"]),
         .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealClient", "SealEnvelope", "SealPKI", "GcryptKit"]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
+        .testTarget(name: "SealFuzzTests", dependencies: ["SealFuzz"]),
     ]
 )

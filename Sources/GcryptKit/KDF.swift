@@ -24,7 +24,8 @@ public enum KDF {
             self.parallelization = parallelization
         }
 
-        func validate() throws {
+        /// Throws `invalidParameter` unless N, p and N * p are within the reader's ceilings.
+        public func validate() throws {
             guard cost > 1, cost & (cost - 1) == 0, cost <= Self.maximumCost else {
                 throw CryptoError.invalidParameter("scrypt cost N must be a power of two in 2...\(Self.maximumCost), got \(cost)")
             }

@@ -126,7 +126,14 @@ public enum EncryptedPrivateKey {
                     throw PKIError.unsupportedAlgorithm("scrypt block size \(p.blockSize) (only 8)")
                 }
                 guard p.keyLength == nil || p.keyLength == AES.keyByteCount else { throw PKIError.malformed("scrypt key length") }
-                return Scheme(kdf: .scrypt(salt: p.salt, parameters: .init(cost: p.cost, parallelization: p.parallelization)), iv: iv)
+                let parameters = KDF.ScryptParameters(cost: p.cost, parallelization: p.parallelization)
+                // Bounded here, when the file is read, not when the derivation starts.
+                do {
+                    try parameters.validate()
+                } catch {
+                    throw PKIError.unsupportedAlgorithm("key file scrypt parameters: \(error)")
+                }
+                return Scheme(kdf: .scrypt(salt: p.salt, parameters: parameters), iv: iv)
             case OID.pbkdf2:
                 return Scheme(kdf: try parsePBKDF2(kdfParameters.node()), iv: iv)
             default:

@@ -26,7 +26,7 @@ public struct NotificationLog: Sendable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = Self.timeFormatter.date(from: text) else {
+            guard let date = LogTime.parse(text) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "time is not an ISO 8601 time"))
             }
             return date
@@ -129,6 +129,11 @@ public struct NotificationLog: Sendable {
     /// is left for later.
     public static func records(at path: String, after seq: Int) throws -> [NotificationRecord] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return try records(in: data, path: path, after: seq)
+    }
+
+    /// The records of a log's bytes, checked as `records(at:after:)` says.
+    static func records(in data: Data, path: String, after seq: Int) throws -> [NotificationRecord] {
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         lines.removeLast()  // after the last newline: empty, or a torn line
         var records: [NotificationRecord] = []

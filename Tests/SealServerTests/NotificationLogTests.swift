@@ -43,3 +43,32 @@ import Testing
         #expect(try Fsck(root: server.root).repair().map(\.kind) == [.corruptBlob])
     }
 }
+
+/// Notification times are parsed strictly by hand (LogTime): ISO8601DateFormatter died with
+/// SIGFPE on the fuzzer's long fraction.
+@Suite struct LogTimeTests {
+    @Test func roundTripsWhatTheServerWrites() throws {
+        for seconds in [0.0, 1.001, 951_782_400.5, 1_764_387_948.392, 4_102_444_799.999, 253_402_300_799.0] {
+            let date = Date(timeIntervalSince1970: seconds)
+            let text = LogTime.format(date)
+            let parsed = try #require(LogTime.parse(text), "\(text)")
+            #expect(abs(parsed.timeIntervalSince1970 - seconds) < 0.001, "\(text)")
+            #expect(LogTime.format(parsed) == text)
+        }
+    }
+
+    @Test(arguments: [
+        "2026-11-29T03:05:48.1111111111111111111111111111111111111111111111401Z", "2026-11-29T03:05:48Z",
+        "2026-02-29T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-11-31T00:00:00.000Z", "2026-11-29T24:00:00.000Z",
+        "1969-12-31T23:59:59.999Z", "2026-11-29T03:05:48.392+", "２026-11-29T03:05:48.392Z", "",
+    ])
+    func refusesAnythingElse(text: String) {
+        #expect(LogTime.parse(text) == nil)
+    }
+
+    @Test func leapDaysAreDates() {
+        #expect(LogTime.parse("2024-02-29T12:00:00.000Z") != nil)
+        #expect(LogTime.parse("2000-02-29T12:00:00.000Z") != nil)
+        #expect(LogTime.parse("2100-02-29T12:00:00.000Z") == nil)
+    }
+}

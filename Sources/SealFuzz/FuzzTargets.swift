@@ -1,0 +1,67 @@
+import Foundation
+@testable import SealEnvelope
+@testable import SealPKI
+@testable import SealServer
+
+/// The parsers that read what others write, each as a function of raw bytes: the entry
+/// points of `sealdrop-fuzz` (libFuzzer) and of the test that replays every crash fixture.
+/// A target returns normally or throws; it must never trap, hang or take more than a second.
+public enum FuzzTargets {
+    public typealias Target = @Sendable ([UInt8]) throws -> Void
+
+    /// The CA of fixtures/envelopes, for the targets that verify a chain.
+    nonisolated(unsafe) static var authority: Certificate?
+
+    /// Loads what the targets need from `fixtures` (the CA of the envelope vectors).
+    public static func prepare(fixtures: String) throws {
+        authority = try Certificate(pem: String(contentsOfFile: "\(fixtures)/envelopes/keys/ca.crt", encoding: .utf8))
+    }
+
+    public static let all: [String: Target] = [
+        // FORMAT.md §2: the clear header alone.
+        "envelope-header": { bytes in
+            var source = MemorySource(bytes)
+            _ = try EnvelopeHeader.read(from: &source)
+        },
+        // §2, §3, §6, §7: header, chunk framing, trailer, then the sender and signature checks.
+        "envelope": { bytes in
+            var source = MemorySource(bytes)
+            _ = try EnvelopeReader.layout(of: &source)
+            guard let authority else { return }
+            var again = MemorySource(bytes)
+            let header = try EnvelopeHeader.read(from: &again)
+            var whole = MemorySource(bytes)
+            _ = try EnvelopeReader.verify(&whole, recipient: header.recipient, authority: authority)
+        },
+        "x509": { bytes in
+            let certificate = try Certificate(der: bytes)
+            if let authority { try? certificate.verify(issuedBy: authority, at: Date(), for: .digitalSignature) }
+            _ = certificate.subject.description
+            _ = certificate.fingerprint.description
+        },
+        "x509-pem": { bytes in
+            _ = try Certificate(pem: String(decoding: bytes, as: UTF8.self))
+        },
+        // PBES2 parameters (scrypt and PBKDF2 bounds included) and the RSA key inside.
+        "pkcs8": { bytes in
+            _ = try? EncryptedPrivateKey.parse(bytes)
+            _ = try PrivateKeyInfo.decode(bytes)
+        },
+        "pkcs10": { bytes in
+            let request = try CertificateRequest(der: bytes)
+            _ = request.hasValidSelfSignature
+            _ = try request.userName()
+        },
+        "pem": { bytes in
+            _ = try PEM.document(String(decoding: bytes, as: UTF8.self),
+                                 expecting: ["CERTIFICATE", "CERTIFICATE REQUEST", "ENCRYPTED PRIVATE KEY", "PUBLIC KEY"])
+        },
+        "notifications": { bytes in
+            _ = try NotificationLog.records(in: Data(bytes), path: "fuzz", after: 0)
+        },
+        "fetch-answer": { bytes in
+            let answer = try JSONDecoder().decode(FetchAnswer.self, from: Data(bytes))
+            if let authority { _ = try answer.verifiedStatement(authority: authority) }
+        },
+    ]
+}
