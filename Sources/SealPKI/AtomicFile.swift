@@ -60,9 +60,8 @@ public enum AtomicFile {
     }
 
     private static func writeTemporary(_ bytes: [UInt8], beside path: String, mode: mode_t) throws -> String {
-        let directory = directoryOf(path)
-        let name = (path as NSString).lastPathComponent
-        let temporary = "\(directory)/.\(name).tmp-\(UUID().uuidString.prefix(8))"
+        // Fixed length whatever the target's name, so a 255-byte name still fits.
+        let temporary = "\(directoryOf(path))/.sd-\(UUID().uuidString.prefix(8).lowercased()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw Failure.system(call: "open", path: temporary, errno: errno) }
         defer { close(fd) }
@@ -101,8 +100,11 @@ public enum AtomicFile {
         guard fsync(fd) == 0 else { throw Failure.system(call: "fsync", path: path, errno: errno) }
     }
 
-    static func directoryOf(_ path: String) -> String {
-        let directory = (path as NSString).deletingLastPathComponent
-        return directory.isEmpty ? "." : directory
+    /// The directory part of `path` ("." for a bare name), computed without NSString, whose
+    /// path helpers trap on one-character paths in this Foundation.
+    public static func directoryOf(_ path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        let directory = String(path[..<slash])
+        return directory.isEmpty ? "/" : directory
     }
 }

@@ -136,5 +136,11 @@ final class Background: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Sends SIGKILL and waits.
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
     deinit { if process.isRunning { process.interrupt(); process.terminate() } }
 }

@@ -21,23 +21,34 @@ public struct DiscardingSink: ByteSink {
     public mutating func write(_ bytes: [UInt8]) throws { count += bytes.count }
 }
 
-/// A file that appears only when committed: bytes go to a temporary file beside the target
-/// (mode 0600), which `commit` fsyncs and moves into place; `discard` (or dropping an
-/// uncommitted sink) removes it. A reader of the target never sees a partial file.
+/// A file that appears only when committed. Bytes go to an unnamed file (`O_TMPFILE`) in the
+/// target's directory, which `commit` fsyncs and links into place; until then the file has
+/// no name, so nothing is left behind whatever kills the process (no plaintext
+/// `.partial` file after a SIGKILL during `open` or `fetch`). Where the file system has no
+/// `O_TMPFILE`, a short fixed-length temporary name is used instead (`.sd-XXXXXXXX.partial`,
+/// never the target's name plus a suffix, so a 255-byte name still fits).
 public final class FileSink: ByteSink {
     public let path: String
-    let temporaryPath: String
+    let directory: String
+    /// The fallback's temporary name; nil while the file is unnamed.
+    private var temporaryPath: String?
     private var fd: Int32
     private var committed = false
 
     /// `mode` applies to the final file.
     public init(path: String) throws {
         self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        temporaryPath = (directory.isEmpty ? "." : directory) + "/.\(name).partial-\(UUID().uuidString.prefix(8))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw IOFailure(call: "open", path: temporaryPath, code: errno) }
+        directory = AtomicFile.directoryOf(path)
+        fd = open(directory, FileSink.unnamedFile | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
+                throw IOFailure(call: "open", path: path, code: errno)
+            }
+            let temporary = FileSink.temporaryName(in: directory, suffix: "partial")
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw IOFailure(call: "open", path: temporary, code: errno) }
+            temporaryPath = temporary
+        }
     }
 
     deinit {
@@ -45,33 +56,50 @@ public final class FileSink: ByteSink {
     }
 
     public func write(_ bytes: [UInt8]) throws {
-        try AtomicFile.writeAll(bytes, to: fd, path: temporaryPath)
+        try AtomicFile.writeAll(bytes, to: fd, path: path)
     }
 
-    /// fsyncs the data, sets `mode`, and moves the file into place. Without `replace`, an
+    /// fsyncs the data, sets `mode`, and puts the file in place. Without `replace`, an
     /// existing target is left alone and `IOFailure` (EEXIST) is thrown.
     public func commit(mode: mode_t = 0o644, replace: Bool = false, durable: Bool = true) throws {
         guard fchmod(fd, mode) == 0 else { throw IOFailure(call: "fchmod", path: path, code: errno) }
         if durable { guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) } }
+        if temporaryPath == nil {
+            // Give the unnamed file a name: the target itself, or a short one to rename over it.
+            let named = replace ? FileSink.temporaryName(in: directory, suffix: "tmp") : path
+            guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, named, AT_SYMLINK_FOLLOW) == 0 else {
+                throw IOFailure(call: "linkat", path: path, code: errno)
+            }
+            temporaryPath = replace ? named : nil
+        }
         close(fd)
         fd = -1
-        if replace {
-            guard rename(temporaryPath, path) == 0 else { throw IOFailure(call: "rename", path: path, code: errno) }
-        } else {
-            guard link(temporaryPath, path) == 0 else { throw IOFailure(call: "link", path: path, code: errno) }
-            unlink(temporaryPath)
+        if let temporary = temporaryPath {
+            if replace {
+                guard rename(temporary, path) == 0 else { throw IOFailure(call: "rename", path: path, code: errno) }
+            } else {
+                guard link(temporary, path) == 0 else { throw IOFailure(call: "link", path: path, code: errno) }
+                unlink(temporary)
+            }
+            temporaryPath = nil
         }
         committed = true
-        if durable {
-            let directory = (path as NSString).deletingLastPathComponent
-            try AtomicFile.syncDirectory(directory.isEmpty ? "." : directory)
-        }
+        if durable { try AtomicFile.syncDirectory(directory) }
+    }
+
+    /// Linux's O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`), a macro Glibc's module does not export.
+    static let unnamedFile: Int32 = 0o20_000_000 | O_DIRECTORY
+
+    /// `DIR/.sd-XXXXXXXX.SUFFIX`: fixed length, whatever the target's name.
+    static func temporaryName(in directory: String, suffix: String) -> String {
+        "\(directory)/.sd-\(UUID().uuidString.prefix(8).lowercased()).\(suffix)"
     }
 
     /// Removes the temporary file; the target is untouched.
     public func discard() {
         if fd >= 0 { close(fd); fd = -1 }
-        unlink(temporaryPath)
+        if let temporaryPath { unlink(temporaryPath) }
+        temporaryPath = nil
         committed = true
     }
 }
