@@ -63,7 +63,9 @@ let package = Package(
             dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         .testTarget(name: "SealEnvelopeTests", dependencies: ["SealEnvelope", "SealPKI", "GcryptKit"]),
-        .testTarget(name: "SealServerTests", dependencies: ["SealServer", "SealClient", "SealEnvelope", "SealPKI", "GcryptKit"]),
+        .testTarget(
+            name: "SealServerTests",
+            dependencies: ["SealServer", "SealClient", "SealEnvelope", "SealPKI", "GcryptKit", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
         .testTarget(name: "SealFuzzTests", dependencies: ["SealFuzz"]),
     ]

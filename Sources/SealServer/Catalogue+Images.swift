@@ -16,11 +16,13 @@ public struct ImageRecord: Sendable, Equatable {
     public let envelopeID: [UInt8]
     public let createdAt: Date
     public let ingestedAt: Date
-    /// The inbox file it came from: a leftover of a crash is recognised by it.
+    /// The claim it came from: a leftover of a crash is recognised by it.
     public let inboxName: String
+    /// The fingerprint of the key that signed it: envelope ids are unique per sender key.
+    public let senderKey: String
 
     public init(name: String, owner: String, mediaType: String, width: Int, height: Int, size: Int, blob: String,
-                envelopeID: [UInt8], createdAt: Date, ingestedAt: Date, inboxName: String) {
+                envelopeID: [UInt8], createdAt: Date, ingestedAt: Date, inboxName: String, senderKey: String) {
         self.name = name
         self.owner = owner
         self.mediaType = mediaType
@@ -32,6 +34,7 @@ public struct ImageRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.ingestedAt = ingestedAt
         self.inboxName = inboxName
+        self.senderKey = senderKey
     }
 
     init(row: Row) {
@@ -39,7 +42,7 @@ public struct ImageRecord: Sendable, Equatable {
             name: row["name"], owner: row["owner"], mediaType: row["media_type"], width: row["width"], height: row["height"],
             size: row["size"], blob: row["blob"], envelopeID: [UInt8](row["envelope_id"] as Data),
             createdAt: Date(timeIntervalSince1970: row["created_at"]), ingestedAt: Date(timeIntervalSince1970: row["ingested_at"]),
-            inboxName: row["inbox_name"] ?? "")
+            inboxName: row["inbox_name"] ?? "", senderKey: row["sender_key"] ?? "")
     }
 }
 
@@ -118,7 +121,8 @@ extension Catalogue {
         try writer.write { db in
             var refused: [Int: Refusal] = [:]
             for (index, image) in images.enumerated() {
-                if try Row.fetchOne(db, sql: "SELECT 1 FROM seen_envelopes WHERE id = ?", arguments: [Data(image.envelopeID)]) != nil {
+                if try Row.fetchOne(db, sql: "SELECT 1 FROM seen_envelopes WHERE sender_key = ? AND id = ?",
+                                    arguments: [image.senderKey, Data(image.envelopeID)]) != nil {
                     refused[index] = .replay
                     continue
                 }
@@ -127,8 +131,9 @@ extension Catalogue {
                     refused[index] = .nameOwnedBy(owner)
                     continue
                 }
-                try db.execute(sql: "INSERT INTO seen_envelopes (id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?)",
-                               arguments: [Data(image.envelopeID), image.owner, image.ingestedAt.timeIntervalSince1970, image.inboxName])
+                try db.execute(sql: "INSERT INTO seen_envelopes (sender_key, id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [image.senderKey, Data(image.envelopeID), image.owner, image.ingestedAt.timeIntervalSince1970,
+                                           image.inboxName])
                 try db.execute(sql: """
                     INSERT OR REPLACE INTO images
                         (name, owner, media_type, width, height, size, blob, envelope_id, created_at, ingested_at)
@@ -145,20 +150,22 @@ extension Catalogue {
         }
     }
 
-    /// Records an envelope id that is not an image (a fetch request) with its inbox file;
-    /// false when the id was seen before.
-    public func markSeen(_ id: [UInt8], sender: String, inboxName: String, at time: Date = Date()) throws -> Bool {
+    /// Records an envelope id that is not an image (a fetch request) with its claim; false
+    /// when the sender key used the id before.
+    public func markSeen(_ id: [UInt8], senderKey: String, sender: String, inboxName: String, at time: Date = Date()) throws -> Bool {
         try writer.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO seen_envelopes (id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?)",
-                           arguments: [Data(id), sender, time.timeIntervalSince1970, inboxName])
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO seen_envelopes (sender_key, id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [senderKey, Data(id), sender, time.timeIntervalSince1970, inboxName])
             return db.changesCount == 1
         }
     }
 
-    /// The inbox file name an envelope id was first seen in, or nil when it is new.
-    public func seenInboxName(_ id: [UInt8]) throws -> String? {
+    /// The claim an envelope id of `senderKey` was first seen in, or nil when it is new.
+    public func seenInboxName(_ id: [UInt8], senderKey: String) throws -> String? {
         try writer.read { db in
-            try String.fetchOne(db, sql: "SELECT inbox_name FROM seen_envelopes WHERE id = ?", arguments: [Data(id)])
+            try String.fetchOne(db, sql: "SELECT inbox_name FROM seen_envelopes WHERE sender_key = ? AND id = ?",
+                                arguments: [senderKey, Data(id)])
         }
     }
 
@@ -175,8 +182,8 @@ extension Catalogue {
     }
 
     static let imageQuery = """
-        SELECT images.*, seen_envelopes.inbox_name FROM images
-        LEFT JOIN seen_envelopes ON seen_envelopes.id = images.envelope_id
+        SELECT images.*, seen_envelopes.inbox_name, seen_envelopes.sender_key FROM images
+        LEFT JOIN seen_envelopes ON seen_envelopes.id = images.envelope_id AND seen_envelopes.sender = images.owner
         """
 
     public func notifications(after seq: Int) throws -> [NotificationRecord] {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SealPKI
 
 /// The server's SQLite catalogue (GRDB): users and certificates, images, the envelope ids
 /// it has seen, and the notifications. The database is the truth; the notification log and
@@ -84,6 +85,44 @@ public final class Catalogue: Sendable {
                 )
                 """)
         }
+        migrator.registerMigration("v2-seen-by-sender-key") { db in
+            // Envelope ids are unique per sender key, not globally: one user copying another's
+            // pending id must not make the victim's post a "replay".
+            try db.execute(sql: """
+                CREATE TABLE seen_envelopes_v2 (
+                    sender_key TEXT NOT NULL,
+                    id BLOB NOT NULL,
+                    sender TEXT NOT NULL,
+                    seen_at REAL NOT NULL,
+                    inbox_name TEXT NOT NULL,
+                    PRIMARY KEY (sender_key, id)
+                )
+                """)
+            for row in try Row.fetchAll(db, sql: """
+                SELECT seen_envelopes.*, users.certificate FROM seen_envelopes JOIN users ON users.name = seen_envelopes.sender
+                """) {
+                let key = try Certificate(der: [UInt8](row["certificate"] as Data)).publicKey.fingerprint.description
+                try db.execute(sql: "INSERT OR IGNORE INTO seen_envelopes_v2 VALUES (?, ?, ?, ?, ?)",
+                               arguments: [key, row["id"] as Data, row["sender"] as String, row["seen_at"] as Double, row["inbox_name"] as String])
+            }
+            try db.execute(sql: "DROP TABLE seen_envelopes")
+            try db.execute(sql: "ALTER TABLE seen_envelopes_v2 RENAME TO seen_envelopes")
+        }
+        migrator.registerMigration("v2-revoked-keys") { db in
+            // Revocation follows the key, so a revoked key cannot come back under a new name.
+            try db.execute(sql: """
+                CREATE TABLE revoked_keys (
+                    key_fingerprint TEXT PRIMARY KEY NOT NULL,
+                    user TEXT NOT NULL,
+                    revoked_at REAL NOT NULL
+                )
+                """)
+            for row in try Row.fetchAll(db, sql: "SELECT name, certificate, revoked_at FROM users WHERE revoked_at IS NOT NULL") {
+                let key = try Certificate(der: [UInt8](row["certificate"] as Data)).publicKey.fingerprint.description
+                try db.execute(sql: "INSERT OR IGNORE INTO revoked_keys VALUES (?, ?, ?)",
+                               arguments: [key, row["name"] as String, row["revoked_at"] as Double])
+            }
+        }
         return migrator
     }
 }
@@ -110,18 +149,24 @@ extension Catalogue {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case nameTaken(String)
         case noSuchUser(String)
+        case keyRevoked(String)
 
         public var description: String {
             switch self {
             case .nameTaken(let name): "the name \"\(name)\" is already registered"
             case .noSuchUser(let name): "no user named \"\(name)\""
+            case .keyRevoked(let user): "this key was revoked (as \(user)'s); it cannot be registered again"
             }
         }
     }
 
     /// Records a new user; throws `nameTaken` when the name exists (revoked or not).
     public func addUser(name: String, certificate: [UInt8], fingerprint: String, at time: Date = Date()) throws {
+        let key = try Certificate(der: certificate).publicKey.fingerprint.description
         try writer.write { db in
+            if let owner = try String.fetchOne(db, sql: "SELECT user FROM revoked_keys WHERE key_fingerprint = ?", arguments: [key]) {
+                throw Failure.keyRevoked(owner)
+            }
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [name]) == nil else {
                 throw Failure.nameTaken(name)
             }
@@ -141,12 +186,22 @@ extension Catalogue {
         try writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").map(UserRecord.init) }
     }
 
-    /// Marks a user revoked: their later drops are refused; their images stay listed.
+    /// Marks a user revoked, and their key with them: their later drops are refused, the key
+    /// can never be registered again under any name; their images stay listed.
     public func revoke(name: String, at time: Date = Date()) throws {
         try writer.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT certificate FROM users WHERE name = ?", arguments: [name]) else {
+                throw Failure.noSuchUser(name)
+            }
+            let key = try Certificate(der: [UInt8](row["certificate"] as Data)).publicKey.fingerprint.description
             try db.execute(sql: "UPDATE users SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?",
                            arguments: [time.timeIntervalSince1970, name])
-            guard db.changesCount > 0 else { throw Failure.noSuchUser(name) }
+            try db.execute(sql: "INSERT OR IGNORE INTO revoked_keys VALUES (?, ?, ?)", arguments: [key, name, time.timeIntervalSince1970])
         }
+    }
+
+    /// The user whose revocation revoked `key` (a public key fingerprint), or nil.
+    public func revokedKeyOwner(_ key: String) throws -> String? {
+        try writer.read { db in try String.fetchOne(db, sql: "SELECT user FROM revoked_keys WHERE key_fingerprint = ?", arguments: [key]) }
     }
 }

@@ -156,7 +156,10 @@ public final class Ingester: @unchecked Sendable {
             }
         }
         if !accepted.isEmpty {
+            // Versions these replace: their blobs go once the new rows are committed.
+            let replaced = try accepted.compactMap { try catalogue.image(named: $0.record.name)?.blob }
             let refused = try catalogue.record(accepted.map(\.record))
+            defer { for blob in replaced { try? discardUnreferencedBlob(blob) } }
             for (index, (item, record)) in accepted.enumerated() {
                 if let refusal = refused[index] {
                     let reason = switch refusal {
@@ -247,7 +250,8 @@ public final class Ingester: @unchecked Sendable {
             .rejected(reason: reason, sender: sender, envelopeID: id, told: told)
         }
         if user.revokedAt != nil { return reject("sender \(sender) is revoked") }
-        if let seenIn = try catalogue.seenInboxName(id) {
+        let senderKey = header.senderCertificate.publicKey.fingerprint.description
+        if let seenIn = try catalogue.seenInboxName(id, senderKey: senderKey) {
             // The same inbox file again means a crash came between commit and removal.
             return seenIn == name ? .alreadyIngested : reject("replay: envelope id already seen")
         }
@@ -277,7 +281,7 @@ public final class Ingester: @unchecked Sendable {
         let hash = item.sha256
         return .image(ImageRecord(
             name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),
-            size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name))
+            size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name, senderKey: senderKey))
     }
 
     /// Answers a fetch request (docs/SERVER.md, "Fetching"): the request is verified like any
@@ -333,7 +337,7 @@ public final class Ingester: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try AtomicFile.write(Array(try encoder.encode(answer)), to: FetchAnswer.statementPath(in: outbox, requestID: statement.requestID), replace: true)
-        _ = try catalogue.markSeen(id, sender: sender.name, inboxName: name)
+        _ = try catalogue.markSeen(id, senderKey: requesterCertificate.publicKey.fingerprint.description, sender: sender.name, inboxName: name)
         return .answered(requester: sender.name, image: request.image)
     }
 

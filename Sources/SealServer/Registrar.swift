@@ -49,6 +49,10 @@ public struct Registrar {
                     return .registered(name.value)
                 } catch Catalogue.Failure.nameTaken {
                     // Another request for the name won the race: answer as if it came first.
+                } catch let failure as Catalogue.Failure {
+                    // A revoked key asking under a new name.
+                    try refuse(outbox: outbox, answer: answer, reason: failure.description)
+                    return .rejected(reason: failure.description, sender: nil, envelopeID: nil, told: nil)
                 }
             }
             return try answerForTakenName(name, request: request, outbox: outbox, answer: answer)

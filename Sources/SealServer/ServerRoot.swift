@@ -153,6 +153,10 @@ public struct ServerRoot: Sendable {
         guard request.hasValidSelfSignature else { throw PKIError.badSignature("certificate request") }
         let name = try request.userName()
         guard try catalogue.user(named: name.value) == nil else { throw Catalogue.Failure.nameTaken(name.value) }
+        // Checked before issuing, so a refused request leaves no certificate behind.
+        if let owner = try catalogue.revokedKeyOwner(request.publicKey.fingerprint.description) {
+            throw Catalogue.Failure.keyRevoked(owner)
+        }
         let certificate = try authority.issue(for: request)
         try catalogue.addUser(name: name.value, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
         return certificate

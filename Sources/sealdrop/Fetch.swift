@@ -51,8 +51,9 @@ extension Sealdrop {
             let toFile = wanted.count == 1 && !(FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue)
                 && !output.hasSuffix("/") && output != "."
             if !toFile { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
-            let items = wanted.map { name in
-                BatchItem(input: name, output: toFile ? output : (output as NSString).appendingPathComponent(name), discovered: false)
+            let items = try wanted.map { name in
+                BatchItem(input: name, output: toFile ? output : try about(name) { try OutputPath.inside(output, name: name) },
+                          discovered: false)
             }
             for item in items where !force && FileManager.default.fileExists(atPath: item.output) {
                 throw UsageFailure(message: "\(item.output) already exists", hint: "pass --force to replace it")

@@ -42,20 +42,20 @@ extension Sealdrop {
             let identity = RSAIdentity(key: try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) })
             // The output name comes from each envelope's header, so items map to folders.
             let items = try BatchPlan.items(for: inputs, outputDirectory: output, allowSharedOutput: true) {
-                ($0 as NSString).deletingLastPathComponent
+                OutputPath.directory(of: $0)
             }
             let bar = ProgressBar(verb: "opening")
             let start = Date()
             let force = force
             let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
                 do {
-                    let target = (item.output as NSString).appendingPathComponent(try EnvelopeFiles.peekHeader(item.input).name)
+                    let target = try OutputPath.inside(item.output, name: try EnvelopeFiles.peekHeader(item.input).name)
                     if !force, FileManager.default.fileExists(atPath: target) { return .skipped(.outputExists(target)) }
                     try FileManager.default.createDirectory(atPath: item.output, withIntermediateDirectories: true)
                     let opened = try EnvelopeFiles.open(item.input, identity: identity, authority: authority, replace: force) { header in
-                        (item.output as NSString).appendingPathComponent(header.name)
+                        try OutputPath.inside(item.output, name: header.name)
                     }
-                    return .done(output: (item.output as NSString).appendingPathComponent(opened.header.name), bytes: opened.payloadLength)
+                    return .done(output: try OutputPath.inside(item.output, name: opened.header.name), bytes: opened.payloadLength)
                 } catch {
                     return .failed(error)
                 }

@@ -58,3 +58,52 @@ import Testing
         #expect(throws: EnvelopeError.tampered) { _ = try openInMemory(sink.bytes, identity: big) }
     }
 }
+
+/// FORMAT.md §2's name rules and §3's content rule: names become file names on a reader's
+/// disk, and an image is an image.
+@Suite struct NameRuleTests {
+    @Test(arguments: [
+        ".gitconfig", "-rf", ".", "..", "a/b", "a\\b", "x\u{7F}", "tab\there", "evil\u{202E}gnp.exe", "zero\u{200B}width.png",
+        "caf\u{65}\u{301}.png", "soft\u{AD}hyphen.png", "line\u{2028}sep.png", "bom\u{FEFF}.png", "tag\u{E0041}.png", "",
+        String(repeating: "a", count: 256),
+    ])
+    func refused(name: String) {
+        #expect(throws: EnvelopeError.self) { try EnvelopeHeader.validate(name: name) }
+    }
+
+    @Test(arguments: ["caf\u{E9}.png", "bob's horse.png", "日本の写真.jpg", "a-b.c", "x.", String(repeating: "é", count: 127)])
+    func accepted(name: String) throws {
+        try EnvelopeHeader.validate(name: name)
+    }
+
+    /// A name given in NFD is sealed in NFC: one name, one byte form.
+    @Test func sealerNormalisesToNFC() throws {
+        let sealer = EnvelopeSealer(signer: World.alice, recipient: RSARecipient(key: World.server.key.publicKey))
+        var source = try FileSource(path: fixturesDirectory.appendingPathComponent("images/coffee.gif").path)
+        var sink = MemorySink()
+        _ = try sealer.seal(from: &source, to: &sink, name: "caf\u{65}\u{301}.gif")
+        var reader = MemorySource(sink.bytes)
+        let header = try EnvelopeHeader.read(from: &reader)
+        #expect(Array(header.name.utf8) == Array("caf\u{E9}.gif".utf8))
+    }
+
+    /// An image envelope whose content is not its declared type is refused before a byte of
+    /// it is released, even with every signature and MAC right.
+    @Test func contentMustMatchTheMediaType() throws {
+        var sealer = EnvelopeSealer(signer: World.alice, recipient: RSARecipient(key: World.server.key.publicKey))
+        sealer.unsafeMediaType = "image/png"
+        var source = try FileSource(path: fixturesDirectory.appendingPathComponent("images/coffee.gif").path)
+        var sink = MemorySink()
+        _ = try sealer.seal(from: &source, to: &sink, name: "really-a-gif.png")
+        #expect(throws: EnvelopeError.malformed("the content is not image/png")) { _ = try openInMemory(sink.bytes) }
+    }
+
+    @Test func outputPathsStayInsideTheFolder() throws {
+        #expect(try OutputPath.inside("out", name: "a.png") == "out/a.png")
+        #expect(try OutputPath.inside("out/", name: "a.png") == "out/a.png")
+        for name in ["../a.png", ".bashrc", "-n", "a/../../b"] {
+            #expect(throws: EnvelopeError.self) { _ = try OutputPath.inside("out", name: name) }
+        }
+        #expect(OutputPath.directory(of: "a") == "." && OutputPath.directory(of: "/a") == "/" && OutputPath.directory(of: "x/y/z") == "x/y")
+    }
+}

@@ -1,4 +1,7 @@
 import Foundation
+import GcryptKit
+import SealPKI
+import GRDB
 import Testing
 @testable import SealServer
 
@@ -12,29 +15,44 @@ import Testing
         })
     }
 
+    static let authority = try! CertificateAuthority.create(key: TestServer.keys["alice"]!)
+    /// A certificate for `user` with `key` (TestServer's keys: "alice" or "bob").
+    static func certificate(_ user: String, key: String) throws -> [UInt8] {
+        try authority.issue(commonName: user, publicKey: TestServer.keys[key]!.publicKey, profile: .user).der
+    }
+
     func image(_ name: String, owner: String, id: UInt8, inbox: String = "f") -> ImageRecord {
         ImageRecord(name: name, owner: owner, mediaType: "image/png", width: 1, height: 1, size: 10, blob: "b\(id)",
-                    envelopeID: [UInt8](repeating: id, count: 16), createdAt: Date(), ingestedAt: Date(), inboxName: inbox)
+                    envelopeID: [UInt8](repeating: id, count: 16), createdAt: Date(), ingestedAt: Date(), inboxName: inbox,
+                    senderKey: "key-\(owner)")
     }
 
     @Test(arguments: ["memory", "disk"])
     func users(kind: String) throws {
         let (catalogue, cleanup) = try Self.make(kind)
         defer { cleanup() }
-        try catalogue.addUser(name: "alice", certificate: [1], fingerprint: "A")
-        #expect(throws: Catalogue.Failure.nameTaken("alice")) { try catalogue.addUser(name: "alice", certificate: [2], fingerprint: "B") }
+        try catalogue.addUser(name: "alice", certificate: Self.certificate("alice", key: "alice"), fingerprint: "A")
+        #expect(throws: Catalogue.Failure.nameTaken("alice")) {
+            try catalogue.addUser(name: "alice", certificate: Self.certificate("alice", key: "bob"), fingerprint: "B")
+        }
         try catalogue.revoke(name: "alice")
         #expect(try catalogue.user(named: "alice")?.revokedAt != nil)
         #expect(throws: Catalogue.Failure.noSuchUser("zed")) { try catalogue.revoke(name: "zed") }
-        #expect(try catalogue.users().map(\.name) == ["alice"])
+        // Revocation follows the key: alice's key cannot come back as "alice2".
+        #expect(try catalogue.revokedKeyOwner(TestServer.keys["alice"]!.publicKey.fingerprint.description) == "alice")
+        #expect(throws: Catalogue.Failure.keyRevoked("alice")) {
+            try catalogue.addUser(name: "alice2", certificate: Self.certificate("alice2", key: "alice"), fingerprint: "C")
+        }
+        try catalogue.addUser(name: "bob", certificate: Self.certificate("bob", key: "bob"), fingerprint: "D")
+        #expect(try catalogue.users().map(\.name) == ["alice", "bob"])
     }
 
     @Test(arguments: ["memory", "disk"])
     func batchesRefuseReplaysAndForeignNamesAndNumberWithoutGaps(kind: String) throws {
         let (catalogue, cleanup) = try Self.make(kind)
         defer { cleanup() }
-        try catalogue.addUser(name: "alice", certificate: [1], fingerprint: "A")
-        try catalogue.addUser(name: "bob", certificate: [2], fingerprint: "B")
+        try catalogue.addUser(name: "alice", certificate: Self.certificate("alice", key: "alice"), fingerprint: "A")
+        try catalogue.addUser(name: "bob", certificate: Self.certificate("bob", key: "bob"), fingerprint: "B")
         let refused = try catalogue.record([
             image("a.png", owner: "alice", id: 1), image("b.png", owner: "bob", id: 2),
             image("a.png", owner: "bob", id: 3), image("c.png", owner: "alice", id: 1),
@@ -45,10 +63,35 @@ import Testing
         #expect(try catalogue.record([image("a.png", owner: "alice", id: 4)]).isEmpty)
         #expect(try catalogue.notifications(after: 0).map(\.seq) == [1, 2, 3])
         #expect(try catalogue.notifications(after: 2).map(\.name) == ["a.png"])
-        #expect(try catalogue.seenInboxName([UInt8](repeating: 1, count: 16)) == "f")
-        #expect(try catalogue.seenInboxName([UInt8](repeating: 9, count: 16)) == nil)
+        #expect(try catalogue.seenInboxName([UInt8](repeating: 1, count: 16), senderKey: "key-alice") == "f")
+        #expect(try catalogue.seenInboxName([UInt8](repeating: 1, count: 16), senderKey: "key-bob") == nil)
+        #expect(try catalogue.seenInboxName([UInt8](repeating: 9, count: 16), senderKey: "key-alice") == nil)
         #expect(try catalogue.isBlobReferenced("b4"))
         #expect(try !catalogue.isBlobReferenced("b1"), "replaced by the newer version")
         #expect(try catalogue.counts().images == 2)
+        // Ids are per sender key: bob using alice's id is no replay of hers.
+        #expect(try catalogue.record([image("d.png", owner: "bob", id: 1)]).isEmpty)
+        #expect(try catalogue.image(named: "d.png")?.owner == "bob")
+    }
+
+    /// A catalogue made before ids were per sender key keeps every seen id, now under the
+    /// sender's key, and its revocations become key revocations.
+    @Test func version1CataloguesMigrate() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("catalogue-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Catalogue.migrator.migrate(queue, upTo: "v1-notifications")
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO users (name, certificate, certificate_fingerprint, registered_at, revoked_at) VALUES (?, ?, ?, 0, 5)",
+                               arguments: ["alice", Data(try Self.certificate("alice", key: "alice")), "A"])
+                try db.execute(sql: "INSERT INTO seen_envelopes (id, sender, seen_at, inbox_name) VALUES (?, 'alice', 1, 'old')",
+                               arguments: [Data(repeating: 7, count: 16)])
+            }
+        }
+        let catalogue = try Catalogue(path: path)
+        let key = TestServer.keys["alice"]!.publicKey.fingerprint.description
+        #expect(try catalogue.seenInboxName([UInt8](repeating: 7, count: 16), senderKey: key) == "old")
+        #expect(try catalogue.revokedKeyOwner(key) == "alice")
     }
 }

@@ -119,7 +119,7 @@ import Testing
         let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(server.root.inboxNew)/\(name)"))
         _ = try server.ingester().runUntilEmpty()
         let image = try #require(try server.catalogue.image(named: "coffee.gif"))
-        let id = try #require(try server.catalogue.seenInboxName(image.envelopeID))
+        let id = try #require(try server.catalogue.seenInboxName(image.envelopeID, senderKey: image.senderKey))
         let queue = WorkQueue(directory: server.root.work)
         try bytes.write(to: URL(fileURLWithPath: queue.dropPath(id)))
         let item = WorkQueue.Item(id: id, file: name, nameHex: Array(name.utf8).hexString, device: 0, inode: 0,

@@ -112,16 +112,41 @@ public struct EnvelopeHeader: Sendable, Equatable {
         guard encodedLength <= Self.maximumLength else { throw EnvelopeError.malformed("header longer than 64 KiB") }
     }
 
-    /// The name rules of §2.
+    /// The name rules of §2: what a name may hold is defined here, scalar by scalar, not by
+    /// any library's character classes.
     public static func validate(name: String) throws {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty, bytes.count <= 255 else { throw EnvelopeError.malformed("name must be 1 to 255 bytes") }
-        guard name != ".", name != ".." else { throw EnvelopeError.malformed("name may not be . or ..") }
-        for scalar in name.unicodeScalars {
-            guard scalar != "/", scalar != "\\", !CharacterSet.controlCharacters.contains(scalar) else {
-                throw EnvelopeError.malformed("name may not contain /, \\ or control characters")
-            }
+        guard let first = name.unicodeScalars.first, first != ".", first != "-" else {
+            throw EnvelopeError.malformed("name may not start with . or -")
         }
+        for scalar in name.unicodeScalars where scalar == "/" || scalar == "\\" || forbiddenInNames(scalar) {
+            throw EnvelopeError.malformed("name may not contain /, \\, control, format or separator characters (U+\(hex(scalar)))")
+        }
+        guard normalizedName(name).utf8.elementsEqual(bytes) else { throw EnvelopeError.malformed("name is not in Unicode NFC") }
+    }
+
+    /// The scalars §2 forbids in names: C0 and C1 controls and DEL, and the invisible
+    /// characters that reorder or hide text (soft hyphen, bidi and zero-width controls,
+    /// line and paragraph separators, BOM, interlinear annotations, tags).
+    static func forbiddenInNames(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0xAD, 0x61C, 0x180E, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x206F,
+             0xFEFF, 0xFFF9...0xFFFB, 0xE0000...0xE007F:
+            true
+        default:
+            false
+        }
+    }
+
+    /// `name` in Unicode NFC: what a sealer writes, so that one name has one byte form.
+    public static func normalizedName(_ name: String) -> String {
+        name.precomposedStringWithCanonicalMapping
+    }
+
+    private static func hex(_ scalar: Unicode.Scalar) -> String {
+        let digits = String(scalar.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     /// Reads and checks a header from `source` (§2), leaving it positioned at the first chunk.

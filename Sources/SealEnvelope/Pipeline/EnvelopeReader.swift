@@ -183,6 +183,11 @@ public enum EnvelopeReader {
                 if let failure = chunk.failure { throw failure }
                 // An empty final chunk is only valid as the whole of an empty payload (§3).
                 guard !(chunk.flag == 1 && chunk.bytes.isEmpty && chunk.index > 0) else { throw EnvelopeError.tampered }
+                // §3: an image's first chunk (64 KiB or more, or all of it) starts with the
+                // magic of its declared type; checked before a byte is released.
+                if chunk.index == 0, header.kind == .image, MediaType.detect(chunk.bytes)?.name != header.mediaType {
+                    throw EnvelopeError.malformed("the content is not \(header.mediaType)")
+                }
                 total += UInt64(chunk.bytes.count)
                 try sink.write(chunk.bytes)
             }

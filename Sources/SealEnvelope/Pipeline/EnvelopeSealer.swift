@@ -24,6 +24,8 @@ public struct EnvelopeSealer: Sendable {
     public var chunkWorkers: Int
     /// Only for tests of the §5 rule that readers refuse any other length: never set it.
     var unsafeContentKeyLength = KeySchedule.contentKeyLength
+    /// Only for tests of the §3 rule that an image's content must match its media type.
+    var unsafeMediaType: String?
 
     public init(signer: any Signer, recipient: any Recipient, suite: Suite = .cbcHMAC,
                 chunkSize: Int = EnvelopeHeader.defaultChunkSize,
@@ -54,12 +56,14 @@ public struct EnvelopeSealer: Sendable {
         from source: inout some ByteSource, to sink: inout some ByteSink, name: String,
         kind: EnvelopeKind, mediaType: String?, now: Date
     ) throws -> (SealSummary, Transcript) {
+        // §2: one name, one byte form.
+        let name = EnvelopeHeader.normalizedName(name)
         var current = try source.read(exactly: chunkSize, orShortAtEnd: ())
         let media: MediaType
         switch kind {
         case .image:
             guard let detected = MediaType.detect(current) else { throw EnvelopeError.unrecognisedMedia }
-            media = detected
+            media = unsafeMediaType.map { MediaType(name: $0, width: 0, height: 0) } ?? detected
         case .message:
             guard let mediaType else { throw EnvelopeError.malformed("a message needs a media type") }
             media = MediaType(name: mediaType, width: 0, height: 0)

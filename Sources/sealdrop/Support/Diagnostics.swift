@@ -89,6 +89,7 @@ enum Diagnostics {
             switch error {
             case .nameTaken: return (error.description, "choose another user name")
             case .noSuchUser: return (error.description, "sealdrop server users ROOT lists them")
+            case .keyRevoked: return (error.description, "generate a new key (sealdrop keygen) and request again")
             }
         case let error as Profile.Failure:
             switch error {
