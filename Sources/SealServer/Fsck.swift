@@ -1,0 +1,119 @@
+import Foundation
+import SealEnvelope
+import SealPKI
+
+/// `server fsck`: every image row has its blob with the right hash and that blob is the
+/// envelope the row was verified from; every blob has a row; the notification log matches
+/// the catalogue line for line; every directory and key has its mode (docs/SERVER.md).
+public struct Fsck: Sendable {
+    public let root: ServerRoot
+
+    public init(root: ServerRoot) { self.root = root }
+
+    public struct Problem: Sendable, CustomStringConvertible {
+        public enum Kind: String, Sendable { case missingBlob, corruptBlob, wrongBlob, orphanBlob, strayEnvelope, logMismatch, wrongMode }
+        public let kind: Kind
+        public let detail: String
+        public let repairable: Bool
+        public var description: String { "\(kind.rawValue): \(detail)\(repairable ? "" : " (not repairable)")" }
+    }
+
+    public func check() throws -> [Problem] {
+        let catalogue = try root.catalogue()
+        let blobs = BlobStore(directory: root.blobs)
+        var problems: [Problem] = []
+        let images = try catalogue.images()
+        for image in images {
+            let path = blobs.path(for: image.blob)
+            guard FileManager.default.fileExists(atPath: path) else {
+                problems.append(Problem(kind: .missingBlob, detail: "\(LogText.escaped(image.name)) (\(image.blob))", repairable: false))
+                continue
+            }
+            if try blobs.digest(of: image.blob) != image.blob {
+                problems.append(Problem(kind: .corruptBlob, detail: "\(LogText.escaped(image.name)) (\(image.blob))", repairable: false))
+                continue
+            }
+            // A rolled-back or swapped row points at another envelope than it was verified from.
+            let header = try? EnvelopeFiles.peekHeader(path, followSymlinks: false)
+            if header?.envelopeID != image.envelopeID || header?.name != image.name
+                || header?.senderCertificate.subject.commonName != image.owner {
+                problems.append(Problem(
+                    kind: .wrongBlob, detail: "\(LogText.escaped(image.name)) points at \(image.blob), which is not its envelope",
+                    repairable: false))
+            }
+        }
+        let referenced = Set(images.map(\.blob))
+        let rows = Dictionary(images.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for hash in try blobs.hashes() where !referenced.contains(hash) {
+            // An unreferenced envelope newer than its name's row may be the one a rolled-back
+            // row should point at: it is reported and kept, never removed by --repair.
+            if let header = try? EnvelopeFiles.peekHeader(blobs.path(for: hash), followSymlinks: false),
+               let row = rows[header.name], header.createdDate > row.createdAt {
+                problems.append(Problem(
+                    kind: .strayEnvelope,
+                    detail: "\(hash) is an envelope of \(LogText.escaped(header.name)) that no row points at; kept", repairable: false))
+            } else {
+                problems.append(Problem(kind: .orphanBlob, detail: hash, repairable: true))
+            }
+        }
+        problems += try logProblems(catalogue)
+        problems += modeProblems()
+        return problems
+    }
+
+    func logProblems(_ catalogue: Catalogue) throws -> [Problem] {
+        let expected = try catalogue.notifications(after: 0)
+        let logged: [NotificationRecord]
+        do {
+            logged = try NotificationLog.records(at: root.notificationLogPath, after: 0)
+        } catch let corrupt as NotificationLog.Corrupt {
+            return [Problem(kind: .logMismatch, detail: "line \(corrupt.line): \(corrupt.reason)", repairable: true)]
+        }
+        // The log keeps times to the millisecond.
+        func same(_ a: NotificationRecord, _ b: NotificationRecord) -> Bool {
+            a.seq == b.seq && a.type == b.type && a.name == b.name && a.owner == b.owner && a.mediaType == b.mediaType
+                && a.size == b.size && abs(a.time.timeIntervalSince(b.time)) < 0.001
+        }
+        if let index = Array(zip(logged, expected)).firstIndex(where: { !same($0, $1) }) {
+            return [Problem(kind: .logMismatch, detail: "seq \(expected[index].seq) differs", repairable: true)]
+        } else if logged.count != expected.count {
+            return [Problem(kind: .logMismatch, detail: "\(logged.count) lines for \(expected.count) notifications", repairable: true)]
+        }
+        return []
+    }
+
+    /// Every path whose mode docs/SERVER.md fixes, with that mode.
+    var expectedModes: [(path: String, mode: mode_t)] {
+        ServerRoot.layout.map { ($0.directory.isEmpty ? root.path : "\(root.path)/\($0.directory)", $0.mode) }
+            + [root.caKeyPath, root.encryptionKeyPath, root.deliveryKeyPath].map { ($0, 0o600) }
+    }
+
+    func modeProblems() -> [Problem] {
+        expectedModes.compactMap { path, mode in
+            var info = stat()
+            guard lstat(path, &info) == 0 else { return nil }
+            let actual = info.st_mode & 0o7777
+            guard actual != mode else { return nil }
+            return Problem(kind: .wrongMode, detail: "\(path) is \(String(actual, radix: 8)), should be \(String(mode, radix: 8))",
+                           repairable: true)
+        }
+    }
+
+    /// Removes orphan blobs (never one that may be a row's envelope), rewrites the log from
+    /// the catalogue and sets wrong modes; returns what remains.
+    public func repair() throws -> [Problem] {
+        let lock = try IngestLock(path: root.lockPath)
+        defer { withExtendedLifetime(lock) {} }
+        let blobs = BlobStore(directory: root.blobs)
+        let problems = try check()
+        for problem in problems {
+            switch problem.kind {
+            case .orphanBlob: unlink(blobs.path(for: problem.detail))
+            case .logMismatch: try NotificationLog(path: root.notificationLogPath).rebuild(from: root.catalogue())
+            case .wrongMode: for (path, mode) in expectedModes { chmod(path, mode) }
+            case .missingBlob, .corruptBlob, .wrongBlob, .strayEnvelope: break
+            }
+        }
+        return try check()
+    }
+}
