@@ -82,7 +82,8 @@ public struct Fetcher: Sendable {
     /// Verifies an answer (statement, then the owner's envelope) and decrypts it into `output`.
     public func open(answerAt statementPath: String, envelope envelopePath: String, requestID: String, image: String,
                      to output: String, replace: Bool = false) throws -> Delivered {
-        let answer = try JSONDecoder().decode(FetchAnswer.self, from: Data(contentsOf: URL(fileURLWithPath: statementPath)))
+        let answer = try JSONDecoder().decode(
+            FetchAnswer.self, from: Data(KeyFile.readBytes(statementPath, limit: FetchAnswer.maximumBytes, followSymlinks: false)))
         let statement = try answer.verifiedStatement(authority: authority)
         guard statement.requester == profile.settings.user, statement.requesterKey == identity.key.publicKey.fingerprint.description else {
             throw Failure.notForMe("it answers \(statement.requester), for another key")

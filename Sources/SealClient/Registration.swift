@@ -71,7 +71,8 @@ public struct Registration: Sendable {
         while true {
             let certificatePath = "\(outbox)/certificate-\(answer).crt"
             if FileManager.default.fileExists(atPath: certificatePath) {
-                let certificate = try Certificate(pem: KeyFile.readText(certificatePath))
+                let certificate = try Certificate(pem: String(
+                    decoding: KeyFile.readBytes(certificatePath, limit: 64 << 10, followSymlinks: false), as: UTF8.self))
                 try certificate.verify(issuedBy: profile.pinnedAuthority(), for: .digitalSignature, name: user.value)
                 guard certificate.publicKey == key.publicKey else {
                     throw PKIError.certificateRejected("the server's certificate is for another key")
@@ -81,8 +82,9 @@ public struct Registration: Sendable {
                 return certificate
             }
             let rejectedPath = "\(outbox)/registration-\(answer).rejected.json"
-            if let data = FileManager.default.contents(atPath: rejectedPath) {
-                let reason = (try? JSONDecoder().decode([String: String].self, from: data))?["reason"] ?? "no reason given"
+            if FileManager.default.fileExists(atPath: rejectedPath) {
+                let data = Data(try KeyFile.readBytes(rejectedPath, limit: 64 << 10, followSymlinks: false))
+                let reason = LogText.escaped((try? JSONDecoder().decode([String: String].self, from: data))?["reason"] ?? "no reason given")
                 unlink(rejectedPath)
                 throw Failure.refused(reason)
             }

@@ -33,19 +33,39 @@ public enum KeyFile {
 
     /// A file's text; a missing or unreadable file, or one over 1 MiB, throws with the reason.
     public static func readText(_ path: String) throws -> String {
-        let url = URL(fileURLWithPath: path)
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
-            throw FileError.missing(path)
+        String(decoding: try readBytes(path, limit: 1 << 20, followSymlinks: true), as: UTF8.self)
+    }
+
+    /// The bytes of a regular file of at most `limit` bytes, read through one descriptor
+    /// (opened without blocking on a FIFO and, unless `followSymlinks`, without following a
+    /// link) so what was checked is what is read. For files others can write, such as
+    /// answers in an outbox, `followSymlinks` is false.
+    public static func readBytes(_ path: String, limit: Int, followSymlinks: Bool) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else {
+            switch errno {
+            case ENOENT: throw FileError.missing(path)
+            case ELOOP: throw FileError.notRegular(path)
+            default: throw FileError.unreadable(path)
+            }
         }
-        guard attributes[.type] as? FileAttributeType == .typeRegular else { throw FileError.notRegular(path) }
-        guard (attributes[.size] as? Int ?? 0) <= 1 << 20 else { throw FileError.tooLarge(path) }
-        do {
-            return String(decoding: try Data(contentsOf: url), as: UTF8.self)
-        } catch {
-            throw FileError.unreadable(path)
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError.unreadable(path) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw FileError.notRegular(path) }
+        guard info.st_size <= limit else { throw FileError.tooLarge(path) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.unreadable(path)
+            }
+            if n == 0 { return bytes }
+            // The file may grow after fstat: the limit holds for what is read.
+            guard bytes.count + n <= limit else { throw FileError.tooLarge(path) }
+            bytes += buffer[..<n]
         }
     }
 }
@@ -61,7 +81,7 @@ public enum FileError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missing(let path): "\(path): no such file"
         case .notRegular(let path): "\(path): not a regular file"
-        case .tooLarge(let path): "\(path): too large for a key, certificate or request"
+        case .tooLarge(let path): "\(path): larger than such a file can be"
         case .unreadable(let path): "\(path): cannot be read (permissions?)"
         }
     }

@@ -27,6 +27,9 @@ public struct BlobStore: Sendable {
         guard link(source, path(for: hash)) == 0 || errno == EEXIST else {
             throw IOFailure(call: "link", path: path(for: hash), code: errno)
         }
+        // Readable by requesters through the hard links fetch answers are; blobs/ itself is
+        // closed (0700), so nobody lists or reaches the store.
+        guard chmod(path(for: hash), 0o644) == 0 else { throw IOFailure(call: "chmod", path: path(for: hash), code: errno) }
         try AtomicFile.syncDirectory(shard(for: hash))
     }
 

@@ -53,6 +53,10 @@ public struct FetchAnswer: Codable, Sendable {
         case deliveryCertificate = "delivery_certificate"
     }
 
+    /// The largest answer file a client reads: a statement, a wrapped key, a certificate and
+    /// a signature, base64 in JSON, are a few kilobytes.
+    public static let maximumBytes = 64 << 10
+
     public static func statementPath(in outbox: String, requestID: String) -> String { "\(outbox)/answer-\(requestID).json" }
     public static func envelopePath(in outbox: String, requestID: String) -> String { "\(outbox)/answer-\(requestID).seal" }
 

@@ -12,21 +12,34 @@ public enum Inbox {
         case refused(String)
     }
 
-    /// Entries waiting in `inbox`, oldest first (by modification time, then name), at most
-    /// `limit`, leaving out `skipping`.
-    static func pending(_ inbox: DropDirectory, limit: Int, skipping: Set<RawName> = []) throws -> [RawName] {
-        guard limit > 0 else { return [] }
-        var dated: [(RawName, Int, Int)] = []
+    /// Entries waiting in `inbox`, oldest first (by modification time, then name): at most
+    /// `limit` to take, leaving out `skipping`, and apart from them every entry that takes
+    /// its owner (uid) past `bytesPerUser` of waiting drops, to be refused.
+    static func pending(
+        _ inbox: DropDirectory, limit: Int, skipping: Set<RawName> = [], bytesPerUser: Int = .max
+    ) throws -> (take: [RawName], overQuota: [RawName]) {
+        var dated: [(name: RawName, info: stat)] = []
         for name in try inbox.entries() where !skipping.contains(name) {
             guard let info = inbox.status(name) else { continue }
-            dated.append((name, info.st_mtim.tv_sec, info.st_mtim.tv_nsec))
+            dated.append((name, info))
         }
         dated.sort { a, b in
-            if a.1 != b.1 { return a.1 < b.1 }
-            if a.2 != b.2 { return a.2 < b.2 }
-            return a.0.bytes.lexicographicallyPrecedes(b.0.bytes)
+            if a.info.st_mtim.tv_sec != b.info.st_mtim.tv_sec { return a.info.st_mtim.tv_sec < b.info.st_mtim.tv_sec }
+            if a.info.st_mtim.tv_nsec != b.info.st_mtim.tv_nsec { return a.info.st_mtim.tv_nsec < b.info.st_mtim.tv_nsec }
+            return a.name.bytes.lexicographicallyPrecedes(b.name.bytes)
         }
-        return dated.prefix(limit).map(\.0)
+        var used: [uid_t: Int] = [:]
+        var take: [RawName] = [], overQuota: [RawName] = []
+        for (name, info) in dated {
+            let total = (used[info.st_uid] ?? 0).addingReportingOverflow(Int(info.st_size))
+            if total.overflow || total.partialValue > bytesPerUser {
+                overQuota.append(name)
+            } else {
+                used[info.st_uid] = total.partialValue
+                if take.count < limit { take.append(name) }
+            }
+        }
+        return (take, overQuota)
     }
 
     /// Looks at the first bytes of a claimed copy: an envelope or a PEM certificate request

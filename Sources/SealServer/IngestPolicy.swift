@@ -12,6 +12,12 @@ public struct IngestPolicy: Sendable {
     public var outboxLifetime: TimeInterval = 24 * 3600
     /// Envelopes verified and stored before one catalogue transaction commits them all.
     public var batchSize: Int = 64
+    /// Fetch answers a user may leave uncollected; past it, requests are answered with a
+    /// refusal (each answer is a hard link to a blob, so the limit is on files, not bytes).
+    public var maximumPendingAnswers: Int = 64
+    /// Bytes one uid may have waiting in `inbox/new`; drops past it (newest first) are
+    /// refused and removed unread, so no user can fill the server's disk through the inbox.
+    public var maximumPendingBytesPerUser: Int = 1 << 30
 
     public init() {}
 }

@@ -87,7 +87,15 @@ public final class Ingester: @unchecked Sendable {
         var batch = Array(pending.prefix(policy.batchSize))
         var claimed: [WorkQueue.Item] = []
         var failure: Error?
-        for name in try Inbox.pending(inbox, limit: policy.batchSize - batch.count, skipping: stuck) {
+        let (names, overQuota) = try Inbox.pending(
+            inbox, limit: policy.batchSize - batch.count, skipping: stuck, bytesPerUser: policy.maximumPendingBytesPerUser)
+        for name in overQuota {
+            let reason = "its sender has more than \(policy.maximumPendingBytesPerUser) bytes waiting in the inbox; refused unread"
+            try quarantine.refuseUnread(name, in: inbox, reason: reason)
+            report.quarantined += 1
+            logger.warning("refused", metadata: ["file": "\(name.display)", "reason": "\(reason)"])
+        }
+        for name in names {
             do {
                 switch try queue.claim(name, from: inbox, maximumBytes: policy.maximumBytes) {
                 case .claimed(let item):
@@ -303,7 +311,11 @@ public final class Ingester: @unchecked Sendable {
         }
         let requesterCertificate = try Certificate(der: sender.certificate)
         var owner: String?, blob: String?, problem: String?, contentKey: SecretBytes?
-        if let image = try catalogue.image(named: request.image) {
+        let outbox = root.outbox(for: sender.name)
+        let waiting = ((try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []).filter { $0.hasPrefix("answer-") && $0.hasSuffix(".seal") }
+        if waiting.count >= policy.maximumPendingAnswers {
+            problem = "\(waiting.count) answers are waiting uncollected in your outbox; collect them (sealdrop fetch) before asking for more"
+        } else if let image = try catalogue.image(named: request.image) {
             let ownerRecord = try catalogue.user(named: image.owner)
             if ownerRecord?.revokedAt != nil {
                 problem = "the owner of \"\(request.image)\" (\(image.owner)) is revoked"
@@ -326,13 +338,13 @@ public final class Ingester: @unchecked Sendable {
             image: request.image, owner: owner, blob: blob, error: problem,
             time: NotificationLog.timeFormatter.string(from: Date()))
         let answer = try FetchAnswer.make(statement: statement, contentKey: contentKey, for: requesterCertificate.publicKey, signer: delivery)
-        let outbox = root.outbox(for: sender.name)
         try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
         if let blob {
-            let copy = try FileSink(path: FetchAnswer.envelopePath(in: outbox, requestID: statement.requestID))
-            var stored = try FileSource(path: blobs.path(for: blob), followSymlinks: false)
-            while case let chunk = try stored.read(upTo: 1 << 20), !chunk.isEmpty { try copy.write(chunk) }
-            try copy.commit(mode: 0o644, replace: true, durable: true)
+            // A hard link, not a copy: ten requests for a 32 MB image cost no disk.
+            let target = FetchAnswer.envelopePath(in: outbox, requestID: statement.requestID)
+            unlink(target)
+            guard link(blobs.path(for: blob), target) == 0 else { throw IOFailure(call: "link", path: target, code: errno) }
+            try AtomicFile.syncDirectory(outbox)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

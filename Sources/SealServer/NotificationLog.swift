@@ -114,6 +114,9 @@ public struct NotificationLog: Sendable {
         }
     }
 
+    /// The largest log a client reads (about three million notifications).
+    public static let maximumBytes = 512 << 20
+
     /// A log line that is not what the server writes: the log was altered.
     public struct Corrupt: Error, Equatable, CustomStringConvertible {
         public let path: String
@@ -128,8 +131,13 @@ public struct NotificationLog: Sendable {
     /// is `Corrupt`, never skipped. A last line without its newline is a write in progress and
     /// is left for later.
     public static func records(at path: String, after seq: Int) throws -> [NotificationRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        return try records(in: data, path: path, after: seq)
+        let bytes: [UInt8]
+        do {
+            bytes = try KeyFile.readBytes(path, limit: maximumBytes, followSymlinks: false)
+        } catch FileError.missing {
+            return []
+        }
+        return try records(in: Data(bytes), path: path, after: seq)
     }
 
     /// The records of a log's bytes, checked as `records(at:after:)` says.

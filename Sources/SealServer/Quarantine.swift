@@ -103,6 +103,17 @@ public struct Quarantine: Sendable {
         try AtomicFile.syncDirectory(root.quarantine)
     }
 
+    /// Removes an inbox entry unread, leaving only its reason file: for drops whose bytes
+    /// are the problem (over a per-user limit), which quarantine must not keep either.
+    func refuseUnread(_ name: RawName, in inbox: DropDirectory, reason: String) throws {
+        let id = WorkQueue.newID()
+        try AtomicFile.write(Self.json(Reason(id: id, file: name.display, reason: reason,
+                                              time: NotificationLog.timeFormatter.string(from: Date()), sender: nil, envelopeID: nil)),
+                             to: reasonPath(id), mode: 0o600, replace: true)
+        inbox.remove(name)
+        try inbox.sync()
+    }
+
     func reasonPath(_ id: String) -> String { "\(root.quarantine)/\(id).reason.json" }
 
     /// Reason files in quarantine, for status.
