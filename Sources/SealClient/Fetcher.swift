@@ -14,6 +14,7 @@ public struct Fetcher: Sendable {
     let identity: RSAIdentity
     let authority: Certificate
     let encryption: Certificate
+    let delivery: Certificate?
 
     public init(profile: Profile, passphrase: SecretBytes) throws {
         self.profile = profile
@@ -22,6 +23,7 @@ public struct Fetcher: Sendable {
         identity = RSAIdentity(key: key)
         authority = try profile.pinnedAuthority()
         encryption = try profile.encryptionCertificate()
+        delivery = try profile.pinnedDeliveryCertificate()
     }
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -84,7 +86,7 @@ public struct Fetcher: Sendable {
                      to output: String, replace: Bool = false) throws -> Delivered {
         let answer = try JSONDecoder().decode(
             FetchAnswer.self, from: Data(KeyFile.readBytes(statementPath, limit: FetchAnswer.maximumBytes, followSymlinks: false)))
-        let statement = try answer.verifiedStatement(authority: authority)
+        let statement = try answer.verifiedStatement(authority: authority, pinned: delivery)
         guard statement.requester == profile.settings.user, statement.requesterKey == identity.key.publicKey.fingerprint.description else {
             throw Failure.notForMe("it answers \(statement.requester), for another key")
         }

@@ -66,6 +66,7 @@ public struct Profile: Sendable {
     public var certificatePath: String { "\(home)/\(settings.user).crt" }
     public var caPath: String { "\(home)/ca.crt" }
     public var encryptionPath: String { "\(home)/encryption.crt" }
+    public var deliveryPath: String { "\(home)/delivery.crt" }
     public var cursorPath: String { "\(home)/tail.cursor" }
 
     /// The pinned CA, checked against its recorded fingerprint and against the server's
@@ -85,20 +86,45 @@ public struct Profile: Sendable {
     public func certificate() throws -> Certificate {
         guard FileManager.default.fileExists(atPath: certificatePath) else { throw Failure.notRegistered(settings.user) }
         let certificate = try Certificate(pem: KeyFile.readText(certificatePath))
-        try certificate.verify(issuedBy: pinnedAuthority(), for: .digitalSignature, name: settings.user)
+        try certificate.verify(issuedBy: pinnedAuthority(), role: .user)
+        guard certificate.subject.commonName == settings.user else {
+            throw PKIError.certificateRejected("\(certificatePath) is issued to \(certificate.subject), not \(settings.user)")
+        }
         return certificate
     }
 
     /// The server's encryption certificate, checked against the pinned CA.
     public func encryptionCertificate() throws -> Certificate {
         let certificate = try Certificate(pem: KeyFile.readText(encryptionPath))
-        try certificate.verify(issuedBy: pinnedAuthority(), for: .keyEncipherment)
+        try certificate.verify(issuedBy: pinnedAuthority(), role: .encryption)
+        return certificate
+    }
+
+    /// The server's delivery certificate pinned at registration (nil for a profile made
+    /// before delivery certificates were pinned), checked against the pinned CA.
+    public func pinnedDeliveryCertificate() throws -> Certificate? {
+        guard FileManager.default.fileExists(atPath: deliveryPath) else { return nil }
+        let certificate = try Certificate(pem: KeyFile.readText(deliveryPath))
+        try certificate.verify(issuedBy: pinnedAuthority(), role: .delivery)
         return certificate
     }
 
     /// A signer with the user's key and certificate.
     public func signer(passphrase: SecretBytes) throws -> RSASigner {
         try RSASigner(key: KeyFile.readPrivateKey(at: keyPath, passphrase: passphrase), certificate: certificate())
+    }
+
+    /// The signed log head this profile verified last (`LogHead`): a later log must extend it.
+    public var logHeadPath: String { "\(home)/log-head.json" }
+
+    public func verifiedLogHead() throws -> LogHead.Position {
+        guard FileManager.default.fileExists(atPath: logHeadPath) else { return .start }
+        return try JSONDecoder().decode(LogHead.Position.self, from: Data(KeyFile.readBytes(logHeadPath, limit: 4096, followSymlinks: false)))
+    }
+
+    public func saveVerifiedLogHead(_ head: LogHead.Position) throws {
+        guard try head != verifiedLogHead() else { return }
+        try AtomicFile.write(Array(try JSONEncoder().encode(head)), to: logHeadPath, mode: 0o600, replace: true)
     }
 
     public func cursor() -> Int {

@@ -42,8 +42,12 @@ public struct Registration: Sendable {
         if let existing = try? Profile.load(home: home), FileManager.default.fileExists(atPath: existing.certificatePath) {
             throw Failure.alreadyRegistered(home)
         }
+        // The server's roles are pinned with its CA: a user certificate put in their place
+        // while someone registers is refused here and forever after.
         let encryption = try Certificate(pem: KeyFile.readText(server.encryptionCertificatePath))
-        try encryption.verify(issuedBy: authority, for: .keyEncipherment)
+        try encryption.verify(issuedBy: authority, role: .encryption)
+        let delivery = try Certificate(pem: KeyFile.readText(server.deliveryCertificatePath))
+        try delivery.verify(issuedBy: authority, role: .delivery)
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let profile = Profile(home: home, settings: .init(
             server: URL(fileURLWithPath: server.path).standardizedFileURL.path, user: user.value,
@@ -54,6 +58,7 @@ public struct Registration: Sendable {
         try AtomicFile.write(request.pem, to: profile.requestPath, replace: true)
         try AtomicFile.write(authority.pem, to: profile.caPath, replace: true)
         try AtomicFile.write(encryption.pem, to: profile.encryptionPath, replace: true)
+        try AtomicFile.write(delivery.pem, to: profile.deliveryPath, replace: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(Array(try encoder.encode(profile.settings)), to: home + "/profile.json", replace: true)
@@ -73,7 +78,10 @@ public struct Registration: Sendable {
             if FileManager.default.fileExists(atPath: certificatePath) {
                 let certificate = try Certificate(pem: String(
                     decoding: KeyFile.readBytes(certificatePath, limit: 64 << 10, followSymlinks: false), as: UTF8.self))
-                try certificate.verify(issuedBy: profile.pinnedAuthority(), for: .digitalSignature, name: user.value)
+                try certificate.verify(issuedBy: profile.pinnedAuthority(), role: .user)
+                guard certificate.subject.commonName == user.value else {
+                    throw PKIError.certificateRejected("the server's certificate is issued to \(certificate.subject), not \(user.value)")
+                }
                 guard certificate.publicKey == key.publicKey else {
                     throw PKIError.certificateRejected("the server's certificate is for another key")
                 }

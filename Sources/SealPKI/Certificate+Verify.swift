@@ -35,3 +35,29 @@ extension Certificate {
         }
     }
 }
+
+extension Certificate {
+    /// Checks that this certificate holds exactly `role` (KEYS.md, "Roles"): a server role's
+    /// subject and a keyUsage of exactly that role's bits; for a user, a valid user name
+    /// and the user's bits. So a user certificate is never taken for a server role (a user
+    /// certificate swapped into encryption.crt), nor a server certificate for a user.
+    public func check(role: CertificateAuthority.Profile) throws {
+        guard extensions.isCA != true, extensions.keyUsage == role.keyUsage else {
+            throw PKIError.certificateRejected("\(subject) is not a \(role) certificate (key usage)")
+        }
+        switch role.serverCommonName {
+        case .some(let name):
+            guard subject.commonName == name else { throw PKIError.certificateRejected("\(subject) is not the server's \(role) certificate") }
+        case .none:
+            guard let name = subject.commonName, (try? UserName(name)) != nil else {
+                throw PKIError.certificateRejected("\(subject) is not a user certificate")
+            }
+        }
+    }
+
+    /// `verify(issuedBy:at:)` and `check(role:)` together.
+    public func verify(issuedBy authority: Certificate, at now: Date = Date(), role: CertificateAuthority.Profile) throws {
+        try verify(issuedBy: authority, at: now, for: role.keyUsage)
+        try check(role: role)
+    }
+}

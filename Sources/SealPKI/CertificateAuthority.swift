@@ -15,7 +15,7 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// What an issued certificate is for; each maps to one keyUsage set.
-    public enum Profile: Sendable {
+    public enum Profile: Sendable, Equatable, CustomStringConvertible {
         /// A user: signs posts and requests, receives wrapped keys.
         case user
         /// The server's encryption key: only receives wrapped keys (key separation from the CA).
@@ -28,6 +28,24 @@ public struct CertificateAuthority: Sendable {
             case .user: [.digitalSignature, .keyEncipherment]
             case .encryption: .keyEncipherment
             case .delivery: .digitalSignature
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .user: "user"
+            case .encryption: "encryption"
+            case .delivery: "delivery"
+            }
+        }
+
+        /// The subject a server role's certificate has: a space, which no user name holds,
+        /// keeps a user from ever being issued one. nil for users (their name).
+        public var serverCommonName: String? {
+            switch self {
+            case .user: nil
+            case .encryption: "sealdrop encryption"
+            case .delivery: "sealdrop delivery"
             }
         }
     }

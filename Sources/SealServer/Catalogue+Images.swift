@@ -46,64 +46,6 @@ public struct ImageRecord: Sendable, Equatable {
     }
 }
 
-/// One line of the notification log.
-public struct NotificationRecord: Sendable, Equatable, Codable {
-    public let seq: Int
-    public let time: Date
-    public let type: String
-    public let name: String
-    public let owner: String
-    public let mediaType: String
-    public let size: Int
-
-    enum CodingKeys: String, CodingKey {
-        case seq, time, type, name, owner, size
-        case mediaType = "media_type"
-    }
-
-    init(row: Row) {
-        seq = row["seq"]
-        time = Date(timeIntervalSince1970: row["time"])
-        type = row["type"]
-        name = row["name"]
-        owner = row["owner"]
-        mediaType = row["media_type"]
-        size = row["size"]
-    }
-
-    /// Decodes a line a client reads from a file others may write: every field is checked
-    /// as the server would have written it (SERVER.md, "Notifications").
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        seq = try c.decode(Int.self, forKey: .seq)
-        time = try c.decode(Date.self, forKey: .time)
-        type = try c.decode(String.self, forKey: .type)
-        name = try c.decode(String.self, forKey: .name)
-        owner = try c.decode(String.self, forKey: .owner)
-        mediaType = try c.decode(String.self, forKey: .mediaType)
-        size = try c.decode(Int.self, forKey: .size)
-        func refuse(_ what: String) -> DecodingError {
-            .dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: what))
-        }
-        guard seq >= 1 else { throw refuse("seq \(seq) is not positive") }
-        guard size >= 0 else { throw refuse("size \(size) is negative") }
-        guard type == "image" else { throw refuse("type is not image") }
-        guard (try? EnvelopeHeader.validate(name: name)) != nil else { throw refuse("name is not a valid image name") }
-        guard (try? UserName(owner)) != nil else { throw refuse("owner is not a valid user name") }
-        guard MediaType.imageTypes.contains(mediaType) else { throw refuse("media type is not an image type") }
-    }
-
-    public init(seq: Int, time: Date, type: String, name: String, owner: String, mediaType: String, size: Int) {
-        self.seq = seq
-        self.time = time
-        self.type = type
-        self.name = name
-        self.owner = owner
-        self.mediaType = mediaType
-        self.size = size
-    }
-}
-
 extension Catalogue {
     /// Why an image in a batch was not recorded.
     public enum Refusal: Error, Equatable, Sendable {
@@ -141,10 +83,16 @@ extension Catalogue {
                     """, arguments: [image.name, image.owner, image.mediaType, image.width, image.height, image.size,
                                      image.blob, Data(image.envelopeID), image.createdAt.timeIntervalSince1970,
                                      image.ingestedAt.timeIntervalSince1970])
+                // The next line of the chain, encoded exactly as the log will hold it.
+                let last = try Self.position(db)
+                let record = NotificationRecord(
+                    seq: last.seq + 1, time: Date(timeIntervalSince1970: image.ingestedAt.timeIntervalSince1970), type: "image",
+                    name: image.name, owner: image.owner, mediaType: image.mediaType, size: image.size, prev: last.hash)
                 try db.execute(sql: """
-                    INSERT INTO notifications (seq, time, type, name, owner, media_type, size)
-                    VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM notifications), ?, 'image', ?, ?, ?, ?)
-                    """, arguments: [image.ingestedAt.timeIntervalSince1970, image.name, image.owner, image.mediaType, image.size])
+                    INSERT INTO notifications (seq, time, type, name, owner, media_type, size, prev, line_hash)
+                    VALUES (?, ?, 'image', ?, ?, ?, ?, ?, ?)
+                    """, arguments: [record.seq, image.ingestedAt.timeIntervalSince1970, image.name, image.owner, image.mediaType,
+                                     image.size, record.prev, LogHead.hash(ofLine: record.line)])
             }
             return refused
         }
@@ -185,6 +133,23 @@ extension Catalogue {
         SELECT images.*, seen_envelopes.inbox_name, seen_envelopes.sender_key FROM images
         LEFT JOIN seen_envelopes ON seen_envelopes.id = images.envelope_id AND seen_envelopes.sender = images.owner
         """
+
+    /// The last notification's seq and line hash (`LogHead.Position.start` when none).
+    public func notificationPosition() throws -> LogHead.Position {
+        try writer.read { db in try Self.position(db) }
+    }
+
+    /// The line hash of notification `seq`, if there is one.
+    func lineHash(seq: Int) throws -> String? {
+        try writer.read { db in try String.fetchOne(db, sql: "SELECT line_hash FROM notifications WHERE seq = ?", arguments: [seq]) }
+    }
+
+    static func position(_ db: Database) throws -> LogHead.Position {
+        guard let row = try Row.fetchOne(db, sql: "SELECT seq, line_hash FROM notifications ORDER BY seq DESC LIMIT 1") else {
+            return .start
+        }
+        return LogHead.Position(seq: row["seq"], hash: row["line_hash"])
+    }
 
     public func notifications(after seq: Int) throws -> [NotificationRecord] {
         try writer.read { db in

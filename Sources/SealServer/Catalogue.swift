@@ -123,6 +123,20 @@ public final class Catalogue: Sendable {
                                arguments: [key, row["name"] as String, row["revoked_at"] as Double])
             }
         }
+        migrator.registerMigration("v3-notification-chain") { db in
+            // Each notification line carries the hash of the line before it; the catalogue
+            // keeps both so the log can be checked and rebuilt byte for byte (LogHead).
+            try db.execute(sql: "ALTER TABLE notifications ADD COLUMN prev TEXT NOT NULL DEFAULT ''")
+            try db.execute(sql: "ALTER TABLE notifications ADD COLUMN line_hash TEXT NOT NULL DEFAULT ''")
+            var prev = LogHead.Position.start.hash
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM notifications ORDER BY seq") {
+                try db.execute(sql: "UPDATE notifications SET prev = ? WHERE seq = ?", arguments: [prev, row["seq"] as Int])
+                let record = try NotificationRecord(row: Row.fetchOne(db, sql: "SELECT * FROM notifications WHERE seq = ?",
+                                                                      arguments: [row["seq"] as Int])!)
+                prev = LogHead.hash(ofLine: record.line)
+                try db.execute(sql: "UPDATE notifications SET line_hash = ? WHERE seq = ?", arguments: [prev, record.seq])
+            }
+        }
         return migrator
     }
 }

@@ -91,9 +91,11 @@ public struct FetchAnswer: Codable, Sendable {
 
     /// Checks the delivery certificate against `authority` and the signature, and returns
     /// the statement. Throws `EnvelopeError.tampered` on any failure of the signature.
-    public func verifiedStatement(authority: Certificate) throws -> DeliveryStatement {
+    /// With `pinned`, the delivery certificate must be exactly that one (pinned at registration).
+    public func verifiedStatement(authority: Certificate, pinned: Certificate? = nil) throws -> DeliveryStatement {
         let certificate = try Certificate(der: [UInt8](deliveryCertificate))
-        try certificate.verify(issuedBy: authority, for: .digitalSignature, name: ServerRoot.deliveryName)
+        try certificate.verify(issuedBy: authority, role: .delivery)
+        if let pinned, pinned != certificate { throw PKIError.certificateRejected("the answer is signed by another delivery key than the one pinned") }
         let digest = Self.signedDigest(statement: statement, wrappedKey: wrappedKey, certificate: deliveryCertificate)
         guard certificate.publicKey.isValidPSSSignature([UInt8](signature), for: digest) else { throw EnvelopeError.tampered }
         return try JSONDecoder().decode(DeliveryStatement.self, from: statement)

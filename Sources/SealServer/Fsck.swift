@@ -72,12 +72,21 @@ public struct Fsck: Sendable {
         // The log keeps times to the millisecond.
         func same(_ a: NotificationRecord, _ b: NotificationRecord) -> Bool {
             a.seq == b.seq && a.type == b.type && a.name == b.name && a.owner == b.owner && a.mediaType == b.mediaType
-                && a.size == b.size && abs(a.time.timeIntervalSince(b.time)) < 0.001
+                && a.size == b.size && a.prev == b.prev && abs(a.time.timeIntervalSince(b.time)) < 0.001
         }
         if let index = Array(zip(logged, expected)).firstIndex(where: { !same($0, $1) }) {
             return [Problem(kind: .logMismatch, detail: "seq \(expected[index].seq) differs", repairable: true)]
         } else if logged.count != expected.count {
             return [Problem(kind: .logMismatch, detail: "\(logged.count) lines for \(expected.count) notifications", repairable: true)]
+        }
+        // The signed head must name the last line; ingest and watch sign it (they hold the key).
+        let position = try catalogue.notificationPosition()
+        let log = NotificationLog(path: root.notificationLogPath)
+        let head = (try? KeyFile.readBytes(log.headPath, limit: 16 << 10, followSymlinks: false))
+            .flatMap { try? JSONDecoder().decode(LogHead.self, from: Data($0)) }
+        if position != .start, head?.position != position || (try? head?.verify(authority: root.authorityCertificate())) == nil {
+            return [Problem(kind: .logMismatch, detail: "\(log.headPath) does not sign the last line; the next ingest or watch signs it",
+                            repairable: false)]
         }
         return []
     }
@@ -109,7 +118,7 @@ public struct Fsck: Sendable {
         for problem in problems {
             switch problem.kind {
             case .orphanBlob: unlink(blobs.path(for: problem.detail))
-            case .logMismatch: try NotificationLog(path: root.notificationLogPath).rebuild(from: root.catalogue())
+            case .logMismatch: try NotificationLog(path: root.notificationLogPath).rebuild(from: root.catalogue(), signer: nil)
             case .wrongMode: for (path, mode) in expectedModes { chmod(path, mode) }
             case .missingBlob, .corruptBlob, .wrongBlob, .strayEnvelope: break
             }

@@ -53,7 +53,7 @@ public final class Ingester: @unchecked Sendable {
         registrar = Registrar(root: root, catalogue: catalogue, authority: authority)
         delivery = try RSASigner(
             key: KeyFile.readPrivateKey(at: root.deliveryKeyPath, passphrase: passphrase),
-            certificate: Certificate(pem: KeyFile.readText(root.deliveryCertificatePath)))
+            certificate: root.deliveryCertificate())
     }
 
     /// Processes everything in the inbox, batch by batch, until it is empty or `shouldStop`
@@ -62,7 +62,7 @@ public final class Ingester: @unchecked Sendable {
     /// database) end the run, and they leave every drop where it was.
     public func runUntilEmpty(shouldStop: () -> Bool = { false }) throws -> Report {
         var report = Report()
-        try log.catchUp(from: catalogue)
+        try log.catchUp(from: catalogue, signer: delivery)
         expireOutboxes()
         while !shouldStop() {
             let lock = try IngestLock(path: root.lockPath)
@@ -187,7 +187,7 @@ public final class Ingester: @unchecked Sendable {
             }
         }
         try queue.sync()
-        try log.catchUp(from: catalogue)
+        try log.catchUp(from: catalogue, signer: delivery)
         if let postponed { throw postponed }
     }
 

@@ -32,8 +32,6 @@ public struct ServerRoot: Sendable {
 
     public func outbox(for name: String) -> String { outbox + "/" + name }
 
-    /// The common name of the delivery certificate, which clients require.
-    public static let deliveryName = "sealdrop delivery"
 
     /// Every directory and its mode (docs/SERVER.md, "Who writes what"), set explicitly so
     /// that no umask widens or narrows them: users may only create files in the inbox, whose
@@ -95,9 +93,9 @@ public struct ServerRoot: Sendable {
         let deliveryKey = try RSA.PrivateKey.generate(size: keySize)
         let authority = try CertificateAuthority.create(key: caKey)
         let encryption = try authority.issue(
-            commonName: "sealdrop encryption", publicKey: encryptionKey.publicKey, profile: .encryption)
+            commonName: CertificateAuthority.Profile.encryption.serverCommonName!, publicKey: encryptionKey.publicKey, profile: .encryption)
         let delivery = try authority.issue(
-            commonName: Self.deliveryName, publicKey: deliveryKey.publicKey, profile: .delivery)
+            commonName: CertificateAuthority.Profile.delivery.serverCommonName!, publicKey: deliveryKey.publicKey, profile: .delivery)
 
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try makeLayout()
@@ -143,7 +141,14 @@ public struct ServerRoot: Sendable {
     /// The server's encryption certificate, checked against the CA.
     public func encryptionCertificate() throws -> Certificate {
         let certificate = try Certificate(pem: KeyFile.readText(encryptionCertificatePath))
-        try certificate.verify(issuedBy: authorityCertificate(), for: .keyEncipherment)
+        try certificate.verify(issuedBy: authorityCertificate(), role: .encryption)
+        return certificate
+    }
+
+    /// The server's delivery certificate, checked against the CA.
+    public func deliveryCertificate() throws -> Certificate {
+        let certificate = try Certificate(pem: KeyFile.readText(deliveryCertificatePath))
+        try certificate.verify(issuedBy: authorityCertificate(), role: .delivery)
         return certificate
     }
 

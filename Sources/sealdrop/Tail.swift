@@ -20,7 +20,7 @@ extension Sealdrop {
         func perform() throws {
             let profile = try Profile.load(home: Profile.defaultHome())
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
-            let feed = NotificationFeed(server: profile.server)
+            let feed = try NotificationFeed(profile: profile)
             let start = all ? 0 : profile.cursor()
             let show: ([NotificationRecord]) throws -> Void = { records in
                 for record in records { print(NotificationText.line(record, json: json)) }
@@ -45,7 +45,7 @@ extension Sealdrop {
             let profile = try Profile.load(home: Profile.defaultHome())
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
             var latest: [String: NotificationRecord] = [:]
-            for record in try NotificationFeed(server: profile.server).records(after: 0) { latest[record.name] = record }
+            for record in try NotificationFeed(profile: profile).records(after: 0) { latest[record.name] = record }
             let images = latest.values.sorted { $0.name < $1.name }
             if json {
                 let encoder = JSONEncoder()
@@ -54,7 +54,7 @@ extension Sealdrop {
                 print(String(decoding: try encoder.encode(images), as: UTF8.self))
             } else {
                 for image in images {
-                    print("\(image.name)  \(image.owner)  \(image.mediaType)  \(BatchReport.formatSize(UInt64(image.size)))  \(iso8601(image.time))")
+                    print("\(LogText.escaped(image.name, keepBackslash: true))  \(image.owner)  \(image.mediaType)  \(BatchReport.formatSize(UInt64(image.size)))  \(iso8601(image.time))")
                 }
             }
         }
@@ -69,6 +69,8 @@ enum NotificationText {
             encoder.dateEncodingStrategy = .iso8601
             return String(decoding: try! encoder.encode(record), as: UTF8.self)
         }
-        return "#\(record.seq) \(iso8601(record.time)) \(record.owner) posted \(record.name) (\(record.mediaType), \(BatchReport.formatSize(UInt64(record.size))))"
+        // Checked as the server writes them, and escaped besides: nothing from the log drives the terminal.
+        return "#\(record.seq) \(iso8601(record.time)) \(record.owner) posted \(LogText.escaped(record.name, keepBackslash: true)) "
+            + "(\(record.mediaType), \(BatchReport.formatSize(UInt64(record.size))))"
     }
 }

@@ -120,7 +120,7 @@ import Testing
         // 1. A delivery certificate from a stranger CA, with a valid signature under it.
         let strangerCA = try CertificateAuthority.create(key: TestServer.keys["alice"]!)
         let strangerKey = TestServer.keys["alice"]!
-        let stranger = try RSASigner(key: strangerKey, certificate: strangerCA.issue(commonName: ServerRoot.deliveryName, publicKey: strangerKey.publicKey, profile: .delivery))
+        let stranger = try RSASigner(key: strangerKey, certificate: strangerCA.issue(commonName: CertificateAuthority.Profile.delivery.serverCommonName!, publicKey: strangerKey.publicKey, profile: .delivery))
         #expect(try attempt(FetchAnswer.make(statement: statement, contentKey: contentKey, for: bobKey, signer: stranger)) != nil)
         // 2. alice's genuine certificate (from our CA) is not a delivery certificate.
         #expect(try attempt(FetchAnswer.make(statement: statement, contentKey: contentKey, for: bobKey, signer: server.signers["alice"]!)) != nil)

@@ -15,13 +15,13 @@ import Testing
         let torn = lines[0] + "\n" + lines[1] + "\n" + lines[2].prefix(20)
         try torn.write(toFile: path, atomically: false, encoding: .utf8)
         #expect(try NotificationLog.records(at: path, after: 0).map(\.seq) == [1, 2])
-        #expect(try NotificationLog(path: path).catchUp(from: server.catalogue) == 1)
+        #expect(try NotificationLog(path: path).catchUp(from: server.catalogue, signer: nil) == 1)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == full)
         // A log behind the database (crash between commit and append) catches up.
         try (lines[0] + "\n").write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(try NotificationLog(path: path).catchUp(from: server.catalogue) == 2)
+        #expect(try NotificationLog(path: path).catchUp(from: server.catalogue, signer: nil) == 2)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == full)
-        #expect(try NotificationLog(path: path).catchUp(from: server.catalogue) == 0)
+        #expect(try NotificationLog(path: path).catchUp(from: server.catalogue, signer: nil) == 0)
     }
 
     @Test func fsckFindsAndRepairs() throws {
@@ -70,5 +70,99 @@ import Testing
         #expect(LogTime.parse("2024-02-29T12:00:00.000Z") != nil)
         #expect(LogTime.parse("2000-02-29T12:00:00.000Z") != nil)
         #expect(LogTime.parse("2100-02-29T12:00:00.000Z") == nil)
+    }
+}
+
+/// The chained log and its signed head, as a client verifies them (hardening issue, item 9).
+@Suite(.serialized) struct LogHeadTests {
+    func server(images: Int) throws -> TestServer {
+        let server = try TestServer()
+        for index in 0..<images { try server.drop("coffee.gif", name: "c\(index).gif") }
+        _ = try server.ingester().runUntilEmpty()
+        return server
+    }
+
+    func verify(_ server: TestServer, known: LogHead.Position = .start) throws -> ([NotificationRecord], LogHead.Position) {
+        try NotificationLog.verifiedRecords(at: server.root.notificationLogPath, authority: server.authority.certificate,
+                                            known: known, after: 0)
+    }
+
+    func lines(_ server: TestServer) throws -> [String] {
+        try String(contentsOfFile: server.root.notificationLogPath, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    func write(_ lines: [String], to server: TestServer) throws {
+        try (lines.joined(separator: "\n") + "\n").write(toFile: server.root.notificationLogPath, atomically: true, encoding: .utf8)
+    }
+
+    @Test func theServerSignsAChainedLog() throws {
+        let server = try server(images: 3)
+        let (records, head) = try verify(server)
+        #expect(records.map(\.seq) == [1, 2, 3] && head.seq == 3)
+        #expect(records[0].prev == LogHead.Position.start.hash)
+        #expect(try Fsck(root: server.root).check().isEmpty)
+    }
+
+    @Test func aForgedLineIsReported() throws {
+        let server = try server(images: 3)
+        var log = try lines(server)
+        log[1] = log[1].replacingOccurrences(of: "\"c1.gif\"", with: "\"cX.gif\"")
+        try write(log, to: server)
+        #expect(throws: NotificationLog.Untrusted.rewritten(server.root.notificationLogPath, seq: 3)) { _ = try verify(server) }
+    }
+
+    @Test func reorderedLinesAreReported() throws {
+        let server = try server(images: 3)
+        let log = try lines(server)
+        try write([log[0], log[2], log[1]], to: server)
+        #expect(throws: NotificationLog.Corrupt.self) { _ = try verify(server) }
+    }
+
+    @Test func aTruncatedLogIsReported() throws {
+        let server = try server(images: 3)
+        try write(Array(try lines(server).prefix(2)), to: server)
+        #expect(throws: NotificationLog.Untrusted.truncated(server.root.notificationLogPath, lines: 2, head: 3)) { _ = try verify(server) }
+    }
+
+    /// An old log with its old, validly signed head, put back after a client saw a newer one.
+    @Test func aRollbackBehindWhatWasVerifiedIsReported() throws {
+        let server = try server(images: 2)
+        let oldLog = try lines(server)
+        let oldHead = try Data(contentsOf: URL(fileURLWithPath: NotificationLog(path: server.root.notificationLogPath).headPath))
+        try server.drop("chelsea.webp", name: "new.webp")
+        _ = try server.ingester().runUntilEmpty()
+        let (_, seen) = try verify(server)
+        #expect(seen.seq == 3)
+        try write(oldLog, to: server)
+        try oldHead.write(to: URL(fileURLWithPath: NotificationLog(path: server.root.notificationLogPath).headPath))
+        #expect(throws: NotificationLog.Untrusted.rolledBack(server.root.notificationLogPath, head: 2, known: 3)) {
+            _ = try verify(server, known: seen)
+        }
+        // A client that never saw line 3 accepts the old, consistent log.
+        #expect(try verify(server).0.count == 2)
+    }
+
+    @Test func aHeadNotSignedByTheDeliveryKeyIsReported() throws {
+        let server = try server(images: 1)
+        let path = NotificationLog(path: server.root.notificationLogPath).headPath
+        var head = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        head["seq"] = 5
+        try JSONSerialization.data(withJSONObject: head).write(to: URL(fileURLWithPath: path))
+        #expect(throws: NotificationLog.Untrusted.self) { _ = try verify(server) }
+    }
+
+    /// A rebuilt log (garbage appended, then caught up) is the same bytes: heads a client
+    /// verified before still hold.
+    @Test func aRebuiltLogExtendsWhatClientsVerified() throws {
+        let server = try server(images: 2)
+        let (_, seen) = try verify(server)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: server.root.notificationLogPath))
+        handle.seekToEndOfFile()
+        handle.write(Data("garbage\n".utf8))
+        try handle.close()
+        try server.drop("chelsea.webp", name: "new.webp")
+        _ = try server.ingester().runUntilEmpty()
+        let (records, head) = try verify(server, known: seen)
+        #expect(records.count == 3 && head.seq == 3)
     }
 }

@@ -69,6 +69,17 @@ struct Workspace {
         return try run([sealdropBinary] + arguments, environment: environment)
     }
 
+    /// `server init root` (2048-bit keys), then for each user a key pair (`NAME.key`), a
+    /// request and a certificate (`NAME.crt`) issued by hand, as an administrator would.
+    func rootWithUsers(_ users: [String]) throws {
+        try sealdrop(["server", "init", "root", "--bits", "2048"])
+        for user in users {
+            try sealdrop(["keygen", "--out", user, "--bits", "2048"])
+            try sealdrop(["request", "--key", "\(user).key", "--user", user, "-o", "\(user).csr"])
+            try sealdrop(["server", "issue", "root", "\(user).csr", "-o", "\(user).crt"])
+        }
+    }
+
     func openssl(_ arguments: [String]) throws -> Run {
         try run(["/usr/bin/env", "openssl"] + arguments, environment: ProcessInfo.processInfo.environment)
     }

@@ -59,10 +59,7 @@ import Testing
     @Test func ingestOnceQuarantinesHostileDropsAndIngestsTheRest() throws {
         let w = try Workspace()
         defer { w.cleanup() }
-        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
-        try w.sealdrop(["keygen", "--out", "alice", "--bits", "2048"])
-        try w.sealdrop(["request", "--key", "alice.key", "--user", "alice", "-o", "alice.csr"])
-        try w.sealdrop(["server", "issue", "root", "alice.csr", "-o", "alice.crt"])
+        try w.rootWithUsers(["alice"])
         try FileManager.default.createDirectory(atPath: w.path("photos"), withIntermediateDirectories: true)
         for index in 0..<50 {
             try FileManager.default.copyItem(atPath: Self.fixtures + "/images/coffee.gif", toPath: w.path("photos/c\(index).gif"))
@@ -111,13 +108,18 @@ import Testing
         let watch = try w.start(["server", "watch", "root", "--rescan", "1"])
         defer { watch.stop() }
         #expect(try w.sealdrop(["register", "--server", "root", "--user", "alice", "--bits", "2048"], home: "alice").status == 0)
+        #expect(try w.sealdrop(["post", Self.fixtures + "/images/coffee.gif"], home: "alice").status == 0)
+        let deadline = Date().addingTimeInterval(30)
+        while !w.exists("root/notifications.head"), Date() < deadline { usleep(100_000) }
         watch.stop()
-        let good = "{\"media_type\":\"image/gif\",\"name\":\"coffee.gif\",\"owner\":\"alice\",\"seq\":1,\"size\":38956,\"time\":\"2026-11-29T03:05:48.392Z\",\"type\":\"image\"}\n"
+        let good = try w.read("root/notifications.jsonl")
+        #expect(good.split(separator: "\n").count == 1)
+        let prev = "\"prev\":\"" + String(repeating: "0", count: 64) + "\","
         for forged in [
-            "{\"media_type\":\"image/gif\",\"name\":\"x.gif\",\"owner\":\"alice\",\"seq\":2,\"size\":-5,\"time\":\"2026-11-29T03:05:48.392Z\",\"type\":\"image\"}\n",
-            "{\"media_type\":\"image/gif\",\"name\":\"\\u001b[31mx.gif\",\"owner\":\"alice\",\"seq\":2,\"size\":5,\"time\":\"2026-11-29T03:05:48.392Z\",\"type\":\"image\"}\n",
-            "{\"media_type\":\"image/gif\",\"name\":\"x.gif\",\"owner\":\"alice\",\"seq\":999999,\"size\":5,\"time\":\"2026-11-29T03:05:48.392Z\",\"type\":\"image\"}\n",
-            "{\"media_type\":\"image/gif\",\"name\":\"x.gif\",\"owner\":\"alice\",\"seq\":2,\"size\":5,\"time\":\"2026-11-29T03:05:48.11111111111111111111111111111111111111111111111111111111401Z\",\"type\":\"image\"}\n",
+            "{\"media_type\":\"image/gif\",\"name\":\"x.gif\",\"owner\":\"alice\",\(prev)\"seq\":2,\"size\":-5,\"time\":\"2026-11-29T03:05:48.392Z\",\"type\":\"image\"}\n",
+            "{\"media_type\":\"image/gif\",\"name\":\"\\u001b[31mx.gif\",\"owner\":\"alice\",\(prev)\"seq\":2,\"size\":5,\"time\":\"2026-11-29T03:05:48.392Z\",\"type\":\"image\"}\n",
+            "{\"media_type\":\"image/gif\",\"name\":\"x.gif\",\"owner\":\"alice\",\(prev)\"seq\":999999,\"size\":5,\"time\":\"2026-11-29T03:05:48.392Z\",\"type\":\"image\"}\n",
+            "{\"media_type\":\"image/gif\",\"name\":\"x.gif\",\"owner\":\"alice\",\(prev)\"seq\":2,\"size\":5,\"time\":\"2026-11-29T03:05:48.11111111111111111111111111111111111111111111111111111111401Z\",\"type\":\"image\"}\n",
         ] {
             try w.write(good + forged, to: "root/notifications.jsonl")
             for command in [["tail"], ["list"], ["tail", "--all", "--json"]] {
@@ -127,6 +129,25 @@ import Testing
                 #expect(run.stderr.contains("line 2 is not a notification the server wrote"), "\(run.stderr)")
                 #expect(!run.stderr.contains("\u{1b}"))
             }
+        }
+    }
+}
+
+/// A user certificate swapped into encryption.crt while someone registers made them seal to
+/// that user; the server's roles are now checked and pinned.
+@Suite(.serialized) struct RolePinningCLITests {
+    @Test func registrationRefusesAUserCertificateAsTheServersRole() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        try w.rootWithUsers(["mallory"])
+        for role in ["encryption", "delivery"] {
+            let original = try w.read("root/\(role).crt")
+            try w.write(try w.read("mallory.crt"), to: "root/\(role).crt")
+            let run = try w.sealdrop(["register", "--server", "root", "--user", "bob", "--bits", "2048"], home: "bob")
+            #expect(run.status == 1, "\(role): \(run.stderr)")
+            #expect(run.stderr.contains("not a \(role) certificate") || run.stderr.contains("not the server's \(role) certificate"), "\(run.stderr)")
+            #expect(!w.exists("bob/profile.json"))
+            try w.write(original, to: "root/\(role).crt")
         }
     }
 }

@@ -7,10 +7,7 @@ import Testing
     @Test func sigkillDuringOpenLeavesNoFile() throws {
         let w = try Workspace()
         defer { w.cleanup() }
-        try w.sealdrop(["keygen", "--out", "bob", "--bits", "2048"])
-        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
-        try w.sealdrop(["request", "--key", "bob.key", "--user", "bob", "-o", "bob.csr"])
-        try w.sealdrop(["server", "issue", "root", "bob.csr", "-o", "bob.crt"])
+        try w.rootWithUsers(["bob"])
         // A large "image": PNG magic and header, then 192 MiB of filler.
         let png = try Data(contentsOf: URL(fileURLWithPath: HostileInputCLITests.fixtures + "/images/horse.png"))
         var big = png.prefix(33)

@@ -105,10 +105,7 @@ import Testing
     @Test func cronAndWatchTogetherNeverDoubleIngest() throws {
         let w = try Workspace()
         defer { w.cleanup() }
-        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
-        try w.sealdrop(["keygen", "--out", "erin", "--bits", "2048"])
-        try w.sealdrop(["request", "--key", "erin.key", "--user", "erin", "-o", "erin.csr"])
-        try w.sealdrop(["server", "issue", "root", "erin.csr", "-o", "erin.crt"])
+        try w.rootWithUsers(["erin"])
         try FileManager.default.createDirectory(atPath: w.path("photos"), withIntermediateDirectories: true)
         for i in 0..<40 {
             try FileManager.default.copyItem(atPath: Self.images + "/horse.png", toPath: w.path("photos/h\(i).png"))

@@ -111,7 +111,7 @@ public enum EnvelopeReader {
             throw EnvelopeError.notForThisKey(recipient: Fingerprint(digest: try! SHA256Digest(bytes: header.recipient)).description)
         }
         do {
-            try header.senderCertificate.verify(issuedBy: authority, at: now, for: .digitalSignature)
+            try header.senderCertificate.verify(issuedBy: authority, at: now, role: .user)
         } catch {
             throw EnvelopeError.untrustedSender("\(error)")
         }

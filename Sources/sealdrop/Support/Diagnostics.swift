@@ -105,6 +105,8 @@ enum Diagnostics {
             }
         case let error as Quarantine.RequeueFailure:
             return (error.description, "ls ROOT/quarantine; the reason files say why each drop is there")
+        case let error as NotificationLog.Untrusted:
+            return (error.description, "nothing from the log was shown; tell the server's administrator (it may have been tampered with)")
         case let error as NotificationLog.Corrupt:
             return (error.description, "nothing from the log was shown; tell the server's administrator (sealdrop server fsck ROOT)")
         case let error as Registration.Failure:
