@@ -14,6 +14,13 @@ public final class Catalogue: Sendable {
 
     /// The on-disk catalogue at `path`, created and migrated as needed.
     public init(path: String) throws {
+        // Created 0600 whatever the umask: SQLite gives its -wal and -shm files the same mode.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd >= 0 {
+            var info = stat()
+            if fstat(fd, &info) == 0, info.st_size == 0 { fchmod(fd, 0o600) }
+            close(fd)
+        }
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")

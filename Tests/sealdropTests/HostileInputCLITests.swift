@@ -151,3 +151,36 @@ import Testing
         }
     }
 }
+
+/// `server init` under umask 000 left every directory 0777 without the sticky bit.
+@Suite struct UmaskCLITests {
+    @Test func initUnderUmask000LeavesNoWorldWritableDirectoryWithoutTheStickyBit() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SEALDROP_PASSPHRASE"] = "test passphrase"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "umask 000 && exec \"$0\" server init root --bits 2048", sealdropBinary]
+        process.currentDirectoryURL = w.url
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        var checked = 0
+        for entry in [""] + w.listing() {
+            var info = stat()
+            let path = w.path(entry)
+            guard lstat(path, &info) == 0 else { continue }
+            if info.st_mode & S_IFMT == S_IFDIR, entry.hasPrefix("root") {
+                checked += 1
+                #expect(info.st_mode & 0o002 == 0 || info.st_mode & 0o1000 != 0, "\(entry) is world-writable without the sticky bit")
+            }
+            if entry.hasPrefix("root") { #expect(info.st_mode & 0o002 == 0 || info.st_mode & 0o1000 != 0, "\(entry)") }
+            if entry.hasSuffix(".key") || entry.hasSuffix(".sqlite") { #expect(info.st_mode & 0o077 == 0, "\(entry)") }
+        }
+        #expect(checked >= 8)
+        #expect(try w.sealdrop(["server", "fsck", "root"]).status == 0)
+    }
+}
