@@ -20,12 +20,14 @@ public struct Registration: Sendable {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case alreadyRegistered(String)
         case refused(String)
+        case renewalRefused(String)
         case timedOut(Double)
 
         public var description: String {
             switch self {
             case .alreadyRegistered(let home): "\(home) already holds a registered profile"
             case .refused(let reason): "the server refused the registration: \(reason)"
+            case .renewalRefused(let reason): "the server refused to renew the certificate: \(reason)"
             case .timedOut(let seconds): "no answer from the server within \(Int(seconds)) s"
             }
         }
@@ -68,7 +70,30 @@ public struct Registration: Sendable {
 
     /// Waits for the server's answer to the request for `key`: the certificate (checked
     /// against the pinned CA, the name and the key, then saved) or the refusal.
-    public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double) throws -> Certificate {
+    /// Renews this profile's certificate before it expires, for the same key: a renewal
+    /// request signed with the current certificate, then the new certificate, checked and
+    /// saved as at registration. An expired or revoked certificate cannot renew.
+    public func renew(passphrase: SecretBytes, timeout: Double) throws -> Certificate {
+        let profile = try Profile.load(home: home)
+        let signer = try profile.signer(passphrase: passphrase)
+        let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: try profile.encryptionCertificate().publicKey))
+        let inboxName = Inbox.uniqueName(suffix: ".seal")
+        var source = MemorySource([UInt8](try JSONEncoder().encode(RenewalRequest(user: user.value))))
+        var sink = try FileSink(path: "\(server.inboxTemporary)/\(inboxName)")
+        let summary = try sealer.seal(from: &source, to: &sink, name: RenewalRequest.envelopeName, kind: .message,
+                                      mediaType: RenewalRequest.mediaType)
+        try sink.commit(mode: 0o644, durable: true)
+        try Inbox.publish(inboxName, in: server)
+        let key = try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: passphrase)
+        do {
+            return try awaitCertificate(for: key, timeout: timeout,
+                                        refusal: "\(server.outbox(for: user.value))/rejected-\(summary.envelopeID.hexString).json")
+        } catch Failure.refused(let reason) {
+            throw Failure.renewalRefused(reason)
+        }
+    }
+
+    public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double, refusal: String? = nil) throws -> Certificate {
         let profile = try Profile.load(home: home)
         let answer = Registrar.answerName(for: key.publicKey)
         let outbox = server.outbox(for: user.value)
@@ -89,8 +114,9 @@ public struct Registration: Sendable {
                 unlink(certificatePath)
                 return certificate
             }
-            let rejectedPath = "\(outbox)/registration-\(answer).rejected.json"
-            if FileManager.default.fileExists(atPath: rejectedPath) {
+            for path in [refusal, "\(outbox)/registration-\(answer).rejected.json"].compactMap({ $0 })
+            where FileManager.default.fileExists(atPath: path) {
+                let rejectedPath = path
                 let data = Data(try KeyFile.readBytes(rejectedPath, limit: 64 << 10, followSymlinks: false))
                 let reason = LogText.escaped((try? JSONDecoder().decode([String: String].self, from: data))?["reason"] ?? "no reason given")
                 unlink(rejectedPath)

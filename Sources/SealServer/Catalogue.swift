@@ -221,6 +221,15 @@ extension Catalogue {
         }
     }
 
+    /// Replaces an unrevoked user's certificate (a renewal for the same key).
+    public func replaceCertificate(name: String, certificate: [UInt8], fingerprint: String) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE users SET certificate = ?, certificate_fingerprint = ? WHERE name = ? AND revoked_at IS NULL",
+                           arguments: [Data(certificate), fingerprint, name])
+            guard db.changesCount > 0 else { throw Failure.noSuchUser(name) }
+        }
+    }
+
     /// The user whose revocation revoked `key` (a public key fingerprint), or nil.
     public func revokedKeyOwner(_ key: String) throws -> String? {
         try writer.read { db in try String.fetchOne(db, sql: "SELECT user FROM revoked_keys WHERE key_fingerprint = ?", arguments: [key]) }

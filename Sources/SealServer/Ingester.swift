@@ -250,8 +250,13 @@ public final class Ingester: @unchecked Sendable {
             return .rejected(reason: "unreadable envelope: \(error)", sender: nil, envelopeID: nil, told: nil)
         }
         let id = header.envelopeID
-        guard let user = try catalogue.user(named: header.senderCertificate.subject.commonName ?? ""),
-              user.certificate == header.senderCertificate.der
+        // The registered certificate, or (sealed before a renewal) one of our CA's for the
+        // registered user's key.
+        let claimed = header.senderCertificate
+        guard let user = try catalogue.user(named: claimed.subject.commonName ?? ""),
+              user.certificate == claimed.der
+                || ((try? Certificate(der: user.certificate))?.publicKey == claimed.publicKey
+                    && (try? claimed.verify(issuedBy: authority.certificate, role: .user)) != nil)
         else { return .rejected(reason: "unknown sender certificate", sender: nil, envelopeID: id, told: nil) }
         let sender = user.name
         func reject(_ reason: String, told: String? = nil) -> Verdict {
@@ -267,8 +272,11 @@ public final class Ingester: @unchecked Sendable {
         if age > policy.maximumAge { return reject("stale: created \(Int(age)) s ago, the window is \(Int(policy.maximumAge)) s") }
         if -age > policy.maximumFutureSkew { return reject("created \(Int(-age)) s in the future") }
         if header.kind == .message {
-            guard header.mediaType == FetchRequest.mediaType else { return reject("unknown message type \(header.mediaType)") }
-            return try answerFetch(path, name: name, sender: user, id: id)
+            switch header.mediaType {
+            case FetchRequest.mediaType: return try answerFetch(path, name: name, sender: user, id: id)
+            case RenewalRequest.mediaType: return try renewCertificate(path, name: name, sender: user, id: id)
+            default: return reject("unknown message type \(header.mediaType)")
+            }
         }
         if let existing = try catalogue.image(named: header.name), existing.owner != sender {
             return reject("the name \"\(header.name)\" belongs to \(existing.owner)")
@@ -292,6 +300,33 @@ public final class Ingester: @unchecked Sendable {
             size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name, senderKey: senderKey))
     }
 
+    /// The payload of a message envelope (a request of a few hundred bytes), once its
+    /// signature, then the server's key and every MAC, verified.
+    func openMessage(_ path: String) throws -> [UInt8] {
+        var source = try FileSource(path: path, followSymlinks: false)
+        let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority.certificate)
+        guard verified.payloadLength <= UInt64(FetchRequest.maximumBytes) else { throw EnvelopeError.malformed("request too large") }
+        try source.rewind()
+        var sink = MemorySink()
+        try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
+        return sink.bytes
+    }
+
+    /// Renews the sender's certificate for the key it already has (docs/SERVER.md,
+    /// "Registration"): the signed request proves the key, the current certificate the name.
+    func renewCertificate(_ path: String, name: String, sender: UserRecord, id: [UInt8]) throws -> Verdict {
+        do {
+            let request = try JSONDecoder().decode(RenewalRequest.self, from: Data(openMessage(path)))
+            guard request.user == sender.name else { throw EnvelopeError.malformed("renewal for another user") }
+        } catch {
+            return .rejected(reason: "did not verify: \(error)", sender: sender.name, envelopeID: id, told: Self.notVerified)
+        }
+        let key = try Certificate(der: sender.certificate).publicKey
+        try registrar.renew(sender.name, key: key)
+        _ = try catalogue.markSeen(id, senderKey: key.fingerprint.description, sender: sender.name, inboxName: name)
+        return .registered(sender.name)
+    }
+
     /// Answers a fetch request (docs/SERVER.md, "Fetching"): the request is verified like any
     /// envelope, its small payload decrypted in memory, and the answer written to the
     /// requester's outbox: the owner's envelope untouched, and a signed statement with the
@@ -299,13 +334,7 @@ public final class Ingester: @unchecked Sendable {
     func answerFetch(_ path: String, name: String, sender: UserRecord, id: [UInt8]) throws -> Verdict {
         let request: FetchRequest
         do {
-            var source = try FileSource(path: path, followSymlinks: false)
-            let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority.certificate)
-            guard verified.payloadLength <= UInt64(FetchRequest.maximumBytes) else { throw EnvelopeError.malformed("request too large") }
-            try source.rewind()
-            var sink = MemorySink()
-            try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
-            request = try JSONDecoder().decode(FetchRequest.self, from: Data(sink.bytes))
+            request = try JSONDecoder().decode(FetchRequest.self, from: Data(openMessage(path)))
         } catch {
             return .rejected(reason: "did not verify: \(error)", sender: sender.name, envelopeID: id, told: Self.notVerified)
         }

@@ -73,6 +73,14 @@ public struct Registrar {
         return .rejected(reason: "name \"\(name)\" is taken", sender: nil, envelopeID: nil, told: nil)
     }
 
+    /// Issues `name` a fresh certificate for `key`, the key of its current one, records it
+    /// and delivers it as registration does.
+    func renew(_ name: String, key: RSA.PublicKey) throws {
+        let certificate = try authority.issue(commonName: name, publicKey: key, profile: .user)
+        try catalogue.replaceCertificate(name: name, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
+        try deliver(certificate, to: root.outbox(for: name), answer: Self.answerName(for: key))
+    }
+
     private func deliver(_ certificate: Certificate, to outbox: String, answer: String) throws {
         try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
         try AtomicFile.write(certificate.pem, to: "\(outbox)/certificate-\(answer).crt", replace: true)
@@ -82,4 +90,15 @@ public struct Registrar {
         try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
         try AtomicFile.write(try Quarantine.json(["reason": reason]), to: "\(outbox)/registration-\(answer).rejected.json", replace: true)
     }
+}
+
+/// A certificate renewal request's payload (a message envelope signed with the current
+/// certificate): the user whose certificate is renewed, for the same key.
+public struct RenewalRequest: Codable, Sendable {
+    public static let mediaType = "application/vnd.sealdrop.renew+json"
+    public static let envelopeName = "certificate-renewal"
+
+    public let user: String
+
+    public init(user: String) { self.user = user }
 }

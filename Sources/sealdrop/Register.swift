@@ -16,10 +16,13 @@ extension Sealdrop {
                 """)
 
         @Option(help: ArgumentHelp("The server root directory.", valueName: "root"))
-        var server: String
+        var server: String?
 
         @Option(help: "The user name to register.")
-        var user: String
+        var user: String?
+
+        @Flag(help: "Renew this profile's certificate for the same key, before it expires.")
+        var renew = false
 
         @Option(help: ArgumentHelp("The CA fingerprint the administrator gave you; anything else is refused.", valueName: "fingerprint"))
         var expectFingerprint: String?
@@ -33,6 +36,7 @@ extension Sealdrop {
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
+            if !renew, server == nil || user == nil { throw ValidationError("register needs --server ROOT and --user NAME (or --renew)") }
             guard RSA.KeySize(rawValue: bits) != nil else { throw ValidationError("--bits must be 2048, 3072 or 4096 (got \(bits))") }
             if let expectFingerprint, Fingerprint(parsing: expectFingerprint) == nil {
                 throw ValidationError("--expect-fingerprint is not a SHA-256 fingerprint")
@@ -40,8 +44,10 @@ extension Sealdrop {
         }
 
         func perform() throws {
-            let name = try UserName(user)
             let home = Profile.defaultHome()
+            if renew { return try renewCertificate(home: home) }
+            guard let server, let user else { return }
+            let name = try UserName(user)
             let registration = Registration(home: home, server: ServerRoot(path: server), user: name)
             let authority = try about(server) { try registration.serverAuthority() }
             print("server CA      \(authority.subject)")
@@ -65,6 +71,16 @@ extension Sealdrop {
             let certificate = try registration.awaitCertificate(for: key, timeout: timeout)
             print("registered \"\(name)\": certificate valid until \(iso8601(certificate.notAfter))")
             print("profile in \(home)")
+        }
+
+        func renewCertificate(home: String) throws {
+            let profile = try Profile.load(home: home)
+            let current = try about(profile.certificatePath) { try profile.certificate() }
+            let registration = Registration(home: home, server: profile.server, user: try UserName(profile.settings.user))
+            let secret = try passphrase.existing(for: profile.keyPath)
+            print("renewal for \"\(profile.settings.user)\" (valid until \(iso8601(current.notAfter))) dropped; waiting for the server (up to \(Int(timeout)) s)")
+            let certificate = try registration.renew(passphrase: secret, timeout: timeout)
+            print("renewed \"\(profile.settings.user)\": certificate valid until \(iso8601(certificate.notAfter))")
         }
     }
 }

@@ -139,3 +139,32 @@ import Testing
         #expect(try w.sealdrop(["server", "fsck", "root"]).status == 0)
     }
 }
+
+/// `register --renew`: a fresh certificate for the same key, before expiry, through the drop.
+@Suite(.serialized) struct RenewalCLITests {
+    @Test func aUserRenewsTheirCertificateAndARevokedOneCannot() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
+        let watch = try w.start(["server", "watch", "root", "--rescan", "1"])
+        defer { watch.stop() }
+        #expect(try w.sealdrop(["register", "--server", "root", "--user", "alice", "--bits", "2048"], home: "alice").status == 0)
+        let before = try w.read("alice/alice.crt")
+        let key = try w.read("alice/alice.key")
+        let renewed = try w.sealdrop(["register", "--renew"], home: "alice")
+        #expect(renewed.status == 0, "\(renewed.stderr)")
+        #expect(renewed.stdout.contains("renewed \"alice\": certificate valid until"))
+        #expect(try w.read("alice/alice.crt") != before)
+        #expect(try w.read("alice/alice.key") == key, "the key is never replaced")
+        #expect(try w.openssl(["verify", "-x509_strict", "-CAfile", "root/ca.crt", "alice/alice.crt"]).status == 0)
+        let post = try w.sealdrop(["post", ServerFlowTests.images + "/coffee.gif"], home: "alice")
+        #expect(post.status == 0, "\(post.stderr)")
+        // A revoked user cannot renew: the refusal reaches them at once.
+        #expect(try w.sealdrop(["server", "revoke", "root", "alice"]).status == 0)
+        let refused = try w.sealdrop(["register", "--renew", "--timeout", "30"], home: "alice")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("the server refused to renew the certificate: sender alice is revoked"), "\(refused.stderr)")
+        // Without --renew, register still needs its server and name.
+        #expect(try w.sealdrop(["register"], home: "bob").status != 0)
+    }
+}

@@ -113,6 +113,7 @@ enum Diagnostics {
             switch error {
             case .alreadyRegistered: return (error.description, "use another SEALDROP_HOME for another user")
             case .refused: return (error.description, "choose another user name")
+            case .renewalRefused: return (error.description, "ask the server's administrator (sealdrop server users ROOT shows revocations)")
             case .timedOut: return (error.description, "is the server ingesting? (sealdrop server watch ROOT, or ingest --once from cron); run register again to keep waiting")
             }
         case let error as EnvelopeError:
