@@ -80,6 +80,18 @@ struct Workspace {
         }
     }
 
+    /// `server init root` with a `watch` daemon on it (the caller stops it), and each user
+    /// registered through the drop with the profile in the workspace folder of its name.
+    func watchedRootWithRegistered(_ users: [String]) throws -> Background {
+        try sealdrop(["server", "init", "root", "--bits", "2048"])
+        let watch = try start(["server", "watch", "root", "--rescan", "1"])
+        for user in users {
+            let run = try sealdrop(["register", "--server", "root", "--user", user, "--bits", "2048"], home: user)
+            guard run.status == 0 else { watch.stop(); throw UsageError(message: "register \(user): \(run.stderr)") }
+        }
+        return watch
+    }
+
     func openssl(_ arguments: [String]) throws -> Run {
         try run(["/usr/bin/env", "openssl"] + arguments, environment: ProcessInfo.processInfo.environment)
     }
@@ -154,4 +166,10 @@ final class Background: @unchecked Sendable {
     }
 
     deinit { if process.isRunning { process.interrupt(); process.terminate() } }
+}
+
+/// A test setup step that failed.
+struct UsageError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

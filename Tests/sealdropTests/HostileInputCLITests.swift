@@ -104,10 +104,8 @@ import Testing
     @Test func tailAndListRefuseAForgedLog() throws {
         let w = try Workspace()
         defer { w.cleanup() }
-        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
-        let watch = try w.start(["server", "watch", "root", "--rescan", "1"])
+        let watch = try w.watchedRootWithRegistered(["alice"])
         defer { watch.stop() }
-        #expect(try w.sealdrop(["register", "--server", "root", "--user", "alice", "--bits", "2048"], home: "alice").status == 0)
         #expect(try w.sealdrop(["post", Self.fixtures + "/images/coffee.gif"], home: "alice").status == 0)
         let deadline = Date().addingTimeInterval(30)
         while !w.exists("root/notifications.head"), Date() < deadline { usleep(100_000) }

@@ -145,10 +145,8 @@ import Testing
     @Test func aUserRenewsTheirCertificateAndARevokedOneCannot() throws {
         let w = try Workspace()
         defer { w.cleanup() }
-        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
-        let watch = try w.start(["server", "watch", "root", "--rescan", "1"])
+        let watch = try w.watchedRootWithRegistered(["alice"])
         defer { watch.stop() }
-        #expect(try w.sealdrop(["register", "--server", "root", "--user", "alice", "--bits", "2048"], home: "alice").status == 0)
         let before = try w.read("alice/alice.crt")
         let key = try w.read("alice/alice.key")
         let renewed = try w.sealdrop(["register", "--renew"], home: "alice")
