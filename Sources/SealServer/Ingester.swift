@@ -164,6 +164,8 @@ public final class Ingester: @unchecked Sendable {
             }
         }
         if !accepted.isEmpty {
+            // Stored after the examining marks are gone, so a crash here is never blamed on a drop.
+            for (item, _) in accepted { try blobs.adopt(queue.dropPath(item.id), hash: item.sha256) }
             // Versions these replace: their blobs go once the new rows are committed.
             let replaced = try accepted.compactMap { try catalogue.image(named: $0.record.name)?.blob }
             let refused = try catalogue.record(accepted.map(\.record))
@@ -174,7 +176,6 @@ public final class Ingester: @unchecked Sendable {
                     case .replay: "replay: envelope id already seen"
                     case .nameOwnedBy(let owner): "the name \"\(record.name)\" belongs to \(owner)"
                     }
-                    try discardUnreferencedBlob(record.blob)
                     try reject(item, reason: reason, sender: record.owner, envelopeID: record.envelopeID, into: &report)
                 } else {
                     queue.finish(item)
@@ -195,6 +196,8 @@ public final class Ingester: @unchecked Sendable {
         _ item: WorkQueue.Item, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil, told: String? = nil,
         into report: inout Report
     ) throws {
+        // A copy stored by an earlier attempt that crashed before its commit is no blob of anyone's.
+        try discardUnreferencedBlob(item.sha256)
         try quarantine.reject(item, from: queue, reason: reason, sender: sender, envelopeID: envelopeID, senderReason: told)
         report.quarantined += 1
         logger.warning("quarantined", metadata: [
@@ -293,7 +296,6 @@ public final class Ingester: @unchecked Sendable {
         } catch {
             return reject("did not verify: \(error)", told: Self.notVerified)
         }
-        try blobs.adopt(path, hash: item.sha256)
         let hash = item.sha256
         return .image(ImageRecord(
             name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),

@@ -76,7 +76,9 @@ import Testing
         var report = Ingester.Report()
         let batch = try ingester.nextBatch(into: &report)
         #expect(batch.count == 1)
-        // The process "dies" while examining: the mark stays, nothing else happens.
+        // An earlier attempt stored the copy and died before its commit; this one "dies" while
+        // examining: the mark stays, nothing else happens.
+        try ingester.blobs.adopt(ingester.queue.dropPath(batch[0].id), hash: batch[0].sha256)
         ingester.queue.markExamining(batch[0])
         try server.drop("chelsea.webp", name: "after.webp")
         report = try server.ingester().runUntilEmpty()
@@ -87,6 +89,9 @@ import Testing
         #expect(reason.reason.contains("stopped while examining"))
         #expect(reason.sender == nil)
         #expect(FileManager.default.fileExists(atPath: "\(server.root.quarantine)/\(batch[0].id)"))
+        // The stored copy of a drop nobody recorded is gone: no orphan, and the quarantined
+        // file has one link, so it can be requeued.
+        #expect(try Fsck(root: server.root).check().isEmpty)
         // The operator knows it was his kill: requeued, it is ingested like any drop.
         #expect(throws: Quarantine.RequeueFailure.self) { try Quarantine(root: server.root).requeue("../ca.key") }
         try Quarantine(root: server.root).requeue(batch[0].id)
