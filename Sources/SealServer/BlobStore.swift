@@ -23,6 +23,11 @@ public struct BlobStore: Sendable {
     /// into place and fsyncing the shard: nothing is read again, so the blob is the bytes
     /// that were verified. Storing the same bytes twice is harmless.
     func adopt(_ source: String, hash: String) throws {
+        // The claim did not fsync the copy; it must be durable before its row commits.
+        let fd = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw IOFailure(call: "open", path: source, code: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: source, code: errno) }
         try ServerRoot.makeDirectory(shard(for: hash), mode: 0o700)
         guard link(source, path(for: hash)) == 0 || errno == EEXIST else {
             throw IOFailure(call: "link", path: path(for: hash), code: errno)

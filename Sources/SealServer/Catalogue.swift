@@ -114,6 +114,9 @@ public final class Catalogue: Sendable {
             }
             try db.execute(sql: "DROP TABLE seen_envelopes")
             try db.execute(sql: "ALTER TABLE seen_envelopes_v2 RENAME TO seen_envelopes")
+            // Image rows find their envelope by id alone: without this, every image lookup
+            // scanned the whole table.
+            try db.execute(sql: "CREATE INDEX seen_envelopes_id ON seen_envelopes(id)")
         }
         migrator.registerMigration("v2-revoked-keys") { db in
             // Revocation follows the key, so a revoked key cannot come back under a new name.

@@ -43,6 +43,8 @@ public enum LogText {
     /// written as a `\u{XX}` escape, and the backslash doubled unless `keepBackslash` (for
     /// text that may already hold escapes, such as a log line's values).
     public static func escaped(_ text: String, keepBackslash: Bool = false) -> String {
+        // Printable ASCII needs no look-up of Unicode properties: most log values are.
+        if text.utf8.allSatisfy({ (0x20..<0x7F).contains($0) && (keepBackslash || $0 != UInt8(ascii: "\\")) }) { return text }
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar.properties.generalCategory {

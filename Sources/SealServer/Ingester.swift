@@ -48,7 +48,7 @@ public final class Ingester: @unchecked Sendable {
         try root.makeLayout()
         blobs = BlobStore(directory: root.blobs)
         quarantine = Quarantine(root: root)
-        queue = WorkQueue(directory: root.work)
+        queue = WorkQueue(directory: root.work, inbox: try DropDirectory(root.inboxNew))
         log = NotificationLog(path: root.notificationLogPath)
         registrar = Registrar(root: root, catalogue: catalogue, authority: authority)
         delivery = try RSASigner(
@@ -78,17 +78,18 @@ public final class Ingester: @unchecked Sendable {
     /// oldest first, up to the batch size. Drops an earlier process died examining are
     /// quarantined here, so no drop can stop ingestion by crashing it.
     func nextBatch(into report: inout Report) throws -> [WorkQueue.Item] {
-        let inbox = try DropDirectory(root.inboxNew)
-        let (pending, interrupted) = try queue.recover(inbox: inbox)
+        let inbox = queue.inbox
+        let (pending, interrupted, held) = try queue.recover()
         for item in interrupted {
             try reject(item, reason: "the server stopped while examining this drop (a crash or a kill); set aside so that it "
                 + "cannot stop ingestion again (sealdrop server requeue ROOT \(item.id) puts it back)", into: &report)
         }
+        try queue.release(interrupted)
         var batch = Array(pending.prefix(policy.batchSize))
         var claimed: [WorkQueue.Item] = []
         var failure: Error?
         let (names, overQuota) = try Inbox.pending(
-            inbox, limit: policy.batchSize - batch.count, skipping: stuck, bytesPerUser: policy.maximumPendingBytesPerUser)
+            inbox, limit: policy.batchSize - batch.count, skipping: stuck.union(held), bytesPerUser: policy.maximumPendingBytesPerUser)
         for name in overQuota {
             let reason = "its sender has more than \(policy.maximumPendingBytesPerUser) bytes waiting in the inbox; refused unread"
             try quarantine.refuseUnread(name, in: inbox, reason: reason)
@@ -118,7 +119,7 @@ public final class Ingester: @unchecked Sendable {
                 break
             }
         }
-        try queue.commit(claimed, from: inbox)
+        try queue.commit(claimed)
         batch += claimed
         if batch.isEmpty, let failure { throw failure }
         if let failure {
@@ -137,6 +138,8 @@ public final class Ingester: @unchecked Sendable {
         }
         var accepted: [(item: WorkQueue.Item, record: ImageRecord)] = []
         var postponed: Error?
+        // Dealt with: released together once the batch is recorded.
+        var done: [WorkQueue.Item] = []
         for (item, verdict) in zip(items, verdicts.all) {
             var outcome = verdict
             if case .deferred = outcome { outcome = guardedExamine(item, registrations: true) }
@@ -144,19 +147,20 @@ public final class Ingester: @unchecked Sendable {
             case .image(let record):
                 accepted.append((item, record))
             case .answered(let requester, let image):
-                queue.finish(item)
+                done.append(item)
                 report.answered += 1
                 logger.info("answered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "requester": "\(requester)", "image": "\(LogText.escaped(image))"])
             case .registered(let user):
-                queue.finish(item)
+                done.append(item)
                 report.registered += 1
                 logger.info("registered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "user": "\(user)"])
             case .alreadyIngested:
-                queue.finish(item)
+                done.append(item)
                 report.alreadyIngested += 1
                 logger.info("already ingested", metadata: ["file": "\(item.file)", "id": "\(item.id)"])
             case .rejected(let reason, let sender, let id, let told):
                 try reject(item, reason: reason, sender: sender, envelopeID: id, told: told, into: &report)
+                done.append(item)
             case .postponed(let error):
                 postponed = error
             case .deferred:
@@ -164,8 +168,6 @@ public final class Ingester: @unchecked Sendable {
             }
         }
         if !accepted.isEmpty {
-            // Stored after the examining marks are gone, so a crash here is never blamed on a drop.
-            for (item, _) in accepted { try blobs.adopt(queue.dropPath(item.id), hash: item.sha256) }
             // Versions these replace: their blobs go once the new rows are committed.
             let replaced = try accepted.compactMap { try catalogue.image(named: $0.record.name)?.blob }
             let refused = try catalogue.record(accepted.map(\.record))
@@ -177,8 +179,9 @@ public final class Ingester: @unchecked Sendable {
                     case .nameOwnedBy(let owner): "the name \"\(record.name)\" belongs to \(owner)"
                     }
                     try reject(item, reason: reason, sender: record.owner, envelopeID: record.envelopeID, into: &report)
+                    done.append(item)
                 } else {
-                    queue.finish(item)
+                    done.append(item)
                     report.accepted += 1
                     logger.info("accepted", metadata: [
                         "file": "\(item.file)", "id": "\(item.id)", "name": "\(LogText.escaped(record.name))", "owner": "\(record.owner)",
@@ -187,7 +190,7 @@ public final class Ingester: @unchecked Sendable {
                 }
             }
         }
-        try queue.sync()
+        try queue.release(done)
         try log.catchUp(from: catalogue, signer: delivery)
         if let postponed { throw postponed }
     }
@@ -207,15 +210,25 @@ public final class Ingester: @unchecked Sendable {
     /// Examines one drop with its examining mark set, so that a crash inside is blamed on it
     /// at the next start. Whatever it throws becomes its quarantine reason, except the
     /// server's own transient failures, which leave it for a later run.
+    /// An accepted image's copy is then stored, still on this worker but after the mark is
+    /// gone, so a crash while storing is never blamed on the drop.
     func guardedExamine(_ item: WorkQueue.Item, registrations: Bool) -> Verdict {
         queue.markExamining(item)
-        defer { queue.unmark(item) }
+        let verdict: Verdict
         do {
-            return try examine(item, registrations: registrations)
+            verdict = try examine(item, registrations: registrations)
         } catch where Transient.isTransient(error) {
-            return .postponed(error)
+            verdict = .postponed(error)
         } catch {
-            return .rejected(reason: "could not be examined: \(error)", sender: nil, envelopeID: nil, told: nil)
+            verdict = .rejected(reason: "could not be examined: \(error)", sender: nil, envelopeID: nil, told: nil)
+        }
+        queue.unmark(item)
+        guard case .image = verdict else { return verdict }
+        do {
+            try blobs.adopt(queue.dropPath(item.id), hash: item.sha256)
+            return verdict
+        } catch {
+            return .postponed(error)
         }
     }
 

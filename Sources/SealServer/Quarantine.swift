@@ -29,8 +29,9 @@ public struct Quarantine: Sendable {
         }
     }
 
-    /// Moves a claimed drop's copy into quarantine with `reason`. `senderReason`, when given,
-    /// is what the sender is told (authentication failures all read the same).
+    /// Moves a claimed drop's copy into quarantine with `reason` (the caller then releases the
+    /// claim). `senderReason`, when given, is what the sender is told (authentication failures
+    /// all read the same).
     func reject(
         _ item: WorkQueue.Item, from queue: WorkQueue, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil,
         senderReason: String? = nil
@@ -44,7 +45,6 @@ public struct Quarantine: Sendable {
         guard rename(queue.dropPath(item.id), target) == 0 else {
             throw IOFailure(call: "rename", path: queue.dropPath(item.id), code: errno)
         }
-        queue.finish(item)
         try AtomicFile.syncDirectory(root.quarantine)
         if let sender {
             let outbox = root.outbox(for: sender)

@@ -5,15 +5,19 @@ import SealPKI
 
 /// Drops taken out of their writers' reach (docs/SERVER.md, "Claiming drops"). Each inbox
 /// entry is read once, through a descriptor checked to be a regular file, into `work/ID.drop`
-/// in a directory only the server writes, hashed as it is copied; the inbox entry is removed
-/// only once that copy and its note `work/ID.json` are durable. Verification, storing and
-/// quarantine all use the copy, so what was verified is what is stored, whatever the writer
-/// does to its file afterwards.
+/// in a directory only the server writes, hashed as it is copied, with a note `work/ID.json`.
+/// Verification, storing and quarantine all use the copy, so what was verified is what is
+/// stored, whatever the writer does to its file afterwards. The inbox entry stays (skipped by
+/// later listings) until the drop is dealt with, so the claim needs no fsync: a copy a crash
+/// lost or damaged is found by its hash at the next start and claimed again from the entry.
+/// An accepted copy is fsynced when it is stored, before its commit.
 ///
 /// `work/ID.examining` exists exactly while the drop is examined: one found at start-up is a
 /// drop the process died on, which is quarantined rather than tried again.
 struct WorkQueue {
     let directory: String
+    /// `inbox/new`, where the claimed entries wait until their drops are dealt with.
+    let inbox: DropDirectory
 
     /// One claimed drop.
     struct Item: Codable, Sendable, Equatable {
@@ -73,7 +77,7 @@ struct WorkQueue {
         defer { close(output) }
         var hasher = SHA256()
         var total = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = [UInt8](repeating: 0, count: 256 << 10)
         do {
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
@@ -97,7 +101,6 @@ struct WorkQueue {
                 unlink(path)
                 return .unfit("an empty file")
             }
-            guard fsync(output) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
         } catch {
             unlink(path)
             throw error
@@ -121,53 +124,73 @@ struct WorkQueue {
         return nil
     }
 
-    /// Makes claims durable, then removes their inbox entries (each only if it is still the
-    /// file that was copied).
-    func commit(_ items: [Item], from inbox: DropDirectory) throws {
-        guard !items.isEmpty else { return }
-        try AtomicFile.write(try items.map { (notePath($0.id), Array(try Self.encoder.encode($0)), mode_t(0o600)) })
-        for item in items { removeInboxEntry(of: item, from: inbox) }
-        try inbox.sync()
+    /// Writes the claims' notes. Nothing is fsynced and the inbox entries stay: until a drop
+    /// is dealt with, its entry is what a crash falls back on.
+    func commit(_ items: [Item]) throws {
+        for item in items {
+            let path = notePath(item.id)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+            defer { close(fd) }
+            try AtomicFile.writeAll(Array(try Self.encoder.encode(item)), to: fd, path: path)
+        }
     }
 
-    private func removeInboxEntry(of item: Item, from inbox: DropDirectory) {
+    private func removeInboxEntry(of item: Item) {
         guard let name = RawName(hex: item.nameHex), let info = inbox.status(name),
               UInt64(info.st_dev) == item.device, UInt64(info.st_ino) == item.inode
         else { return }
         inbox.remove(name)
     }
 
-    /// After a crash: finishes half-done claims and sorts what is left into drops still to
-    /// examine and drops the process died examining. Leftovers of unfinished claims (a copy
-    /// without its note: its inbox entry is still there) are removed.
-    func recover(inbox: DropDirectory) throws -> (pending: [Item], interrupted: [Item]) {
-        var pending: [Item] = [], interrupted: [Item] = []
+    /// Sorts the claims left in work/ (by a crash, or postponed) into drops still to examine
+    /// and drops the process died examining, and names the inbox entries they hold. A claim
+    /// whose copy a crash lost or damaged (size or hash differ) is dropped, so its entry is
+    /// claimed again; so is a note without its copy. Leftovers are removed.
+    func recover() throws -> (pending: [Item], interrupted: [Item], claimed: Set<RawName>) {
+        var pending: [Item] = [], interrupted: [Item] = [], claimed: Set<RawName> = []
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
         for file in files where file.hasSuffix(".json") && !file.hasPrefix(".") {
             let id = String(file.dropLast(5))
             guard let data = FileManager.default.contents(atPath: notePath(id)),
-                  let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id
+                  let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id, let name = RawName(hex: item.nameHex),
+                  files.contains("\(id).drop"), (try? Self.digest(of: dropPath(id), size: item.size)) == item.sha256
             else {
-                // Only the server writes here; a note it cannot read is dropped with its copy
-                // (the inbox entry, if any, is claimed again).
                 for path in [notePath(id), dropPath(id), markPath(id)] { unlink(path) }
                 continue
             }
-            removeInboxEntry(of: item, from: inbox)
-            if !files.contains("\(id).drop") {
-                unlink(notePath(id))
-                unlink(markPath(id))
-            } else if files.contains("\(id).examining") {
-                interrupted.append(item)
-            } else {
-                pending.append(item)
-            }
+            claimed.insert(name)
+            if files.contains("\(id).examining") { interrupted.append(item) } else { pending.append(item) }
         }
         for file in files where !files.contains(Self.noteName(of: file)) || file.hasPrefix(".") {
             unlink("\(directory)/\(file)")
         }
+        return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id }, claimed)
+    }
+
+    /// SHA-256 (hex) of a copy that must be `size` bytes long.
+    static func digest(of path: String, size: Int) throws -> String {
+        var source = try FileSource(path: path, followSymlinks: false)
+        var hasher = SHA256()
+        var total = 0
+        while case let chunk = try source.read(upTo: 1 << 20), !chunk.isEmpty {
+            total += chunk.count
+            hasher.update(data: chunk)
+        }
+        guard total == size else { throw EnvelopeError.truncated }
+        return hasher.finalize().hex
+    }
+
+    /// Forgets drops that were dealt with (ingested, answered, registered or quarantined):
+    /// first their inbox entries go (each only if it is still the file that was copied) and
+    /// `inbox/new` is fsynced, then their claims, so a claim is never gone while its entry stays.
+    func release(_ items: [Item]) throws {
+        guard !items.isEmpty else { return }
+        for item in items { removeInboxEntry(of: item) }
         try inbox.sync()
-        return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id })
+        for item in items {
+            for path in [dropPath(item.id), markPath(item.id), notePath(item.id)] { unlink(path) }
+        }
     }
 
     /// The note a work file belongs to.
@@ -184,15 +207,6 @@ struct WorkQueue {
 
     func unmark(_ item: Item) {
         unlink(markPath(item.id))
-    }
-
-    /// Forgets a drop that was dealt with (ingested, answered, registered or quarantined).
-    func finish(_ item: Item) {
-        for path in [dropPath(item.id), markPath(item.id), notePath(item.id)] { unlink(path) }
-    }
-
-    func sync() throws {
-        try AtomicFile.syncDirectory(directory)
     }
 
     static let encoder: JSONEncoder = {

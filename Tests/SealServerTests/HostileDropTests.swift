@@ -100,6 +100,24 @@ import Testing
         #expect(try server.catalogue.image(named: "before.gif") != nil)
     }
 
+    /// A claim needs no fsync: its inbox entry stays until the drop is dealt with, and a copy a
+    /// crash lost or damaged is found by its hash and claimed again from that entry.
+    @Test func aDamagedClaimIsClaimedAgainFromItsInboxEntry() throws {
+        let server = try TestServer()
+        try server.drop("coffee.gif", name: "kept.gif")
+        let ingester = try server.ingester()
+        var report = Ingester.Report()
+        let batch = try ingester.nextBatch(into: &report)
+        #expect(try batch.count == 1 && server.inbox().count == 1, "the entry stays while claimed")
+        #expect(try ingester.nextBatch(into: &report).count == 1, "and is not claimed twice")
+        // A crash lost the end of the copy.
+        #expect(truncate(ingester.queue.dropPath(batch[0].id), 100) == 0)
+        report = try server.ingester().runUntilEmpty()
+        #expect(report.accepted == 1 && report.quarantined == 0)
+        #expect(try server.inbox().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.root.work).isEmpty)
+    }
+
     /// The writer keeps its drop open and changes it after the server took it: the stored blob
     /// is the copy that was verified, byte for byte, and its name is its hash.
     @Test func whatIsVerifiedIsWhatIsStored() throws {

@@ -120,7 +120,7 @@ import Testing
         _ = try server.ingester().runUntilEmpty()
         let image = try #require(try server.catalogue.image(named: "coffee.gif"))
         let id = try #require(try server.catalogue.seenInboxName(image.envelopeID, senderKey: image.senderKey))
-        let queue = WorkQueue(directory: server.root.work)
+        let queue = WorkQueue(directory: server.root.work, inbox: try DropDirectory(server.root.inboxNew))
         try bytes.write(to: URL(fileURLWithPath: queue.dropPath(id)))
         let item = WorkQueue.Item(id: id, file: name, nameHex: Array(name.utf8).hexString, device: 0, inode: 0,
                                   size: bytes.count, sha256: image.blob)
