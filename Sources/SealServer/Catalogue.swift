@@ -108,7 +108,7 @@ public final class Catalogue: Sendable {
             for row in try Row.fetchAll(db, sql: """
                 SELECT seen_envelopes.*, users.certificate FROM seen_envelopes JOIN users ON users.name = seen_envelopes.sender
                 """) {
-                let key = try Certificate(der: [UInt8](row["certificate"] as Data)).publicKey.fingerprint.description
+                let key = try Catalogue.keyFingerprint(ofCertificate: [UInt8](row["certificate"] as Data))
                 try db.execute(sql: "INSERT OR IGNORE INTO seen_envelopes_v2 VALUES (?, ?, ?, ?, ?)",
                                arguments: [key, row["id"] as Data, row["sender"] as String, row["seen_at"] as Double, row["inbox_name"] as String])
             }
@@ -128,7 +128,7 @@ public final class Catalogue: Sendable {
                 )
                 """)
             for row in try Row.fetchAll(db, sql: "SELECT name, certificate, revoked_at FROM users WHERE revoked_at IS NOT NULL") {
-                let key = try Certificate(der: [UInt8](row["certificate"] as Data)).publicKey.fingerprint.description
+                let key = try Catalogue.keyFingerprint(ofCertificate: [UInt8](row["certificate"] as Data))
                 try db.execute(sql: "INSERT OR IGNORE INTO revoked_keys VALUES (?, ?, ?)",
                                arguments: [key, row["name"] as String, row["revoked_at"] as Double])
             }
@@ -186,7 +186,7 @@ extension Catalogue {
 
     /// Records a new user; throws `nameTaken` when the name exists (revoked or not).
     public func addUser(name: String, certificate: [UInt8], fingerprint: String, at time: Date = Date()) throws {
-        let key = try Certificate(der: certificate).publicKey.fingerprint.description
+        let key = try Self.keyFingerprint(ofCertificate: certificate)
         try writer.write { db in
             if let owner = try String.fetchOne(db, sql: "SELECT user FROM revoked_keys WHERE key_fingerprint = ?", arguments: [key]) {
                 throw Failure.keyRevoked(owner)
@@ -217,7 +217,7 @@ extension Catalogue {
             guard let row = try Row.fetchOne(db, sql: "SELECT certificate FROM users WHERE name = ?", arguments: [name]) else {
                 throw Failure.noSuchUser(name)
             }
-            let key = try Certificate(der: [UInt8](row["certificate"] as Data)).publicKey.fingerprint.description
+            let key = try Catalogue.keyFingerprint(ofCertificate: [UInt8](row["certificate"] as Data))
             try db.execute(sql: "UPDATE users SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?",
                            arguments: [time.timeIntervalSince1970, name])
             try db.execute(sql: "INSERT OR IGNORE INTO revoked_keys VALUES (?, ?, ?)", arguments: [key, name, time.timeIntervalSince1970])
@@ -231,6 +231,11 @@ extension Catalogue {
                            arguments: [Data(certificate), fingerprint, name])
             guard db.changesCount > 0 else { throw Failure.noSuchUser(name) }
         }
+    }
+
+    /// The fingerprint of a stored certificate's public key: what seen ids and revocations are kept under.
+    static func keyFingerprint(ofCertificate der: [UInt8]) throws -> String {
+        try Certificate(der: der).publicKey.fingerprint.description
     }
 
     /// The user whose revocation revoked `key` (a public key fingerprint), or nil.

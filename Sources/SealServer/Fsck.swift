@@ -82,8 +82,7 @@ public struct Fsck: Sendable {
         // The signed head must name the last line; ingest and watch sign it (they hold the key).
         let position = try catalogue.notificationPosition()
         let log = NotificationLog(path: root.notificationLogPath)
-        let head = (try? KeyFile.readBytes(log.headPath, limit: 16 << 10, followSymlinks: false))
-            .flatMap { try? JSONDecoder().decode(LogHead.self, from: Data($0)) }
+        let head = try? LogHead.read(at: log.headPath)
         if position != .start, head?.position != position || (try? head?.verify(authority: root.authorityCertificate())) == nil {
             return [Problem(kind: .logMismatch, detail: "\(log.headPath) does not sign the last line; the next ingest or watch signs it",
                             repairable: false)]

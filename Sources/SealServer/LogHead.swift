@@ -38,6 +38,11 @@ public struct LogHead: Codable, Sendable, Equatable {
     /// The largest head file a client reads.
     static let maximumBytes = 16 << 10
 
+    /// The head file at `path`, read through one descriptor, never following a link, bounded.
+    static func read(at path: String) throws -> LogHead {
+        try JSONDecoder().decode(LogHead.self, from: Data(KeyFile.readBytes(path, limit: maximumBytes, followSymlinks: false)))
+    }
+
     static func signedDigest(seq: Int, hash: String, time: String, certificate: Data) -> SHA256Digest {
         var hasher = SHA256()
         hasher.update(data: Array("sealdrop-v1 log head".utf8))

@@ -97,8 +97,7 @@ public struct NotificationLog: Sendable {
     func signHead(_ catalogue: Catalogue, signer: RSASigner?) throws {
         guard let signer else { return }
         let position = try catalogue.notificationPosition()
-        if let bytes = try? KeyFile.readBytes(headPath, limit: LogHead.maximumBytes, followSymlinks: false),
-           let head = try? JSONDecoder().decode(LogHead.self, from: Data(bytes)), head.position == position,
+        if let head = try? LogHead.read(at: headPath), head.position == position,
            head.deliveryCertificate == Data(signer.certificate.der) {
             return
         }
@@ -180,8 +179,7 @@ public struct NotificationLog: Sendable {
         // after it holds at least the lines it names.
         let head: LogHead
         do {
-            let bytes = try KeyFile.readBytes(headPath(for: path), limit: LogHead.maximumBytes, followSymlinks: false)
-            head = try JSONDecoder().decode(LogHead.self, from: Data(bytes))
+            head = try LogHead.read(at: headPath(for: path))
             try head.verify(authority: authority, pinned: delivery)
         } catch FileError.missing {
             // A server that never committed an image has signed nothing yet.
