@@ -31,18 +31,20 @@ let package = Package(
             ]
         ),
         .target(name: "SealEnvelope", dependencies: ["GcryptKit", "SealPKI"]),
+        // What client and server share: the root's layout, drops, answers, the notification log.
+        .target(name: "DropProtocol", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
         .target(
             name: "SealServer",
             dependencies: [
-                "GcryptKit", "SealPKI", "SealEnvelope",
+                "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SealClient", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope", "SealServer"]),
+        .target(name: "SealClient", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol"]),
         .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
         // Parsers of outside input as fuzz targets (scripts/fuzz); crashes replayed by SealFuzzTests.
-        .target(name: "SealFuzz", dependencies: ["SealPKI", "SealEnvelope", "SealServer"]),
+        .target(name: "SealFuzz", dependencies: ["SealPKI", "SealEnvelope", "DropProtocol"]),
         .executableTarget(name: "sealdrop-fuzz", dependencies: ["SealFuzz"]),
         .executableTarget(
             name: "sealdrop",
@@ -50,6 +52,7 @@ let package = Package(
                 "GcryptKit",
                 "SealPKI",
                 "SealEnvelope",
+                "DropProtocol",
                 "SealServer",
                 "SealClient",
                 "SealBench",
@@ -65,7 +68,7 @@ let package = Package(
         .testTarget(name: "SealEnvelopeTests", dependencies: ["SealEnvelope", "SealPKI", "GcryptKit"]),
         .testTarget(
             name: "SealServerTests",
-            dependencies: ["SealServer", "SealClient", "SealEnvelope", "SealPKI", "GcryptKit", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["SealServer", "SealClient", "DropProtocol", "SealEnvelope", "SealPKI", "GcryptKit", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
         .testTarget(name: "SealFuzzTests", dependencies: ["SealFuzz"]),
     ]

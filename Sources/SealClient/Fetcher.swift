@@ -2,7 +2,7 @@ import Foundation
 import GcryptKit
 import SealEnvelope
 import SealPKI
-import SealServer
+import DropProtocol
 
 /// `sealdrop fetch`: asks the server for an image by name with a signed request, waits for the
 /// answer in the outbox, and checks everything before writing a byte: the server's signed

@@ -1,6 +1,6 @@
 import Foundation
 import SealPKI
-import SealServer
+import DropProtocol
 
 /// The server's notification log as a client reads it: verified against the signed head and
 /// the head this profile verified last (which it then remembers), records after a cursor,

@@ -1,6 +1,6 @@
 import Foundation
 import SealEnvelope
-import SealServer
+import DropProtocol
 
 /// `sealdrop post`: seals an image to the server's encryption key and drops it into the
 /// inbox the Maildir way (written in `tmp/`, fsynced, renamed into `new/`).

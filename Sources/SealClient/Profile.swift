@@ -2,7 +2,7 @@ import Foundation
 import GcryptKit
 import SealEnvelope
 import SealPKI
-import SealServer
+import DropProtocol
 
 /// The client's profile in `$SEALDROP_HOME` (default `~/.sealdrop`): the server it uses,
 /// the user's key pair and certificate, and the server's CA certificate pinned at

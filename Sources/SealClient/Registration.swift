@@ -2,7 +2,7 @@ import Foundation
 import GcryptKit
 import SealEnvelope
 import SealPKI
-import SealServer
+import DropProtocol
 
 /// `sealdrop register`: pins the server's CA, creates the key pair and request in the
 /// profile, drops the request into the inbox, and waits for the answer in the outbox.
@@ -95,7 +95,7 @@ public struct Registration: Sendable {
 
     public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double, refusal: String? = nil) throws -> Certificate {
         let profile = try Profile.load(home: home)
-        let answer = Registrar.answerName(for: key.publicKey)
+        let answer = Outbox.answerName(for: key.publicKey)
         let outbox = server.outbox(for: user.value)
         let deadline = Date().addingTimeInterval(timeout)
         while true {

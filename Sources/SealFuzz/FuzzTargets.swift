@@ -1,7 +1,7 @@
 import Foundation
 @testable import SealEnvelope
 @testable import SealPKI
-@testable import SealServer
+@testable import DropProtocol
 
 /// The parsers that read what others write, each as a function of raw bytes: the entry
 /// points of `sealdrop-fuzz` (libFuzzer) and of the test that replays every crash fixture.

@@ -45,6 +45,9 @@ extension Certificate {
         guard extensions.isCA != true, extensions.keyUsage == role.keyUsage else {
             throw PKIError.certificateRejected("\(subject) is not a \(role) certificate (key usage)")
         }
+        guard extensions.extendedKeyUsage == role.extendedKeyUsage else {
+            throw PKIError.certificateRejected("\(subject) is not a \(role) certificate (extended key usage)")
+        }
         switch role.serverCommonName {
         case .some(let name):
             guard subject.commonName == name else { throw PKIError.certificateRejected("\(subject) is not the server's \(role) certificate") }

@@ -70,6 +70,56 @@ public struct Extensions: Sendable, Hashable {
     public var keyUsage: KeyUsage?
     public var subjectKeyIdentifier: [UInt8]?
     public var authorityKeyIdentifier: [UInt8]?
+    /// extendedKeyUsage: the purposes sealdrop knows (TLS server, TLS client); nil when absent.
+    public var extendedKeyUsage: ExtendedKeyUsage?
+    /// subjectAltName: the DNS names and IP addresses of a TLS server; nil when absent.
+    public var subjectAltNames: [AltName]?
+}
+
+/// The extendedKeyUsage purposes sealdrop issues; others a certificate lists are ignored.
+public struct ExtendedKeyUsage: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let serverAuth = ExtendedKeyUsage(rawValue: 1)
+    public static let clientAuth = ExtendedKeyUsage(rawValue: 2)
+}
+
+/// A subjectAltName entry sealdrop issues and reads: a DNS name or an IP address (4 or 16
+/// bytes). Other kinds of name are kept out when read.
+public enum AltName: Sendable, Hashable, CustomStringConvertible {
+    case dns(String)
+    case ip([UInt8])
+
+    /// `NAME` for a DNS name, a dotted or colon form for an IP address.
+    public init?(_ text: String) {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            self = .ip(withUnsafeBytes(of: &v4) { Array($0) })
+        } else if inet_pton(AF_INET6, text, &v6) == 1 {
+            self = .ip(withUnsafeBytes(of: &v6) { Array($0) })
+        } else {
+            // RFC 1123 host names: letters, digits, hyphens and dots, 1 to 253 characters.
+            let bytes = Array(text.utf8)
+            guard (1...253).contains(bytes.count), !text.hasPrefix("."), !text.hasSuffix("."), !text.contains(".."),
+                  bytes.allSatisfy({ (0x61...0x7A).contains($0 | 0x20) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x2E })
+            else { return nil }
+            self = .dns(text.lowercased())
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .dns(let name): return name
+        case .ip(let bytes):
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            let family = bytes.count == 4 ? AF_INET : AF_INET6
+            guard bytes.withUnsafeBytes({ inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }) != nil else {
+                return "?"
+            }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
 }
 
 /// A TBS structure, its algorithm and signature: the part that certificates and requests share.

@@ -22,13 +22,22 @@ public struct CertificateAuthority: Sendable {
         case encryption
         /// The server's delivery key: only signs statements in fetch answers.
         case delivery
+        /// The server's TLS key (`server serve`): signs handshakes, for the names in its
+        /// subjectAltName, with extendedKeyUsage serverAuth.
+        case tls
 
         var keyUsage: KeyUsage {
             switch self {
             case .user: [.digitalSignature, .keyEncipherment]
             case .encryption: .keyEncipherment
             case .delivery: .digitalSignature
+            case .tls: .digitalSignature
             }
+        }
+
+        /// What TLS may use the certificate for; nil (no extension) for the other roles.
+        var extendedKeyUsage: ExtendedKeyUsage? {
+            self == .tls ? .serverAuth : nil
         }
 
         public var description: String {
@@ -36,6 +45,7 @@ public struct CertificateAuthority: Sendable {
             case .user: "user"
             case .encryption: "encryption"
             case .delivery: "delivery"
+            case .tls: "TLS server"
             }
         }
 
@@ -46,6 +56,7 @@ public struct CertificateAuthority: Sendable {
             case .user: nil
             case .encryption: "sealdrop encryption"
             case .delivery: "sealdrop delivery"
+            case .tls: "sealdrop tls"
             }
         }
     }
@@ -79,8 +90,9 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// Issues a certificate naming `subject` for `publicKey`.
+    /// `altNames` are the host names and addresses a TLS server certificate is for.
     public func issue(
-        commonName: String, publicKey: RSA.PublicKey, profile: Profile, now: Date = Date()
+        commonName: String, publicKey: RSA.PublicKey, profile: Profile, altNames: [AltName]? = nil, now: Date = Date()
     ) throws -> Certificate {
         let fields = TBSFields(
             serialNumber: Self.randomSerial(), signature: SignatureAlgorithm.rsaPSSSHA256.identifier,
@@ -90,7 +102,8 @@ public struct CertificateAuthority: Sendable {
             extensions: Extensions(
                 isCA: false, keyUsage: profile.keyUsage,
                 subjectKeyIdentifier: Extensions.keyIdentifier(for: publicKey),
-                authorityKeyIdentifier: certificate.extensions.subjectKeyIdentifier))
+                authorityKeyIdentifier: certificate.extensions.subjectKeyIdentifier,
+                extendedKeyUsage: profile.extendedKeyUsage, subjectAltNames: altNames))
         let issued = try Certificate(der: SignedData.sign(tbs: fields.serialize(), with: key))
         try issued.verify(issuedBy: certificate, at: now, for: profile.keyUsage)
         return issued

@@ -39,6 +39,37 @@ extension Extensions {
                             while inner.next() != nil {}
                             return keyID.map { Array($0.bytes) }
                         }
+                    case OID.extendedKeyUsage:
+                        var usage = ExtendedKeyUsage()
+                        try DER.sequence(value, identifier: .sequence) { purposes in
+                            while let purpose = purposes.next() {
+                                switch try ASN1ObjectIdentifier(derEncoded: purpose) {
+                                case OID.serverAuth: usage.insert(.serverAuth)
+                                case OID.clientAuth: usage.insert(.clientAuth)
+                                default: break
+                                }
+                            }
+                        }
+                        extendedKeyUsage = usage
+                    case OID.subjectAltName:
+                        subjectAltNames = try DER.sequence(value, identifier: .sequence) { names in
+                            var result: [AltName] = []
+                            while let name = names.next() {
+                                guard name.identifier.tagClass == .contextSpecific, case .primitive(let bytes) = name.content else { continue }
+                                switch name.identifier.tagNumber {
+                                case 2:
+                                    // A name sealdrop does not issue (a wildcard, say) is left out.
+                                    if let text = String(bytes: bytes, encoding: .ascii), let alt = AltName(text) { result.append(alt) }
+                                case 7:
+                                    guard bytes.count == 4 || bytes.count == 16 else {
+                                        throw PKIError.malformed("certificate: subjectAltName holds an invalid IP address")
+                                    }
+                                    result.append(.ip(Array(bytes)))
+                                default: continue
+                                }
+                            }
+                            return result
+                        }
                     default:
                         guard !critical else { throw PKIError.certificateRejected("unknown critical extension \(id)") }
                     }
@@ -59,6 +90,32 @@ extension Extensions {
             }
             if let keyUsage {
                 try Self.write(OID.keyUsage, critical: true, into: &coder) { try $0.serialize(keyUsage.bitString) }
+            }
+            if let extendedKeyUsage {
+                try Self.write(OID.extendedKeyUsage, critical: false, into: &coder) { coder in
+                    try coder.appendConstructedNode(identifier: .sequence) { coder in
+                        if extendedKeyUsage.contains(.serverAuth) { try coder.serialize(OID.serverAuth) }
+                        if extendedKeyUsage.contains(.clientAuth) { try coder.serialize(OID.clientAuth) }
+                    }
+                }
+            }
+            if let subjectAltNames {
+                try Self.write(OID.subjectAltName, critical: false, into: &coder) { coder in
+                    try coder.appendConstructedNode(identifier: .sequence) { coder in
+                        for name in subjectAltNames {
+                            switch name {
+                            case .dns(let text):
+                                coder.appendPrimitiveNode(identifier: ASN1Identifier(tagWithNumber: 2, tagClass: .contextSpecific)) {
+                                    $0.append(contentsOf: text.utf8)
+                                }
+                            case .ip(let bytes):
+                                coder.appendPrimitiveNode(identifier: ASN1Identifier(tagWithNumber: 7, tagClass: .contextSpecific)) {
+                                    $0.append(contentsOf: bytes)
+                                }
+                            }
+                        }
+                    }
+                }
             }
             if let subjectKeyIdentifier {
                 try Self.write(OID.subjectKeyIdentifier, critical: false, into: &coder) {

@@ -21,4 +21,8 @@ enum OID {
     static let keyUsage: ASN1ObjectIdentifier = [2, 5, 29, 15]
     static let basicConstraints: ASN1ObjectIdentifier = [2, 5, 29, 19]
     static let authorityKeyIdentifier: ASN1ObjectIdentifier = [2, 5, 29, 35]
+    static let subjectAltName: ASN1ObjectIdentifier = [2, 5, 29, 17]
+    static let extendedKeyUsage: ASN1ObjectIdentifier = [2, 5, 29, 37]
+    static let serverAuth: ASN1ObjectIdentifier = [1, 3, 6, 1, 5, 5, 7, 3, 1]
+    static let clientAuth: ASN1ObjectIdentifier = [1, 3, 6, 1, 5, 5, 7, 3, 2]
 }

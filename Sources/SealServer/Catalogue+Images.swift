@@ -1,3 +1,4 @@
+import DropProtocol
 import Foundation
 import GRDB
 import SealEnvelope
@@ -176,5 +177,13 @@ extension Catalogue {
                 notifications: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM notifications") ?? 0,
                 lastIngest: try Double.fetchOne(db, sql: "SELECT MAX(ingested_at) FROM images").map(Date.init(timeIntervalSince1970:)))
         }
+    }
+}
+
+extension NotificationRecord {
+    /// A row of the `notifications` table.
+    init(row: Row) {
+        self.init(seq: row["seq"], time: Date(timeIntervalSince1970: row["time"]), type: row["type"], name: row["name"],
+                  owner: row["owner"], mediaType: row["media_type"], size: row["size"], prev: row["prev"])
     }
 }

@@ -1,10 +1,10 @@
+import DropProtocol
 import Foundation
 import SealEnvelope
 import SealPKI
 
-/// The Maildir-style inbox: writers create `inbox/tmp/NAME`, fsync, and rename it into
-/// `inbox/new/NAME`; the server only ever reads `inbox/new/`.
-public enum Inbox {
+/// The server's side of the inbox: what waits in `inbox/new/`, and what each drop is.
+extension Inbox {
     /// What a claimed drop is, from its first bytes.
     enum Kind: Equatable {
         case envelope
@@ -50,30 +50,5 @@ public enum Inbox {
         if prefix.starts(with: Array("SEALDROP".utf8)) { return .envelope }
         if prefix.starts(with: Array("-----BEGIN CERTIFICATE REQUEST-----".utf8)) { return .request }
         return .refused("neither an envelope nor a certificate request")
-    }
-
-    /// Drops a file into `root`'s inbox the Maildir way: write `tmp/NAME`, fsync, rename into
-    /// `new/NAME`, fsync `new/`. NAME is unique (time, pid, random). Returns NAME.
-    public static func drop(_ bytes: [UInt8], into root: ServerRoot, suffix: String) throws -> String {
-        let name = uniqueName(suffix: suffix)
-        let sink = try FileSink(path: "\(root.inboxTemporary)/\(name)")
-        try sink.write(bytes)
-        try sink.commit(mode: 0o644, durable: true)
-        try publish(name, in: root)
-        return name
-    }
-
-    /// Moves `tmp/NAME` (already written and fsynced) into `new/`.
-    public static func publish(_ name: String, in root: ServerRoot) throws {
-        guard rename("\(root.inboxTemporary)/\(name)", "\(root.inboxNew)/\(name)") == 0 else {
-            throw IOFailure(call: "rename", path: "\(root.inboxNew)/\(name)", code: errno)
-        }
-        try AtomicFile.syncDirectory(root.inboxNew)
-    }
-
-    public static func uniqueName(suffix: String) -> String {
-        let now = Date().timeIntervalSince1970
-        let random = UUID().uuidString.prefix(8).lowercased()
-        return "\(Int(now)).\(Int((now - now.rounded(.down)) * 1e6)).P\(getpid())R\(random)\(suffix)"
     }
 }

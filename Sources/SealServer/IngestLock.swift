@@ -1,3 +1,4 @@
+import DropProtocol
 import Foundation
 import SealEnvelope
 

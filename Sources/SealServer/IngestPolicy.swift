@@ -1,3 +1,4 @@
+import DropProtocol
 import Foundation
 
 /// The limits ingestion enforces (docs/SERVER.md).

@@ -1,3 +1,4 @@
+import DropProtocol
 import Foundation
 import GcryptKit
 import SealEnvelope
@@ -51,7 +52,7 @@ public struct Quarantine: Sendable {
             try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
             let told = Reason(id: item.id, file: item.file, reason: senderReason ?? reason, time: record.time, sender: sender,
                               envelopeID: record.envelopeID)
-            try AtomicFile.write(Self.json(told), to: "\(outbox)/rejected-\(envelopeID?.hexString ?? item.id).json", replace: true)
+            try AtomicFile.write(Self.json(told), to: "\(outbox)/" + Outbox.refusal(id: envelopeID?.hexString ?? item.id), replace: true)
         }
     }
 

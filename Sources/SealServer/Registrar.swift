@@ -1,3 +1,4 @@
+import DropProtocol
 import Foundation
 import GcryptKit
 import SealEnvelope
@@ -13,11 +14,6 @@ public struct Registrar {
     let root: ServerRoot
     let catalogue: Catalogue
     let authority: CertificateAuthority
-
-    /// The KEY part of the answer file names: the first 16 hex digits of the key's fingerprint.
-    public static func answerName(for key: RSA.PublicKey) -> String {
-        String(key.fingerprint.digest.hex.prefix(16))
-    }
 
     func register(_ path: String) -> Ingester.Verdict {
         let request: CertificateRequest
@@ -38,7 +34,7 @@ public struct Registrar {
         } catch {
             return .rejected(reason: "\(error)", sender: nil, envelopeID: nil, told: nil)
         }
-        let answer = Self.answerName(for: request.publicKey)
+        let answer = Outbox.answerName(for: request.publicKey)
         let outbox = root.outbox(for: name.value)
         do {
             if try catalogue.user(named: name.value) == nil {
@@ -78,27 +74,16 @@ public struct Registrar {
     func renew(_ name: String, key: RSA.PublicKey) throws {
         let certificate = try authority.issue(commonName: name, publicKey: key, profile: .user)
         try catalogue.replaceCertificate(name: name, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
-        try deliver(certificate, to: root.outbox(for: name), answer: Self.answerName(for: key))
+        try deliver(certificate, to: root.outbox(for: name), answer: Outbox.answerName(for: key))
     }
 
     private func deliver(_ certificate: Certificate, to outbox: String, answer: String) throws {
         try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
-        try AtomicFile.write(certificate.pem, to: "\(outbox)/certificate-\(answer).crt", replace: true)
+        try AtomicFile.write(certificate.pem, to: "\(outbox)/" + Outbox.certificate(answer: answer), replace: true)
     }
 
     private func refuse(outbox: String, answer: String, reason: String) throws {
         try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
-        try AtomicFile.write(try Quarantine.json(["reason": reason]), to: "\(outbox)/registration-\(answer).rejected.json", replace: true)
+        try AtomicFile.write(try Quarantine.json(["reason": reason]), to: "\(outbox)/" + Outbox.registrationRefusal(answer: answer), replace: true)
     }
-}
-
-/// A certificate renewal request's payload (a message envelope signed with the current
-/// certificate): the user whose certificate is renewed, for the same key.
-public struct RenewalRequest: Codable, Sendable {
-    public static let mediaType = "application/vnd.sealdrop.renew+json"
-    public static let envelopeName = "certificate-renewal"
-
-    public let user: String
-
-    public init(user: String) { self.user = user }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropProtocol
 import Foundation
 import GcryptKit
 import SealPKI
@@ -8,39 +9,66 @@ extension Sealdrop {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create and operate a sealdrop server root.",
-            subcommands: [Init.self, Issue.self, Ingest.self, Watch.self, Status.self, Users.self, Revoke.self, Requeue.self, Fsck.self])
+            subcommands: [Init.self, TLSCert.self, Issue.self, Ingest.self, Watch.self, Status.self, Users.self, Revoke.self, Requeue.self, Fsck.self])
     }
 }
 
 extension Sealdrop.Server {
     struct Init: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Create a server root: CA, separate encryption key, inbox, outbox and store directories.")
+            abstract: "Create a server root: CA, encryption, delivery and TLS keys, inbox, outbox and store directories.")
 
         @Argument(help: "The server root directory.")
         var root: String
 
-        @Option(help: "Key size in bits for the CA and encryption keys: 2048, 3072 or 4096.")
-        var bits: Int = RSA.KeySize.default.rawValue
-
+        @OptionGroup var keys: ServerKeyOptions
         @OptionGroup var passphrase: PassphraseOptions
-
-        func validate() throws {
-            guard RSA.KeySize(rawValue: bits) != nil else {
-                throw ValidationError("--bits must be 2048, 3072 or 4096 (got \(bits))")
-            }
-        }
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             let secret = try passphrase.new(for: "the server keys in \(root)")
-            let created = try about(root) { try serverRoot.initialize(passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
+            let hostnames = try keys.altNames()
+            let created = try about(root) {
+                try serverRoot.initialize(passphrase: secret, keySize: keys.keySize, hostnames: hostnames)
+            }
             print("initialised server root \(root)")
             print("CA          \(created.authority.subject)")
             print("encryption  \(serverRoot.encryptionCertificatePath) (separate key, issued by the CA)")
             print("delivery    \(serverRoot.deliveryCertificatePath) (signs fetch answers, issued by the CA)")
+            print("TLS         \(serverRoot.tlsCertificatePath) (for \(hostnames.map(\.description).joined(separator: ", ")))")
             print("CA fingerprint \(created.authority.fingerprint)")
             print("Give users this fingerprint through a channel you trust; they check it when they register.")
+        }
+    }
+
+    struct TLSCert: Reporting {
+        static let configuration = CommandConfiguration(
+            commandName: "tls-cert",
+            abstract: "Make a new TLS key and certificate for `server serve`, for the host names clients dial.",
+            discussion: """
+                Replaces ROOT/tls.key and ROOT/tls.crt. Clients trust it through the CA they pinned, \
+                so nothing changes for them; restart `server serve` to use it.
+
+                Example: sealdrop server tls-cert /srv/sealdrop --hostname drop.example.org --hostname 192.0.2.10
+                """)
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @OptionGroup var keys: ServerKeyOptions
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func perform() throws {
+            let serverRoot = ServerRoot(path: root)
+            _ = try about(root) { try serverRoot.authorityCertificate() }
+            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            let hostnames = try keys.altNames()
+            let certificate = try about(root) {
+                try serverRoot.issueTLSCertificate(by: serverRoot.authority(passphrase: secret), hostnames: hostnames, passphrase: secret,
+                                                   keySize: keys.keySize)
+            }
+            print("issued \(serverRoot.tlsCertificatePath) for \(hostnames.map(\.description).joined(separator: ", "))")
+            print("valid until \(certificate.notAfter)")
         }
     }
 
@@ -77,6 +105,36 @@ extension Sealdrop.Server {
             try about(output) { try AtomicFile.write(certificate.pem, to: output, replace: force) }
             print("issued \(output) to \"\(certificate.subject.commonName ?? "")\", valid until \(iso8601(certificate.notAfter))")
             print("fingerprint \(certificate.fingerprint)")
+        }
+    }
+}
+
+/// The size of the keys a server command makes, and the names its TLS certificate is for.
+struct ServerKeyOptions: ParsableArguments {
+    @Option(help: "Key size in bits for the keys made: 2048, 3072 or 4096.")
+    var bits: Int = RSA.KeySize.default.rawValue
+
+    @Option(name: .customLong("hostname"), help: ArgumentHelp(
+        "A DNS name or IP address clients use to reach `server serve` (repeat for more; default: localhost, 127.0.0.1 and ::1).",
+        valueName: "name"))
+    var hostnames: [String] = []
+
+    func validate() throws {
+        guard RSA.KeySize(rawValue: bits) != nil else {
+            throw ValidationError("--bits must be 2048, 3072 or 4096 (got \(bits))")
+        }
+        _ = try altNames()
+    }
+
+    var keySize: RSA.KeySize { RSA.KeySize(rawValue: bits) ?? .default }
+
+    func altNames() throws -> [AltName] {
+        guard !hostnames.isEmpty else { return ServerRoot.loopbackNames }
+        return try hostnames.map { name in
+            guard let alt = AltName(name) else {
+                throw ValidationError("--hostname \(name): not a DNS name (letters, digits, hyphens, dots) or an IP address")
+            }
+            return alt
         }
     }
 }

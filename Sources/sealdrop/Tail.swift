@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropProtocol
 import Foundation
 import SealClient
 import SealServer

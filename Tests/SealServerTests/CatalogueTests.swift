@@ -3,6 +3,7 @@ import GcryptKit
 import SealPKI
 import GRDB
 import Testing
+@testable import DropProtocol
 @testable import SealServer
 
 /// Every storage behaviour on an in-memory and an on-disk database.

@@ -4,6 +4,7 @@ import SealEnvelope
 import SealPKI
 import Testing
 @testable import SealClient
+@testable import DropProtocol
 @testable import SealServer
 
 /// Fetching through the drop: the requester gets the owner's bytes, verified, and nothing else.

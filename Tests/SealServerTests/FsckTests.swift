@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import SealEnvelope
 import Testing
+@testable import DropProtocol
 @testable import SealServer
 
 /// fsck checks rows against their blobs' headers, keeps what a rolled-back row should point

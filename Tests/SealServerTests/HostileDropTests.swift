@@ -3,6 +3,7 @@ import GcryptKit
 import SealEnvelope
 import SealPKI
 import Testing
+@testable import DropProtocol
 @testable import SealServer
 
 /// Drops from anyone who can write the inbox (issue: no drop stops the server; what is

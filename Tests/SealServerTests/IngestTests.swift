@@ -3,6 +3,7 @@ import GcryptKit
 import SealEnvelope
 import SealPKI
 import Testing
+@testable import DropProtocol
 @testable import SealServer
 
 @Suite(.serialized) struct IngestTests {

@@ -4,6 +4,7 @@ import SealEnvelope
 import SealPKI
 import Testing
 @testable import SealClient
+@testable import DropProtocol
 @testable import SealServer
 
 /// Names of 238 to 255 bytes work end to end (the `.NAME.partial-XXXXXXXX` temporary name

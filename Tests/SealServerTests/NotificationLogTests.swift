@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import DropProtocol
 @testable import SealServer
 
 @Suite struct NotificationLogTests {

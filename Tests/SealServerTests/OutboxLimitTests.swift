@@ -4,6 +4,7 @@ import SealEnvelope
 import SealPKI
 import Testing
 @testable import SealClient
+@testable import DropProtocol
 @testable import SealServer
 
 /// No disk amplification, no unbounded reads (hardening issue, item 7).

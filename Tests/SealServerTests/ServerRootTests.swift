@@ -1,6 +1,7 @@
 import Foundation
 import GcryptKit
 import SealPKI
+@testable import DropProtocol
 import SealServer
 import Testing
 

@@ -3,6 +3,7 @@ import GcryptKit
 import Logging
 import SealEnvelope
 import SealPKI
+@testable import DropProtocol
 @testable import SealServer
 
 let fixturesDirectory = URL(fileURLWithPath: #filePath)

@@ -51,6 +51,41 @@ import Testing
         #expect(!w.exists("alice2.crt"))
     }
 
+    /// `server init --hostname` certifies the TLS key for those names; `server tls-cert`
+    /// replaces key and certificate; openssl accepts both for a TLS server of those names only.
+    @Test func tlsCertificateForTheNamesGiven() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let initialise = try w.sealdrop(["server", "init", "root", "--bits", "2048", "--hostname", "drop.example.org", "--hostname", "192.0.2.10"])
+        #expect(initialise.status == 0, "\(initialise.stderr)")
+        #expect(initialise.stdout.contains("(for drop.example.org, 192.0.2.10)"))
+        let check = { (name: String, flag: String) in
+            try w.openssl(["verify", "-x509_strict", "-purpose", "sslserver", flag, name, "-CAfile", "root/ca.crt", "root/tls.crt"])
+        }
+        #expect(try check("drop.example.org", "-verify_hostname").status == 0)
+        #expect(try check("192.0.2.10", "-verify_ip").status == 0)
+        #expect(try check("other.example.org", "-verify_hostname").status != 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: w.path("root/tls.key"))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let before = try w.read("root/tls.key")
+
+        let reissue = try w.sealdrop(["server", "tls-cert", "root", "--bits", "2048", "--hostname", "localhost"])
+        #expect(reissue.status == 0, "\(reissue.stderr)")
+        #expect(try w.read("root/tls.key") != before)
+        #expect(try check("localhost", "-verify_hostname").status == 0)
+        #expect(try check("drop.example.org", "-verify_hostname").status != 0)
+        let pkey = try w.openssl(["pkey", "-in", "root/tls.key", "-passin", "pass:test passphrase", "-pubout"])
+        let certKey = try w.openssl(["x509", "-in", "root/tls.crt", "-noout", "-pubkey"])
+        #expect(pkey.status == 0 && pkey.stdout == certKey.stdout)
+
+        let bad = try w.sealdrop(["server", "tls-cert", "root", "--hostname", "not a name"])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("--hostname not a name: not a DNS name"))
+        let wrong = try w.sealdrop(["server", "tls-cert", "root", "--bits", "2048"], passphrase: "wrong")
+        #expect(wrong.status == 1)
+        #expect(try check("localhost", "-verify_hostname").status == 0)
+    }
+
     /// Any changed byte of the certificate's DER makes `cert verify` fail.
     @Test func tamperedCertificateIsRejected() throws {
         let w = try Workspace()

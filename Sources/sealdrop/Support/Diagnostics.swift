@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropProtocol
 import Foundation
 import GcryptKit
 import SealClient
@@ -84,6 +85,7 @@ enum Diagnostics {
             switch error {
             case .alreadyInitialized: return (error.description, "use another directory, or keep the existing root")
             case .notInitialized: return (error.description, "create one with: sealdrop server init ROOT")
+            case .noTLSCertificate: return (error.description, nil)
             }
         case let error as Catalogue.Failure:
             switch error {

@@ -27,6 +27,18 @@ public struct DeliveryStatement: Codable, Sendable, Equatable {
     public let error: String?
     public let time: String
 
+    public init(requestID: String, requester: String, requesterKey: String, image: String, owner: String?, blob: String?,
+                error: String?, time: String) {
+        self.requestID = requestID
+        self.requester = requester
+        self.requesterKey = requesterKey
+        self.image = image
+        self.owner = owner
+        self.blob = blob
+        self.error = error
+        self.time = time
+    }
+
     enum CodingKeys: String, CodingKey {
         case image, owner, blob, error, time, requester
         case requestID = "request_id"
@@ -57,10 +69,14 @@ public struct FetchAnswer: Codable, Sendable {
     /// a signature, base64 in JSON, are a few kilobytes.
     public static let maximumBytes = 64 << 10
 
-    public static func statementPath(in outbox: String, requestID: String) -> String { "\(outbox)/answer-\(requestID).json" }
-    public static func envelopePath(in outbox: String, requestID: String) -> String { "\(outbox)/answer-\(requestID).seal" }
+    public static func statementPath(in outbox: String, requestID: String) -> String {
+        "\(outbox)/" + Outbox.answerStatement(requestID: requestID)
+    }
+    public static func envelopePath(in outbox: String, requestID: String) -> String {
+        "\(outbox)/" + Outbox.answerEnvelope(requestID: requestID)
+    }
 
-    static func signedDigest(statement: Data, wrappedKey: Data, certificate: Data) -> SHA256Digest {
+    package static func signedDigest(statement: Data, wrappedKey: Data, certificate: Data) -> SHA256Digest {
         var hasher = SHA256()
         hasher.update(data: Array("sealdrop-v1 delivery".utf8))
         for part in [statement, wrappedKey, certificate] {
@@ -78,7 +94,7 @@ public struct FetchAnswer: Codable, Sendable {
     }
 
     /// Builds and signs an answer.
-    static func make(statement: DeliveryStatement, contentKey: SecretBytes?, for requester: RSA.PublicKey,
+    package static func make(statement: DeliveryStatement, contentKey: SecretBytes?, for requester: RSA.PublicKey,
                      signer: RSASigner) throws -> FetchAnswer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

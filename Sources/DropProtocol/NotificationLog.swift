@@ -5,10 +5,8 @@ import SealPKI
 /// `notifications.jsonl`: one JSON object per accepted image, appended after its
 /// transaction commits, each line holding the hash of the one before; and beside it
 /// `notifications.head`, the last line's number and hash signed with the delivery key
-/// (LogHead). The catalogue is the truth: it holds every line's hash, `catchUp` appends
-/// whatever the log lacks and re-signs the head, so a crash between commit and append only
-/// delays a line, never loses or repeats one; a log whose end the server did not write is
-/// rebuilt from the catalogue byte for byte.
+/// (LogHead). Here: reading it as a client must, every line checked and chained up to a
+/// signed head. The server's writing side is in SealServer.
 public struct NotificationLog: Sendable {
     public let path: String
 
@@ -23,7 +21,7 @@ public struct NotificationLog: Sendable {
         (logPath.hasSuffix(".jsonl") ? String(logPath.dropLast(6)) : logPath) + ".head"
     }
 
-    static let encoder: JSONEncoder = {
+    package static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -33,7 +31,7 @@ public struct NotificationLog: Sendable {
         return encoder
     }()
 
-    static let decoder: JSONDecoder = {
+    package static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
@@ -45,69 +43,14 @@ public struct NotificationLog: Sendable {
         return decoder
     }()
 
-    nonisolated(unsafe) static let timeFormatter: ISO8601DateFormatter = {
+    nonisolated(unsafe) package static let timeFormatter: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter
     }()
 
-    /// Appends every notification the catalogue has beyond the log's last line (a torn last
-    /// line, a crash mid-append, is cut off first), then signs the head with `signer` when it
-    /// does not already name the catalogue's last line. A last line that is not the
-    /// catalogue's, byte for byte, makes it rebuild the log instead. Returns how many lines
-    /// were appended.
-    @discardableResult
-    public func catchUp(from catalogue: Catalogue, signer: RSASigner?) throws -> Int {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
-        defer { close(fd) }
-        let last: LogHead.Position, validLength: off_t
-        do {
-            (last, validLength) = try Self.tail(fd: fd, path: path)
-        } catch let failure as IOFailure where failure.code == EINVAL {
-            return try rebuild(from: catalogue, signer: signer)
-        }
-        // A last line the catalogue never committed, or not byte for byte, was not written by the server.
-        if last.seq > 0, try catalogue.lineHash(seq: last.seq) != last.hash {
-            return try rebuild(from: catalogue, signer: signer)
-        }
-        let missing = try catalogue.notifications(after: last.seq)
-        if !missing.isEmpty || lseek(fd, 0, SEEK_END) != validLength {
-            guard ftruncate(fd, validLength) == 0 else { throw IOFailure(call: "ftruncate", path: path, code: errno) }
-            lseek(fd, validLength, SEEK_SET)
-            try AtomicFile.writeAll(missing.flatMap { $0.line + [UInt8(ascii: "\n")] }, to: fd, path: path)
-            guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
-        }
-        try signHead(catalogue, signer: signer)
-        return missing.count
-    }
-
-    /// Writes the whole log anew from the catalogue, the truth, and puts it in place
-    /// atomically: the repair for a log whose end the server did not write. The lines are
-    /// the ones the server wrote before, so every head signed before still holds.
-    @discardableResult
-    public func rebuild(from catalogue: Catalogue, signer: RSASigner?) throws -> Int {
-        let records = try catalogue.notifications(after: 0)
-        try AtomicFile.write(records.flatMap { $0.line + [UInt8(ascii: "\n")] }, to: path, mode: 0o644, replace: true)
-        try signHead(catalogue, signer: signer)
-        return records.count
-    }
-
-    /// Signs the catalogue's position into `notifications.head` unless the head says it already.
-    func signHead(_ catalogue: Catalogue, signer: RSASigner?) throws {
-        guard let signer else { return }
-        let position = try catalogue.notificationPosition()
-        if let head = try? LogHead.read(at: headPath), head.position == position,
-           head.deliveryCertificate == Data(signer.certificate.der) {
-            return
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try AtomicFile.write(Array(try encoder.encode(LogHead.make(position, signer: signer))), to: headPath, mode: 0o644, replace: true)
-    }
-
     /// The position of the last complete line and the length of the file up to its end.
-    static func tail(fd: Int32, path: String) throws -> (LogHead.Position, off_t) {
+    package static func tail(fd: Int32, path: String) throws -> (LogHead.Position, off_t) {
         let size = lseek(fd, 0, SEEK_END)
         guard size > 0 else { return (.start, 0) }
         // Read back far enough to hold the last complete line.
@@ -177,45 +120,73 @@ public struct NotificationLog: Sendable {
     ) throws -> (records: [NotificationRecord], head: LogHead.Position) {
         // The head first: the server appends lines before it signs them, so the log read
         // after it holds at least the lines it names.
-        let head: LogHead
+        let headBytes: [UInt8]?
         do {
-            head = try LogHead.read(at: headPath(for: path))
-            try head.verify(authority: authority, pinned: delivery)
+            headBytes = try KeyFile.readBytes(headPath(for: path), limit: LogHead.maximumBytes, followSymlinks: false)
         } catch FileError.missing {
-            // A server that never committed an image has signed nothing yet.
-            guard known.seq == 0, (try? KeyFile.readBytes(path, limit: 1, followSymlinks: false))?.isEmpty ?? true else {
-                throw Untrusted.badHead(headPath(for: path), "it is missing")
-            }
-            return ([], known)
+            headBytes = nil
         } catch {
             throw Untrusted.badHead(headPath(for: path), "\(error)")
         }
-        guard head.seq >= known.seq else { throw Untrusted.rolledBack(path, head: head.seq, known: known.seq) }
         let bytes: [UInt8]
         do {
             bytes = try KeyFile.readBytes(path, limit: maximumBytes, followSymlinks: false)
         } catch FileError.missing {
             bytes = []
         }
+        return try verifiedRecords(
+            head: headBytes, lines: bytes, first: 1, source: path, authority: authority, delivery: delivery, known: known, after: seq)
+    }
+
+    /// The same checks on lines however they came (a file, or `GET /v1/log` over HTTPS):
+    /// `lines` are complete lines of the log from line `first` on, `head` the signed head's
+    /// bytes (nil: the server has signed none). The chain is checked from `first`: its prev
+    /// must be the zero hash at the start of the log or `known`'s hash when it follows
+    /// `known`, and any line that `known` or the head names must hash as they say, so every
+    /// line returned is bound by a signature and the head is shown to extend `known`.
+    public static func verifiedRecords(
+        head headBytes: [UInt8]?, lines bytes: [UInt8], first: Int, source: String, authority: Certificate,
+        delivery: Certificate? = nil, known: LogHead.Position, after seq: Int
+    ) throws -> (records: [NotificationRecord], head: LogHead.Position) {
+        let headSource = source.hasSuffix(".jsonl") ? headPath(for: source) : source + " (head)"
+        guard let headBytes else {
+            // A server that never committed an image has signed nothing yet.
+            guard known.seq == 0, bytes.isEmpty else { throw Untrusted.badHead(headSource, "it is missing") }
+            return ([], known)
+        }
+        let head: LogHead
+        do {
+            head = try JSONDecoder().decode(LogHead.self, from: Data(headBytes))
+            try head.verify(authority: authority, pinned: delivery)
+        } catch {
+            throw Untrusted.badHead(headSource, "\(error)")
+        }
+        guard head.seq >= known.seq else { throw Untrusted.rolledBack(source, head: head.seq, known: known.seq) }
         var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         lines.removeLast()  // after the last newline: empty, or a torn line
-        guard lines.count >= head.seq else { throw Untrusted.truncated(path, lines: lines.count, head: head.seq) }
+        // From anywhere up to `known` (so the line `known` names is among them, or is the one before).
+        precondition(first >= 1 && first - 1 <= known.seq, "lines must start at or before the known head")
+        guard first - 1 + lines.count >= head.seq else {
+            throw Untrusted.truncated(source, lines: first - 1 + lines.count, head: head.seq)
+        }
         var records: [NotificationRecord] = []
-        var prev = LogHead.Position.start.hash
+        var prev: String? = first == 1 ? LogHead.Position.start.hash : first - 1 == known.seq ? known.hash : nil
         // Lines after the head are checked too (a forged one is reported), but not shown.
         for (index, line) in lines.enumerated() {
-            let record = try decode(line, path: path, number: index + 1)
-            guard record.prev == prev else { throw Untrusted.rewritten(path, seq: index + 1) }
-            prev = LogHead.hash(ofLine: line)
-            if record.seq == known.seq, prev != known.hash { throw Untrusted.rewritten(path, seq: known.seq) }
-            if record.seq == head.seq, prev != head.hash { throw Untrusted.rewritten(path, seq: head.seq) }
+            let number = first + index
+            let record = try decode(line, path: source, number: number)
+            if let prev, record.prev != prev { throw Untrusted.rewritten(source, seq: number) }
+            let hash = LogHead.hash(ofLine: line)
+            prev = hash
+            if record.seq == known.seq, hash != known.hash { throw Untrusted.rewritten(source, seq: known.seq) }
+            if record.seq == head.seq, hash != head.hash { throw Untrusted.rewritten(source, seq: head.seq) }
             if record.seq > seq, record.seq <= head.seq { records.append(record) }
         }
         return (records, head.position)
     }
 
     /// One line, checked as the server writes it and numbered `number`.
-    static func decode(_ line: some Collection<UInt8>, path: String, number: Int) throws -> NotificationRecord {
+    package static func decode(_ line: some Collection<UInt8>, path: String, number: Int) throws -> NotificationRecord {
         let record: NotificationRecord
         do {
             record = try decoder.decode(NotificationRecord.self, from: Data(line))
@@ -242,7 +213,7 @@ public struct NotificationLog: Sendable {
     }
 
     /// The records of a log's bytes, checked as `records(at:after:)` says.
-    static func records(in data: Data, path: String, after seq: Int) throws -> [NotificationRecord] {
+    package static func records(in data: Data, path: String, after seq: Int) throws -> [NotificationRecord] {
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         lines.removeLast()
         return try lines.enumerated().map { try decode($1, path: path, number: $0 + 1) }.filter { $0.seq > seq }

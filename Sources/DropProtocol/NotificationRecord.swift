@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SealEnvelope
 import SealPKI
 
@@ -19,17 +18,6 @@ public struct NotificationRecord: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case seq, time, type, name, owner, size, prev
         case mediaType = "media_type"
-    }
-
-    init(row: Row) {
-        seq = row["seq"]
-        time = Date(timeIntervalSince1970: row["time"])
-        type = row["type"]
-        name = row["name"]
-        owner = row["owner"]
-        mediaType = row["media_type"]
-        size = row["size"]
-        prev = row["prev"]
     }
 
     /// Decodes a line a client reads from a file others may write: every field is checked

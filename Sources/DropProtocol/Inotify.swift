@@ -65,12 +65,14 @@ public final class StopSignal: @unchecked Sendable {
     private let writeFD: Int32
     private var sources: [DispatchSourceSignal] = []
 
-    public init() {
+    /// Stops on any of `signals`; with none, only when `stop()` is called (a service that
+    /// stops when its service group shuts down).
+    public init(signals: [Int32] = [SIGTERM, SIGINT]) {
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         readFD = fds[0]
         writeFD = fds[1]
-        for signal in [SIGTERM, SIGINT] {
+        for signal in signals {
             Glibc.signal(signal, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
             source.setEventHandler { [weak self] in self?.stop() }

@@ -36,14 +36,14 @@ public struct LogHead: Codable, Sendable, Equatable {
     public var position: Position { Position(seq: seq, hash: hash) }
 
     /// The largest head file a client reads.
-    static let maximumBytes = 16 << 10
+    package static let maximumBytes = 16 << 10
 
     /// The head file at `path`, read through one descriptor, never following a link, bounded.
-    static func read(at path: String) throws -> LogHead {
+    package static func read(at path: String) throws -> LogHead {
         try JSONDecoder().decode(LogHead.self, from: Data(KeyFile.readBytes(path, limit: maximumBytes, followSymlinks: false)))
     }
 
-    static func signedDigest(seq: Int, hash: String, time: String, certificate: Data) -> SHA256Digest {
+    package static func signedDigest(seq: Int, hash: String, time: String, certificate: Data) -> SHA256Digest {
         var hasher = SHA256()
         hasher.update(data: Array("sealdrop-v1 log head".utf8))
         hasher.update(data: UInt64(max(0, seq)).bigEndianBytes)
@@ -54,7 +54,7 @@ public struct LogHead: Codable, Sendable, Equatable {
         return hasher.finalize()
     }
 
-    static func make(_ position: Position, signer: RSASigner, now: Date = Date()) throws -> LogHead {
+    package static func make(_ position: Position, signer: RSASigner, now: Date = Date()) throws -> LogHead {
         let time = LogTime.format(now)
         let certificate = Data(signer.certificate.der)
         let signature = try signer.sign(signedDigest(seq: position.seq, hash: position.hash, time: time, certificate: certificate))
@@ -62,7 +62,7 @@ public struct LogHead: Codable, Sendable, Equatable {
     }
 
     /// Checks the delivery certificate against `authority` and the signature.
-    func verify(authority: Certificate, pinned: Certificate? = nil) throws {
+    package func verify(authority: Certificate, pinned: Certificate? = nil) throws {
         let certificate = try Certificate(der: [UInt8](deliveryCertificate))
         try certificate.verify(issuedBy: authority, role: .delivery)
         if let pinned, pinned != certificate { throw PKIError.certificateRejected("signed by another delivery key than the one pinned") }
@@ -73,7 +73,7 @@ public struct LogHead: Codable, Sendable, Equatable {
     }
 
     /// Hex SHA-256 of one line's bytes (without its newline).
-    static func hash(ofLine line: some Collection<UInt8>) -> String {
+    package static func hash(ofLine line: some Collection<UInt8>) -> String {
         SHA256.hash(data: Array(line)).hex
     }
 }

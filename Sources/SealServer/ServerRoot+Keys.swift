@@ -1,38 +1,11 @@
+import DropProtocol
 import Foundation
 import GcryptKit
 import SealEnvelope
 import SealPKI
 
-/// The server's directory (Maildir-style, see docs/SERVER.md) and the keys in it.
-public struct ServerRoot: Sendable {
-    public let path: String
-
-    public init(path: String) {
-        self.path = path
-    }
-
-    public var caCertificatePath: String { path + "/ca.crt" }
-    public var caKeyPath: String { path + "/ca.key" }
-    public var encryptionCertificatePath: String { path + "/encryption.crt" }
-    public var encryptionKeyPath: String { path + "/encryption.key" }
-    /// Signs delivery statements in fetch answers (a third key: the CA key only certifies).
-    public var deliveryCertificatePath: String { path + "/delivery.crt" }
-    public var deliveryKeyPath: String { path + "/delivery.key" }
-    public var inboxTemporary: String { path + "/inbox/tmp" }
-    public var inboxNew: String { path + "/inbox/new" }
-    public var quarantine: String { path + "/quarantine" }
-    /// Claimed drops being ingested: copies only the server can write (WorkQueue).
-    public var work: String { path + "/work" }
-    public var blobs: String { path + "/blobs" }
-    public var outbox: String { path + "/outbox" }
-    public var databasePath: String { path + "/sealdrop.sqlite" }
-    public var notificationLogPath: String { path + "/notifications.jsonl" }
-    /// Held by whoever is ingesting, so `ingest --once` and `watch` never take one file twice.
-    public var lockPath: String { path + "/ingest.lock" }
-
-    public func outbox(for name: String) -> String { outbox + "/" + name }
-
-
+/// The server's side of its root: the layout made, the keys in it, certificates issued.
+extension ServerRoot {
     /// Every directory and its mode (docs/SERVER.md, "Who writes what"), set explicitly so
     /// that no umask widens or narrows them: users may only create files in the inbox, whose
     /// sticky bit keeps them from moving or removing one another's drops; what the server
@@ -68,22 +41,11 @@ public struct ServerRoot: Sendable {
         public let encryption: Certificate
     }
 
-    public enum Failure: Error, Equatable, CustomStringConvertible {
-        case alreadyInitialized(String)
-        case notInitialized(String)
-
-        public var description: String {
-            switch self {
-            case .alreadyInitialized(let path): "\(path) is already a sealdrop server root"
-            case .notInitialized(let path): "\(path) is not a sealdrop server root (no ca.crt)"
-            }
-        }
-    }
-
     /// Creates the root: a CA key and self-signed certificate, a separate encryption key
-    /// with a certificate from that CA (the CA key never decrypts anything), and the
-    /// directories. Both private keys are encrypted under `passphrase`.
-    public func initialize(passphrase: SecretBytes, keySize: RSA.KeySize = .default) throws -> Created {
+    /// with a certificate from that CA (the CA key never decrypts anything), a delivery key,
+    /// a TLS key with a certificate for `hostnames`, and the directories. Every private key
+    /// is encrypted under `passphrase`.
+    public func initialize(passphrase: SecretBytes, keySize: RSA.KeySize = .default, hostnames: [AltName] = loopbackNames) throws -> Created {
         guard !FileManager.default.fileExists(atPath: caCertificatePath),
               !FileManager.default.fileExists(atPath: caKeyPath) else {
             throw Failure.alreadyInitialized(path)
@@ -99,6 +61,7 @@ public struct ServerRoot: Sendable {
 
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try makeLayout()
+        try issueTLSCertificate(by: authority, hostnames: hostnames, passphrase: passphrase, keySize: keySize)
         // Certificates last: ca.crt marks a complete root.
         try AtomicFile.write([
             (caKeyPath, Array(try EncryptedPrivateKey.pem(for: caKey, passphrase: passphrase).utf8), 0o600),
@@ -115,14 +78,33 @@ public struct ServerRoot: Sendable {
         return Created(authority: authority.certificate, encryption: encryption)
     }
 
-    /// The CA certificate, checked to be a self-signed CA.
-    public func authorityCertificate() throws -> Certificate {
-        guard FileManager.default.fileExists(atPath: caCertificatePath) else { throw Failure.notInitialized(path) }
-        let certificate = try Certificate(pem: KeyFile.readText(caCertificatePath))
-        guard certificate.extensions.isCA == true, certificate.isSelfSigned else {
-            throw PKIError.certificateRejected("\(caCertificatePath) is not a self-signed CA certificate")
-        }
+    /// Makes a new TLS key and has the CA certify it for `hostnames` (DNS names and IP
+    /// addresses clients dial), replacing `tls.key` and `tls.crt` together. Returns the certificate.
+    @discardableResult
+    public func issueTLSCertificate(
+        by authority: CertificateAuthority, hostnames: [AltName], passphrase: SecretBytes, keySize: RSA.KeySize = .default
+    ) throws -> Certificate {
+        guard !hostnames.isEmpty else { throw PKIError.certificateRejected("a TLS certificate needs at least one host name or address") }
+        let key = try RSA.PrivateKey.generate(size: keySize)
+        let certificate = try authority.issue(
+            commonName: CertificateAuthority.Profile.tls.serverCommonName!, publicKey: key.publicKey, profile: .tls, altNames: hostnames)
+        try AtomicFile.write([
+            (tlsKeyPath, Array(try EncryptedPrivateKey.pem(for: key, passphrase: passphrase).utf8), 0o600),
+            (tlsCertificatePath, Array(certificate.pem.utf8), 0o644),
+        ], replace: true)
         return certificate
+    }
+
+    /// The TLS certificate, checked against the CA, and its key.
+    public func tlsIdentity(passphrase: SecretBytes) throws -> (certificate: Certificate, key: RSA.PrivateKey) {
+        guard FileManager.default.fileExists(atPath: tlsCertificatePath) else { throw Failure.noTLSCertificate(path) }
+        let certificate = try Certificate(pem: KeyFile.readText(tlsCertificatePath))
+        try certificate.verify(issuedBy: authorityCertificate(), role: .tls)
+        let key = try KeyFile.readPrivateKey(at: tlsKeyPath, passphrase: passphrase)
+        guard key.publicKey == certificate.publicKey else {
+            throw PKIError.certificateRejected("\(tlsKeyPath) is not the key of \(tlsCertificatePath)")
+        }
+        return (certificate, key)
     }
 
     /// The CA with its private key, for issuing.

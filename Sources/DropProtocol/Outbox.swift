@@ -1,0 +1,33 @@
+import Foundation
+import GcryptKit
+
+/// The files the server leaves for a user in `outbox/USER/` (docs/SERVER.md, "Who writes
+/// what"), named so a client finds the answer to its own drop.
+public enum Outbox {
+    /// The KEY part of registration answers: the first 16 hex digits of the requesting key's fingerprint.
+    public static func answerName(for key: RSA.PublicKey) -> String {
+        String(key.fingerprint.digest.hex.prefix(16))
+    }
+
+    /// The certificate issued (or renewed) for a key.
+    public static func certificate(answer: String) -> String { "certificate-\(answer).crt" }
+    /// Why a registration for a key was refused.
+    public static func registrationRefusal(answer: String) -> String { "registration-\(answer).rejected.json" }
+    /// Why a drop was refused: named by its envelope id (hex), or by its work id when no
+    /// envelope id could be read.
+    public static func refusal(id: String) -> String { "rejected-\(id).json" }
+    /// A fetch answer: the signed statement (written last) and the owner's envelope.
+    public static func answerStatement(requestID: String) -> String { "answer-\(requestID).json" }
+    public static func answerEnvelope(requestID: String) -> String { "answer-\(requestID).seal" }
+}
+
+/// A certificate renewal request's payload (a message envelope signed with the current
+/// certificate): the user whose certificate is renewed, for the same key.
+public struct RenewalRequest: Codable, Sendable {
+    public static let mediaType = "application/vnd.sealdrop.renew+json"
+    public static let envelopeName = "certificate-renewal"
+
+    public let user: String
+
+    public init(user: String) { self.user = user }
+}
