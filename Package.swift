@@ -15,6 +15,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -33,6 +38,16 @@ let package = Package(
         .target(name: "SealEnvelope", dependencies: ["GcryptKit", "SealPKI"]),
         // What client and server share: the root's layout, drops, answers, the notification log.
         .target(name: "DropProtocol", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
+        // TLS keys kept in libgcrypt, for both ends of the HTTPS transport.
+        .target(
+            name: "SealTLS",
+            dependencies: [
+                "GcryptKit", "SealPKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(
             name: "SealServer",
             dependencies: [
@@ -41,7 +56,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "SealClient", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol"]),
+        // The HTTPS front of a server root: uploads into the same inbox, outbox, live log.
+        .target(
+            name: "SealGateway",
+            dependencies: [
+                "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol", "SealServer", "SealTLS",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SealClient",
+            dependencies: [
+                "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol", "SealTLS",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
         // Parsers of outside input as fuzz targets (scripts/fuzz); crashes replayed by SealFuzzTests.
         .target(name: "SealFuzz", dependencies: ["SealPKI", "SealEnvelope", "DropProtocol"]),
@@ -54,9 +92,11 @@ let package = Package(
                 "SealEnvelope",
                 "DropProtocol",
                 "SealServer",
+                "SealGateway",
                 "SealClient",
                 "SealBench",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -49,7 +49,12 @@ public enum Inotify {
     /// Waits until `watch` or `wake` is readable, or `timeout` seconds pass. Returns true when
     /// `wake` fired.
     public static func wait(_ watch: Watch, wake: Int32, timeout: Double) -> Bool {
-        var fds = [pollfd(fd: watch.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        wait(watch.fd, wake: wake, timeout: timeout)
+    }
+
+    /// The same for any descriptor that signals by becoming readable.
+    public static func wait(_ fd: Int32, wake: Int32, timeout: Double) -> Bool {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
         let rc = poll(&fds, 2, Int32(timeout * 1000))
         return rc > 0 && fds[1].revents & Int16(POLLIN) != 0
     }

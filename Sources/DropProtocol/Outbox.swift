@@ -21,6 +21,15 @@ public enum Outbox {
     public static func answerEnvelope(requestID: String) -> String { "answer-\(requestID).seal" }
 }
 
+/// A refusal file the server wrote in an outbox: `{"reason": ...}` among other fields.
+public enum Refusal {
+    /// The reason, as the server wrote it (escape it before printing).
+    public static func reason(in json: [UInt8]) -> String {
+        struct Body: Decodable { let reason: String }
+        return (try? JSONDecoder().decode(Body.self, from: Data(json)))?.reason ?? "no reason given"
+    }
+}
+
 /// A certificate renewal request's payload (a message envelope signed with the current
 /// certificate): the user whose certificate is renewed, for the same key.
 public struct RenewalRequest: Codable, Sendable {

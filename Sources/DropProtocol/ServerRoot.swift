@@ -58,9 +58,15 @@ public struct ServerRoot: Sendable {
     /// The CA certificate, checked to be a self-signed CA.
     public func authorityCertificate() throws -> Certificate {
         guard FileManager.default.fileExists(atPath: caCertificatePath) else { throw Failure.notInitialized(path) }
-        let certificate = try Certificate(pem: KeyFile.readText(caCertificatePath))
+        return try Self.authority(pem: KeyFile.readText(caCertificatePath), from: caCertificatePath)
+    }
+
+    /// A server's CA certificate however it came (`from` names where, for the error): it
+    /// must be a self-signed CA.
+    public static func authority(pem: String, from source: String) throws -> Certificate {
+        let certificate = try Certificate(pem: pem)
         guard certificate.extensions.isCA == true, certificate.isSelfSigned else {
-            throw PKIError.certificateRejected("\(caCertificatePath) is not a self-signed CA certificate")
+            throw PKIError.certificateRejected("\(source) is not a self-signed CA certificate")
         }
         return certificate
     }

@@ -15,6 +15,7 @@ public struct Fetcher: Sendable {
     let authority: Certificate
     let encryption: Certificate
     let delivery: Certificate?
+    let transport: any ServerTransport
 
     public init(profile: Profile, passphrase: SecretBytes) throws {
         self.profile = profile
@@ -24,6 +25,7 @@ public struct Fetcher: Sendable {
         authority = try profile.pinnedAuthority()
         encryption = try profile.encryptionCertificate()
         delivery = try profile.pinnedDeliveryCertificate()
+        transport = try profile.transport(key: key)
     }
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -49,43 +51,57 @@ public struct Fetcher: Sendable {
         public let output: String
     }
 
-    /// Drops a signed request for `image`; returns the request id (hex).
+    /// The notification log, read with this user's key (a gateway needs it).
+    public func feed() throws -> NotificationFeed {
+        try NotificationFeed(profile: profile, key: identity.key)
+    }
+
+    /// Sends a signed request for `image`; returns the request id (hex).
     public func request(_ image: String) throws -> String {
         let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey))
-        let payload = try JSONEncoder().encode(FetchRequest(image: image))
-        let inboxName = Inbox.uniqueName(suffix: ".seal")
-        var source = MemorySource([UInt8](payload))
-        var sink = try FileSink(path: "\(profile.server.inboxTemporary)/\(inboxName)")
-        let summary = try sealer.seal(from: &source, to: &sink, name: FetchRequest.envelopeName, kind: .message,
-                                      mediaType: FetchRequest.mediaType)
-        try sink.commit(mode: 0o644, durable: true)
-        try Inbox.publish(inboxName, in: profile.server)
-        return summary.envelopeID.hexString
+        return try transport.sendMessage(FetchRequest(image: image), name: FetchRequest.envelopeName, mediaType: FetchRequest.mediaType,
+                                         sealer: sealer).envelopeID.hexString
     }
 
     /// Waits for the answer to `requestID`, verifies it, writes the image to `output`
     /// (temporary name, then rename) and removes the collected answer.
     public func receive(_ requestID: String, image: String, to output: String, timeout: Double, replace: Bool = false) throws -> Delivered {
-        let outbox = profile.server.outbox(for: profile.settings.user)
-        let statementPath = FetchAnswer.statementPath(in: outbox, requestID: requestID)
-        let envelopePath = FetchAnswer.envelopePath(in: outbox, requestID: requestID)
+        let user = profile.settings.user
+        let statementName = Outbox.answerStatement(requestID: requestID)
+        let envelopeName = Outbox.answerEnvelope(requestID: requestID)
         let deadline = Date().addingTimeInterval(timeout)
-        while !FileManager.default.fileExists(atPath: statementPath) {
+        var statement: [UInt8]?
+        while true {
+            // The statement is written last: once it is there, the envelope is too.
+            statement = try transport.outboxFile(statementName, user: user, limit: FetchAnswer.maximumBytes)
+            if statement != nil { break }
             guard Date() < deadline else { throw Failure.timedOut(image, timeout) }
-            usleep(50_000)
+            usleep(useconds_t(transport.pollInterval * 1_000_000))
         }
         defer {
-            unlink(statementPath)
-            unlink(envelopePath)
+            try? transport.removeFromOutbox(statementName, user: user)
+            try? transport.removeFromOutbox(envelopeName, user: user)
         }
-        return try open(answerAt: statementPath, envelope: envelopePath, requestID: requestID, image: image, to: output, replace: replace)
+        let answer = try JSONDecoder().decode(FetchAnswer.self, from: Data(statement!))
+        let verified = try check(answer, requestID: requestID, image: image)
+        guard let envelope = try transport.outboxCopy(envelopeName, user: user) else { throw EnvelopeError.tampered }
+        defer { envelope.release() }
+        return try open(answer, statement: verified, envelope: envelope.path, image: image, to: output, replace: replace)
     }
 
-    /// Verifies an answer (statement, then the owner's envelope) and decrypts it into `output`.
+    /// Verifies an answer kept in files (the statement, then the owner's envelope) and
+    /// decrypts it into `output`.
     public func open(answerAt statementPath: String, envelope envelopePath: String, requestID: String, image: String,
                      to output: String, replace: Bool = false) throws -> Delivered {
         let answer = try JSONDecoder().decode(
             FetchAnswer.self, from: Data(KeyFile.readBytes(statementPath, limit: FetchAnswer.maximumBytes, followSymlinks: false)))
+        return try open(answer, statement: check(answer, requestID: requestID, image: image), envelope: envelopePath, image: image,
+                        to: output, replace: replace)
+    }
+
+    /// The statement of an answer, checked: signed by the pinned delivery key, for this
+    /// user's key, this request and this image, and not a refusal.
+    func check(_ answer: FetchAnswer, requestID: String, image: String) throws -> DeliveryStatement {
         let statement = try answer.verifiedStatement(authority: authority, pinned: delivery)
         guard statement.requester == profile.settings.user, statement.requesterKey == identity.key.publicKey.fingerprint.description else {
             throw Failure.notForMe("it answers \(statement.requester), for another key")
@@ -94,6 +110,12 @@ public struct Fetcher: Sendable {
             throw Failure.notForMe("it answers another request")
         }
         if let problem = statement.error { throw Failure.refused(problem) }
+        return statement
+    }
+
+    /// Verifies the owner's envelope against the checked statement and decrypts it into `output`.
+    func open(_ answer: FetchAnswer, statement: DeliveryStatement, envelope envelopePath: String, image: String,
+              to output: String, replace: Bool) throws -> Delivered {
         guard let owner = statement.owner, let blob = statement.blob else { throw EnvelopeError.tampered }
 
         var source = try FileSource(path: envelopePath, followSymlinks: false)

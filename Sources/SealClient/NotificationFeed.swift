@@ -1,41 +1,51 @@
-import Foundation
-import SealPKI
 import DropProtocol
+import Foundation
+import GcryptKit
+import SealPKI
 
 /// The server's notification log as a client reads it: verified against the signed head and
 /// the head this profile verified last (which it then remembers), records after a cursor,
-/// once, or followed as they land (inotify on the head, with a one-second rescan as a
-/// fallback).
+/// once, or followed as they land (inotify on the file, or the gateway's live stream, with
+/// a one-second rescan as a fallback).
 public struct NotificationFeed: Sendable {
     public let profile: Profile
     let authority: Certificate
     let delivery: Certificate?
+    let transport: any ServerTransport
 
-    public init(profile: Profile) throws {
+    /// `key` is the user's key, which a gateway needs to let them read the log.
+    public init(profile: Profile, key: RSA.PrivateKey? = nil) throws {
         self.profile = profile
         authority = try profile.pinnedAuthority()
         delivery = try profile.pinnedDeliveryCertificate()
+        transport = try profile.transport(key: key)
     }
 
     public func records(after seq: Int) throws -> [NotificationRecord] {
-        let (records, head) = try NotificationLog.verifiedRecords(
-            at: profile.server.notificationLogPath, authority: authority, delivery: delivery, known: profile.verifiedLogHead(), after: seq)
-        try profile.saveVerifiedLogHead(head)
+        let known = try profile.verifiedLogHead()
+        // The head first: the server appends lines before it signs them, so the lines read
+        // after it hold at least the lines it names.
+        let head = try transport.logHead()
+        let (first, lines) = try transport.logLines(after: min(seq, known.seq))
+        let (records, verified) = try NotificationLog.verifiedRecords(
+            head: head, lines: lines, first: first, source: transport.logSource, authority: authority, delivery: delivery,
+            known: known, after: seq)
+        try profile.saveVerifiedLogHead(verified)
         return records
     }
 
     /// Calls `deliver` with each batch of new records until `stop` fires; returns the last seq seen.
     public func follow(after seq: Int, stop: StopSignal, deliver: ([NotificationRecord]) throws -> Void) throws -> Int {
         var cursor = seq
-        let watch = try Inotify.Watch(path: profile.server.notificationLogPath, mask: Inotify.modified | Inotify.closedWrite)
+        let watch = try transport.watchLog(after: seq)
         while !stop.isStopped {
             let fresh = try records(after: cursor)
             if let last = fresh.last {
                 try deliver(fresh)
                 cursor = last.seq
             }
-            if Inotify.wait(watch, wake: stop.readFD, timeout: 1) { break }
-            _ = watch.drain()
+            if Inotify.wait(watch.fd, wake: stop.readFD, timeout: 1) { break }
+            watch.drain()
         }
         return cursor
     }

@@ -1,27 +1,22 @@
+import DropProtocol
 import Foundation
 import SealEnvelope
-import DropProtocol
 
-/// `sealdrop post`: seals an image to the server's encryption key and drops it into the
-/// inbox the Maildir way (written in `tmp/`, fsynced, renamed into `new/`).
+/// `sealdrop post`: seals an image to the server's encryption key and sends it as a drop
+/// (into the inbox the Maildir way, or through the gateway).
 public struct Poster: Sendable {
     public let sealer: EnvelopeSealer
-    public let server: ServerRoot
+    public let transport: any ServerTransport
 
-    public init(sealer: EnvelopeSealer, server: ServerRoot) {
+    public init(sealer: EnvelopeSealer, transport: any ServerTransport) {
         self.sealer = sealer
-        self.server = server
+        self.transport = transport
     }
 
-    /// Seals `image` under `name` into the inbox; returns the inbox file name.
-    public func post(_ image: String, name: String) throws -> (inboxName: String, summary: SealSummary) {
+    /// Seals `image` under `name` and sends it.
+    public func post(_ image: String, name: String) throws -> SealSummary {
         try EnvelopeHeader.validate(name: name)
-        let inboxName = Inbox.uniqueName(suffix: ".seal")
         var source = try FileSource(path: image)
-        var sink = try FileSink(path: "\(server.inboxTemporary)/\(inboxName)")
-        let summary = try sealer.seal(from: &source, to: &sink, name: name)
-        try sink.commit(mode: 0o644, durable: true)
-        try Inbox.publish(inboxName, in: server)
-        return (inboxName, summary)
+        return try transport.sendSealed(&source, name: name, sealer: sealer)
     }
 }

@@ -8,12 +8,13 @@ import DropProtocol
 /// the user's key pair and certificate, and the server's CA certificate pinned at
 /// registration.
 ///
-///     profile.json         {"server", "user", "ca_fingerprint"}
+///     profile.json         {"server" (a directory or https://HOST:PORT), "user", "ca_fingerprint"}
 ///     USER.key USER.pub    the key pair (key encrypted, 0600)
 ///     USER.csr USER.crt    the request and the issued certificate
 ///     ca.crt               the pinned CA certificate
 ///     encryption.crt       the server's encryption certificate (checked against ca.crt)
 ///     tail.cursor          the last notification seq shown by `tail`
+///     spool/               drops and downloads in transit to and from a gateway
 public struct Profile: Sendable {
     public let home: String
     public let settings: Settings
@@ -60,7 +61,15 @@ public struct Profile: Sendable {
         return Profile(home: home, settings: try JSONDecoder().decode(Settings.self, from: data))
     }
 
-    public var server: ServerRoot { ServerRoot(path: settings.server) }
+    /// Whether the server is an HTTPS gateway (else a directory).
+    public var isRemote: Bool { HTTPSTransport.isURL(settings.server) }
+
+    /// The way to the server: TLS pinned to the profile's CA; with `key`, the user's
+    /// certificate as the client certificate (the gateway needs it for all but registration).
+    public func transport(key: RSA.PrivateKey? = nil) throws -> any ServerTransport {
+        try makeTransport(server: settings.server, authority: pinnedAuthority(), identity: key.map { (try certificate(), $0) },
+                          spool: home + "/spool")
+    }
     public var keyPath: String { "\(home)/\(settings.user).key" }
     public var requestPath: String { "\(home)/\(settings.user).csr" }
     public var certificatePath: String { "\(home)/\(settings.user).crt" }
@@ -76,7 +85,9 @@ public struct Profile: Sendable {
         guard pinned.fingerprint.description == settings.caFingerprint else {
             throw Failure.pinMismatch(expected: settings.caFingerprint, found: pinned.fingerprint.description)
         }
-        if let current = try? Certificate(pem: KeyFile.readText(server.caCertificatePath)), current != pinned {
+        // A directory's ca.crt is compared as well; a gateway's TLS handshake checks it.
+        if !isRemote, let current = try? Certificate(pem: KeyFile.readText(ServerRoot(path: settings.server).caCertificatePath)),
+           current != pinned {
             throw Failure.pinMismatch(expected: settings.caFingerprint, found: current.fingerprint.description)
         }
         return pinned

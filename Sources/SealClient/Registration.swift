@@ -5,17 +5,21 @@ import SealPKI
 import DropProtocol
 
 /// `sealdrop register`: pins the server's CA, creates the key pair and request in the
-/// profile, drops the request into the inbox, and waits for the answer in the outbox.
+/// profile, sends the request (a drop into the inbox, or the gateway), and waits for the answer.
 public struct Registration: Sendable {
     public let home: String
-    public let server: ServerRoot
+    /// The server, as the user named it (a directory or an https:// URL).
+    public let server: String
     public let user: UserName
 
-    public init(home: String, server: ServerRoot, user: UserName) {
+    public init(home: String, server: String, user: UserName) {
         self.home = home
-        self.server = server
+        // A URL stays as given (an http:// one is refused when used); a directory is made absolute.
+        self.server = server.contains("://") ? server : URL(fileURLWithPath: server).standardizedFileURL.path
         self.user = user
     }
+
+    var spool: String { home + "/spool" }
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case alreadyRegistered(String)
@@ -33,9 +37,11 @@ public struct Registration: Sendable {
         }
     }
 
-    /// The server's CA certificate as found now, before anything is pinned.
+    /// The server's CA certificate as found now, before anything is pinned (over HTTPS, on a
+    /// connection that trusts nothing yet: the user compares the fingerprint).
     public func serverAuthority() throws -> Certificate {
-        try server.authorityCertificate()
+        let transport = try makeTransport(server: server, authority: nil, spool: spool)
+        return try ServerRoot.authority(pem: transport.publishedCertificate("ca.crt"), from: "\(server)/ca.crt")
     }
 
     /// Writes the profile (key, request, pinned CA, encryption certificate) and drops the
@@ -44,16 +50,16 @@ public struct Registration: Sendable {
         if let existing = try? Profile.load(home: home), FileManager.default.fileExists(atPath: existing.certificatePath) {
             throw Failure.alreadyRegistered(home)
         }
+        // From here on, a gateway is reached over TLS pinned to the CA the user accepted.
+        let transport = try makeTransport(server: server, authority: authority, spool: spool)
         // The server's roles are pinned with its CA: a user certificate put in their place
         // while someone registers is refused here and forever after.
-        let encryption = try Certificate(pem: KeyFile.readText(server.encryptionCertificatePath))
+        let encryption = try Certificate(pem: transport.publishedCertificate("encryption.crt"))
         try encryption.verify(issuedBy: authority, role: .encryption)
-        let delivery = try Certificate(pem: KeyFile.readText(server.deliveryCertificatePath))
+        let delivery = try Certificate(pem: transport.publishedCertificate("delivery.crt"))
         try delivery.verify(issuedBy: authority, role: .delivery)
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let profile = Profile(home: home, settings: .init(
-            server: URL(fileURLWithPath: server.path).standardizedFileURL.path, user: user.value,
-            caFingerprint: authority.fingerprint.description))
+        let profile = Profile(home: home, settings: .init(server: server, user: user.value, caFingerprint: authority.fingerprint.description))
         let key = try RSA.PrivateKey.generate(size: keySize)
         let request = try CertificateRequest(userName: user, key: key)
         try KeyFile.write(key, base: "\(home)/\(user.value)", passphrase: passphrase, replace: true)
@@ -64,7 +70,7 @@ public struct Registration: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(Array(try encoder.encode(profile.settings)), to: home + "/profile.json", replace: true)
-        _ = try Inbox.drop(Array(request.pem.utf8), into: server, suffix: ".csr")
+        try transport.sendRegistration(request.pem)
         return key
     }
 
@@ -76,33 +82,31 @@ public struct Registration: Sendable {
     public func renew(passphrase: SecretBytes, timeout: Double) throws -> Certificate {
         let profile = try Profile.load(home: home)
         let signer = try profile.signer(passphrase: passphrase)
-        let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: try profile.encryptionCertificate().publicKey))
-        let inboxName = Inbox.uniqueName(suffix: ".seal")
-        var source = MemorySource([UInt8](try JSONEncoder().encode(RenewalRequest(user: user.value))))
-        var sink = try FileSink(path: "\(server.inboxTemporary)/\(inboxName)")
-        let summary = try sealer.seal(from: &source, to: &sink, name: RenewalRequest.envelopeName, kind: .message,
-                                      mediaType: RenewalRequest.mediaType)
-        try sink.commit(mode: 0o644, durable: true)
-        try Inbox.publish(inboxName, in: server)
-        let key = try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: passphrase)
+        let transport = try profile.transport(key: signer.key)
+        let summary = try transport.sendMessage(
+            RenewalRequest(user: user.value), name: RenewalRequest.envelopeName, mediaType: RenewalRequest.mediaType,
+            sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: try profile.encryptionCertificate().publicKey)))
         do {
-            return try awaitCertificate(for: key, timeout: timeout,
-                                        refusal: "\(server.outbox(for: user.value))/rejected-\(summary.envelopeID.hexString).json")
+            return try awaitCertificate(for: signer.key, timeout: timeout, transport: transport,
+                                        refusal: Outbox.refusal(id: summary.envelopeID.hexString))
         } catch Failure.refused(let reason) {
             throw Failure.renewalRefused(reason)
         }
     }
 
-    public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double, refusal: String? = nil) throws -> Certificate {
+    /// Waits for the server's answer to the request for `key`: the certificate (checked
+    /// against the pinned CA, the name and the key, then saved) or the refusal. `refusal`
+    /// names the outbox file a refused renewal leaves.
+    public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double, transport given: (any ServerTransport)? = nil,
+                                 refusal: String? = nil) throws -> Certificate {
         let profile = try Profile.load(home: home)
+        let transport = try given ?? makeTransport(server: server, authority: profile.pinnedAuthority(), spool: spool)
         let answer = Outbox.answerName(for: key.publicKey)
-        let outbox = server.outbox(for: user.value)
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let certificatePath = "\(outbox)/certificate-\(answer).crt"
-            if FileManager.default.fileExists(atPath: certificatePath) {
-                let certificate = try Certificate(pem: String(
-                    decoding: KeyFile.readBytes(certificatePath, limit: 64 << 10, followSymlinks: false), as: UTF8.self))
+            switch try transport.registrationAnswer(user: user.value, answer: answer) {
+            case .issued(let pem):
+                let certificate = try Certificate(pem: pem)
                 try certificate.verify(issuedBy: profile.pinnedAuthority(), role: .user)
                 guard certificate.subject.commonName == user.value else {
                     throw PKIError.certificateRejected("the server's certificate is issued to \(certificate.subject), not \(user.value)")
@@ -111,19 +115,20 @@ public struct Registration: Sendable {
                     throw PKIError.certificateRejected("the server's certificate is for another key")
                 }
                 try AtomicFile.write(certificate.pem, to: profile.certificatePath, replace: true)
-                unlink(certificatePath)
+                // Collected: remove it (over HTTPS that takes the certificate just received).
+                try? profile.transport(key: key).removeFromOutbox(Outbox.certificate(answer: answer), user: user.value)
                 return certificate
-            }
-            for path in [refusal, "\(outbox)/registration-\(answer).rejected.json"].compactMap({ $0 })
-            where FileManager.default.fileExists(atPath: path) {
-                let rejectedPath = path
-                let data = Data(try KeyFile.readBytes(rejectedPath, limit: 64 << 10, followSymlinks: false))
-                let reason = LogText.escaped((try? JSONDecoder().decode([String: String].self, from: data))?["reason"] ?? "no reason given")
-                unlink(rejectedPath)
+            case .refused(let reason):
                 throw Failure.refused(reason)
+            case .pending:
+                break
+            }
+            if let refusal, let json = try transport.outboxFile(refusal, user: user.value, limit: 64 << 10) {
+                try transport.removeFromOutbox(refusal, user: user.value)
+                throw Failure.refused(LogText.escaped(Refusal.reason(in: json)))
             }
             guard Date() < deadline else { throw Failure.timedOut(timeout) }
-            usleep(100_000)
+            usleep(useconds_t(transport.pollInterval * 1_000_000))
         }
     }
 }

@@ -239,6 +239,18 @@ extension Catalogue {
         try Certificate(der: der).publicKey.fingerprint.description
     }
 
+    /// The user a certificate presented by a sender stands for: the registered certificate
+    /// itself, or (sealed before a renewal) one of our CA's for the registered user's key.
+    /// Revoked users are returned too, for the caller to refuse in words.
+    public func registeredUser(presenting certificate: Certificate, authority: Certificate) throws -> UserRecord? {
+        guard let user = try user(named: certificate.subject.commonName ?? "") else { return nil }
+        if user.certificate == certificate.der { return user }
+        guard (try? Certificate(der: user.certificate))?.publicKey == certificate.publicKey,
+              (try? certificate.verify(issuedBy: authority, role: .user)) != nil
+        else { return nil }
+        return user
+    }
+
     /// The user whose revocation revoked `key` (a public key fingerprint), or nil.
     public func revokedKeyOwner(_ key: String) throws -> String? {
         try writer.read { db in try String.fetchOne(db, sql: "SELECT user FROM revoked_keys WHERE key_fingerprint = ?", arguments: [key]) }

@@ -267,13 +267,7 @@ public final class Ingester: @unchecked Sendable {
             return .rejected(reason: "unreadable envelope: \(error)", sender: nil, envelopeID: nil, told: nil)
         }
         let id = header.envelopeID
-        // The registered certificate, or (sealed before a renewal) one of our CA's for the
-        // registered user's key.
-        let claimed = header.senderCertificate
-        guard let user = try catalogue.user(named: claimed.subject.commonName ?? ""),
-              user.certificate == claimed.der
-                || ((try? Certificate(der: user.certificate))?.publicKey == claimed.publicKey
-                    && (try? claimed.verify(issuedBy: authority.certificate, role: .user)) != nil)
+        guard let user = try catalogue.registeredUser(presenting: header.senderCertificate, authority: authority.certificate)
         else { return .rejected(reason: "unknown sender certificate", sender: nil, envelopeID: id, told: nil) }
         let sender = user.name
         func reject(_ reason: String, told: String? = nil) -> Verdict {

@@ -3,7 +3,6 @@ import DropProtocol
 import Foundation
 import SealClient
 import SealEnvelope
-import SealServer
 
 extension Sealdrop {
     struct Fetch: Reporting {
@@ -46,7 +45,7 @@ extension Sealdrop {
             let fetcher = try about(profile.keyPath) { try Fetcher(profile: profile, passphrase: secret) }
             var wanted = names
             if all {
-                wanted = Array(Set(try NotificationFeed(profile: profile).records(after: 0).map(\.name))).sorted()
+                wanted = Array(Set(try fetcher.feed().records(after: 0).map(\.name))).sorted()
             }
             var isDirectory: ObjCBool = false
             let toFile = wanted.count == 1 && !(FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue)

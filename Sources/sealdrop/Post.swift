@@ -7,7 +7,7 @@ import SealPKI
 extension Sealdrop {
     struct Post: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Seal images to the server and drop them into its inbox.",
+            abstract: "Seal images to the server and drop them into its inbox (or send them to its gateway).",
             discussion: """
                 Image names follow the envelope rules (docs/FORMAT.md §2): 1 to 255 bytes of UTF-8, \
                 no '/', '\\\\' or control characters, not '.' or '..'. The name defaults to the file \
@@ -39,17 +39,18 @@ extension Sealdrop {
             let encryption = try about(profile.encryptionPath) { try profile.encryptionCertificate() }
             let secret = try passphrase.existing(for: profile.keyPath)
             let signer = try about(profile.keyPath) { try profile.signer(passphrase: secret) }
+            let transport = try about(profile.settings.server) { try profile.transport(key: signer.key) }
             let poster = Poster(
                 sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!),
-                server: profile.server)
-            let items = try BatchPlan.items(for: inputs, outputDirectory: profile.server.inboxNew, allowSharedOutput: true) { $0 }
+                transport: transport)
+            let items = try BatchPlan.items(for: inputs, outputDirectory: profile.home, allowSharedOutput: true) { $0 }
             let bar = ProgressBar(verb: "posting")
             let start = Date()
             let fixedName = name
             let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
                 do {
-                    let (inboxName, summary) = try poster.post(item.input, name: fixedName ?? (item.input as NSString).lastPathComponent)
-                    return .done(output: inboxName, bytes: summary.payloadLength)
+                    let summary = try poster.post(item.input, name: fixedName ?? (item.input as NSString).lastPathComponent)
+                    return .done(output: summary.envelopeID.hexString, bytes: summary.payloadLength)
                 } catch EnvelopeError.unrecognisedMedia where item.discovered {
                     return .skipped(.notAnImage)
                 } catch {

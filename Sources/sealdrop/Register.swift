@@ -4,19 +4,23 @@ import Foundation
 import GcryptKit
 import SealClient
 import SealPKI
-import SealServer
 
 extension Sealdrop {
     struct Register: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Create your profile, pin the server's CA, and register a user name through the drop.",
+            abstract: "Create your profile, pin the server's CA, and register a user name.",
             discussion: """
                 The profile lives in $SEALDROP_HOME (default ~/.sealdrop). The server's CA fingerprint is \
                 shown: compare it with the one the administrator gave you, or pass it with \
-                --expect-fingerprint so a mismatch is refused, as ssh does with host keys.
+                --expect-fingerprint so a mismatch is refused, as ssh does with host keys. Over HTTPS, \
+                everything after the fingerprint check travels on TLS pinned to that CA.
+
+                Examples:
+                  sealdrop register --server /srv/sealdrop --user alice
+                  sealdrop register --server https://drop.example.org:8443 --user alice --expect-fingerprint SHA256:...
                 """)
 
-        @Option(help: ArgumentHelp("The server root directory.", valueName: "root"))
+        @Option(help: ArgumentHelp("The server: its root directory, or its gateway as https://HOST:PORT.", valueName: "root-or-url"))
         var server: String?
 
         @Option(help: "The user name to register.")
@@ -49,7 +53,7 @@ extension Sealdrop {
             if renew { return try renewCertificate(home: home) }
             guard let server, let user else { return }
             let name = try UserName(user)
-            let registration = Registration(home: home, server: ServerRoot(path: server), user: name)
+            let registration = Registration(home: home, server: server, user: name)
             let authority = try about(server) { try registration.serverAuthority() }
             print("server CA      \(authority.subject)")
             print("CA fingerprint \(authority.fingerprint)")
@@ -77,7 +81,7 @@ extension Sealdrop {
         func renewCertificate(home: String) throws {
             let profile = try Profile.load(home: home)
             let current = try about(profile.certificatePath) { try profile.certificate() }
-            let registration = Registration(home: home, server: profile.server, user: try UserName(profile.settings.user))
+            let registration = Registration(home: home, server: profile.settings.server, user: try UserName(profile.settings.user))
             let secret = try passphrase.existing(for: profile.keyPath)
             print("renewal for \"\(profile.settings.user)\" (valid until \(iso8601(current.notAfter))) dropped; waiting for the server (up to \(Int(timeout)) s)")
             let certificate = try registration.renew(passphrase: secret, timeout: timeout)

@@ -9,7 +9,7 @@ extension Sealdrop {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create and operate a sealdrop server root.",
-            subcommands: [Init.self, TLSCert.self, Issue.self, Ingest.self, Watch.self, Status.self, Users.self, Revoke.self, Requeue.self, Fsck.self])
+            subcommands: [Init.self, TLSCert.self, Issue.self, Ingest.self, Watch.self, Serve.self, Status.self, Users.self, Revoke.self, Requeue.self, Fsck.self])
     }
 }
 

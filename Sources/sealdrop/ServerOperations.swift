@@ -3,7 +3,9 @@ import DropProtocol
 import Foundation
 import Logging
 import SealPKI
+import SealGateway
 import SealServer
+import ServiceLifecycle
 
 /// Options every ingesting command shares.
 struct IngestOptions: ParsableArguments {
@@ -94,6 +96,87 @@ extension Sealdrop.Server {
             let stop = StopSignal()
             let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
             try Watcher(ingester: ingester, rescanInterval: rescan, logger: options.logger).run(until: stop)
+        }
+    }
+
+    struct Serve: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the root over HTTPS with mutual TLS (docs/HTTP.md), ingesting in the same process.",
+            discussion: """
+                Users on other machines register, post, fetch and follow notifications through it \
+                with `sealdrop register --server https://HOST:PORT ...`. The TLS certificate is \
+                ROOT/tls.crt (server init --hostname, server tls-cert). Stops gracefully on SIGTERM \
+                or SIGINT: uploads in progress finish, the batch in hand is committed.
+
+                Example: sealdrop server serve /srv/sealdrop --listen 0.0.0.0:8443
+                """)
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @Option(help: ArgumentHelp("Address and port to listen on (port 0: any free port, printed).", valueName: "host:port"))
+        var listen: String = "127.0.0.1:8443"
+
+        @Flag(inversion: .prefixedNo, help: "Ingest in this process (--no-ingest when a separate `server watch` ingests).")
+        var ingest = true
+
+        @Option(help: ArgumentHelp("Uploads one user may have in progress.", valueName: "n"))
+        var maxUploadsPerUser = GatewayLimits().maximumUploadsPerUser
+
+        @Option(help: ArgumentHelp("Requests a second per user (bursts of twice that).", valueName: "n"))
+        var rate = GatewayLimits().requestsPerSecond
+
+        @Option(help: ArgumentHelp("Open connections at most.", valueName: "n"))
+        var maxConnections = GatewayLimits().maximumConnections
+
+        @Option(help: "Seconds between rescans even without events (with --ingest).")
+        var rescan: Double = 30
+
+        @OptionGroup var options: IngestOptions
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func validate() throws {
+            guard address() != nil else { throw ValidationError("--listen takes HOST:PORT, such as 127.0.0.1:8443 or [::1]:8443") }
+            guard maxUploadsPerUser >= 1, rate > 0, maxConnections >= 1 else {
+                throw ValidationError("--max-uploads-per-user, --rate and --max-connections must be positive")
+            }
+        }
+
+        func address() -> (host: String, port: Int)? {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
+            else { return nil }
+            var host = String(listen[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return host.isEmpty ? nil : (host, port)
+        }
+
+        func perform() throws {
+            let serverRoot = ServerRoot(path: root)
+            _ = try about(root) { try serverRoot.authorityCertificate() }
+            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            let policy = try options.policy()
+            let logger = options.logger
+            var limits = GatewayLimits()
+            limits.maximumUploadBytes = policy.maximumBytes
+            limits.maximumUploadsPerUser = maxUploadsPerUser
+            limits.requestsPerSecond = rate
+            limits.maximumConnections = maxConnections
+            let gateway = try about(root) { try Gateway(root: serverRoot, passphrase: secret, limits: limits, logger: logger) }
+            var services: [any Service] = []
+            if ingest {
+                let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: policy, logger: logger) }
+                let rescan = self.rescan
+                services.append(BlockingService(name: "ingester") { stop in
+                    try Watcher(ingester: ingester, rescanInterval: rescan, logger: logger).run(until: stop)
+                })
+            }
+            let (host, port) = address()!
+            let application = try gateway.application(host: host, port: port, services: services) { bound in
+                let shown = host.contains(":") ? "[\(host)]" : host
+                print("listening on https://\(shown):\(bound)")
+                fflush(nil)
+            }
+            try blocking { try await application.runService() }
         }
     }
 

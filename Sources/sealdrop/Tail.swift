@@ -2,7 +2,7 @@ import ArgumentParser
 import DropProtocol
 import Foundation
 import SealClient
-import SealServer
+import SealPKI
 
 extension Sealdrop {
     struct Tail: Reporting {
@@ -18,10 +18,12 @@ extension Sealdrop {
         @Flag(help: "Print one JSON object per line.")
         var json = false
 
+        @OptionGroup var passphrase: PassphraseOptions
+
         func perform() throws {
             let profile = try Profile.load(home: Profile.defaultHome())
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
-            let feed = try NotificationFeed(profile: profile)
+            let feed = try passphrase.feed(for: profile)
             let start = all ? 0 : profile.cursor()
             let show: ([NotificationRecord]) throws -> Void = { records in
                 for record in records { print(NotificationText.line(record, json: json)) }
@@ -42,11 +44,13 @@ extension Sealdrop {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @OptionGroup var passphrase: PassphraseOptions
+
         func perform() throws {
             let profile = try Profile.load(home: Profile.defaultHome())
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
             var latest: [String: NotificationRecord] = [:]
-            for record in try NotificationFeed(profile: profile).records(after: 0) { latest[record.name] = record }
+            for record in try passphrase.feed(for: profile).records(after: 0) { latest[record.name] = record }
             let images = latest.values.sorted { $0.name < $1.name }
             if json {
                 let encoder = JSONEncoder()
@@ -73,5 +77,15 @@ enum NotificationText {
         // Checked as the server writes them, and escaped besides: nothing from the log drives the terminal.
         return "#\(record.seq) \(iso8601(record.time)) \(record.owner) posted \(LogText.escaped(record.name, keepBackslash: true)) "
             + "(\(record.mediaType), \(BatchReport.formatSize(UInt64(record.size))))"
+    }
+}
+
+extension PassphraseOptions {
+    /// The profile's notification feed; a gateway lets only registered users read it, so
+    /// over HTTPS the key is unlocked for the client certificate.
+    func feed(for profile: Profile) throws -> NotificationFeed {
+        guard profile.isRemote else { return try NotificationFeed(profile: profile) }
+        let key = try about(profile.keyPath) { try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: existing(for: profile.keyPath)) }
+        return try about(profile.settings.server) { try NotificationFeed(profile: profile, key: key) }
     }
 }

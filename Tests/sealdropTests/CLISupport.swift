@@ -83,30 +83,66 @@ struct Workspace {
     /// `server init root` with a `watch` daemon on it (the caller stops it), and each user
     /// registered through the drop with the profile in the workspace folder of its name.
     func watchedRootWithRegistered(_ users: [String]) throws -> Background {
+        try startServer(.directory, registering: users).daemon
+    }
+
+    /// `server init root` and the daemon clients reach it through (the caller stops it):
+    /// `server watch` for the directory, `server serve` on a free loopback port for HTTPS.
+    /// Each user is registered, the profile in the workspace folder of its name. Returns the
+    /// daemon and the `--server` value clients use.
+    func startServer(_ transport: Transport, registering users: [String] = []) throws -> (daemon: Background, server: String) {
         try sealdrop(["server", "init", "root", "--bits", "2048"])
-        let watch = try start(["server", "watch", "root", "--rescan", "1"])
-        for user in users {
-            let run = try sealdrop(["register", "--server", "root", "--user", user, "--bits", "2048"], home: user)
-            guard run.status == 0 else { watch.stop(); throw UsageError(message: "register \(user): \(run.stderr)") }
+        let daemon: Background, server: String
+        switch transport {
+        case .directory:
+            daemon = try start(["server", "watch", "root", "--rescan", "1"])
+            server = "root"
+        case .https:
+            daemon = try start(["server", "serve", "root", "--listen", "127.0.0.1:0", "--rescan", "1"])
+            guard let line = daemon.waitForLines(1).first, line.hasPrefix("listening on https://127.0.0.1:") else {
+                daemon.stop()
+                throw UsageError(message: "server serve did not start")
+            }
+            server = String(line.dropFirst("listening on ".count))
         }
-        return watch
+        for user in users {
+            let run = try sealdrop(["register", "--server", server, "--user", user, "--bits", "2048"], home: user)
+            guard run.status == 0 else { daemon.stop(); throw UsageError(message: "register \(user): \(run.stderr)") }
+        }
+        return (daemon, server)
     }
 
     func openssl(_ arguments: [String]) throws -> Run {
         try run(["/usr/bin/env", "openssl"] + arguments, environment: ProcessInfo.processInfo.environment)
     }
 
-    private func run(_ command: [String], environment: [String: String]) throws -> Run {
+    /// One raw HTTP/1.1 request over TLS to `server` (an https:// URL), through openssl
+    /// s_client trusting root/ca.crt, optionally with a client certificate; returns what came back.
+    func https(_ server: String, _ request: String, certificate: (crt: String, key: String)? = nil) throws -> String {
+        let address = String(server.dropFirst("https://".count))
+        var command = ["/usr/bin/env", "openssl", "s_client", "-quiet", "-connect", address, "-servername", "localhost",
+                       "-CAfile", "root/ca.crt", "-verify_return_error"]
+        if let certificate { command += ["-cert", certificate.crt, "-key", certificate.key, "-pass", "pass:test passphrase"] }
+        let run = try run(command, environment: ProcessInfo.processInfo.environment, input: Data(request.utf8))
+        return run.stdout
+    }
+
+    private func run(_ command: [String], environment: [String: String], input: Data? = nil) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.currentDirectoryURL = url
         process.environment = environment
-        process.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(input)
+            try stdin.fileHandleForWriting.close()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -166,6 +202,12 @@ final class Background: @unchecked Sendable {
     }
 
     deinit { if process.isRunning { process.interrupt(); process.terminate() } }
+}
+
+/// How clients reach the server in a test: the same flows run over both.
+enum Transport: String, CaseIterable, Sendable, CustomStringConvertible {
+    case directory, https
+    var description: String { rawValue }
 }
 
 /// A test setup step that failed.

@@ -11,23 +11,23 @@ import Testing
         return try #require((try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: String])?["fingerprint"])
     }
 
-    @Test func twoUsersPostAndEveryoneSeesTheNotifications() throws {
+    /// The same flow through the directory and through the HTTPS gateway.
+    @Test(arguments: Transport.allCases) func twoUsersPostAndEveryoneSeesTheNotifications(_ transport: Transport) throws {
         let w = try Workspace()
         defer { w.cleanup() }
-        try w.sealdrop(["server", "init", "root", "--bits", "2048"])
-        let fp = try fingerprint(w)
-        let watch = try w.start(["server", "watch", "root", "--rescan", "1"])
+        let (watch, server) = try w.startServer(transport)
         defer { watch.stop() }
+        let fp = try fingerprint(w)
 
         for user in ["alice", "bob", "carol"] {
-            let run = try w.sealdrop(["register", "--server", "root", "--user", user, "--expect-fingerprint", fp, "--bits", "2048"], home: user)
+            let run = try w.sealdrop(["register", "--server", server, "--user", user, "--expect-fingerprint", fp, "--bits", "2048"], home: user)
             #expect(run.status == 0, "\(user): \(run.stderr)")
             #expect(run.stdout.contains("registered \"\(user)\""))
         }
         // A taken name is refused with the reason, and a wrong fingerprint before anything is dropped.
-        let taken = try w.sealdrop(["register", "--server", "root", "--user", "alice", "--expect-fingerprint", fp, "--bits", "2048"], home: "mallory")
+        let taken = try w.sealdrop(["register", "--server", server, "--user", "alice", "--expect-fingerprint", fp, "--bits", "2048"], home: "mallory")
         #expect(taken.status == 1 && taken.stderr.contains("already registered"), "\(taken.stderr)")
-        let spoofed = try w.sealdrop(["register", "--server", "root", "--user", "eve", "--expect-fingerprint", String(repeating: "AB:", count: 31) + "AB", "--bits", "2048"], home: "eve")
+        let spoofed = try w.sealdrop(["register", "--server", server, "--user", "eve", "--expect-fingerprint", String(repeating: "AB:", count: 31) + "AB", "--bits", "2048"], home: "eve")
         #expect(spoofed.status == 1 && spoofed.stderr.contains("does not match"))
         #expect(!w.exists("eve/profile.json"))
 
@@ -50,6 +50,14 @@ import Testing
         let bobTail = try w.sealdrop(["tail", "--json"], home: "bob")
         #expect(bobTail.stdout.split(separator: "\n").count == 3)
         #expect(try w.sealdrop(["list"], home: "bob").stdout.contains("coffee.gif  alice  image/gif"))
+
+        // bob fetches alice's image: byte for byte what she posted, verified.
+        let fetched = try w.sealdrop(["fetch", "rocket.jpg", "-o", "rocket-copy.jpg"], home: "bob")
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(fetched.stdout.contains("\"rocket.jpg\" posted by alice"))
+        #expect(FileManager.default.contentsEqual(atPath: w.path("rocket-copy.jpg"), andPath: Self.images + "/rocket.jpg"))
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: w.path("root/outbox/bob")))?.isEmpty ?? true,
+                "the answer was collected")
 
         // Someone else's name is refused at ingest; the reason reaches bob's outbox.
         #expect(try w.sealdrop(["post", Self.images + "/camera.png", "--name", "coffee.gif"], home: "bob").status == 0)
@@ -142,10 +150,10 @@ import Testing
 
 /// `register --renew`: a fresh certificate for the same key, before expiry, through the drop.
 @Suite(.serialized) struct RenewalCLITests {
-    @Test func aUserRenewsTheirCertificateAndARevokedOneCannot() throws {
+    @Test(arguments: Transport.allCases) func aUserRenewsTheirCertificateAndARevokedOneCannot(_ transport: Transport) throws {
         let w = try Workspace()
         defer { w.cleanup() }
-        let watch = try w.watchedRootWithRegistered(["alice"])
+        let watch = try w.startServer(transport, registering: ["alice"]).daemon
         defer { watch.stop() }
         let before = try w.read("alice/alice.crt")
         let key = try w.read("alice/alice.key")
@@ -157,11 +165,16 @@ import Testing
         #expect(try w.openssl(["verify", "-x509_strict", "-CAfile", "root/ca.crt", "alice/alice.crt"]).status == 0)
         let post = try w.sealdrop(["post", ServerFlowTests.images + "/coffee.gif"], home: "alice")
         #expect(post.status == 0, "\(post.stderr)")
-        // A revoked user cannot renew: the refusal reaches them at once.
+        // A revoked user cannot renew: the refusal reaches them at once (the ingester's
+        // through the drop; the gateway's at the request itself).
         #expect(try w.sealdrop(["server", "revoke", "root", "alice"]).status == 0)
         let refused = try w.sealdrop(["register", "--renew", "--timeout", "30"], home: "alice")
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("the server refused to renew the certificate: sender alice is revoked"), "\(refused.stderr)")
+        let expected = switch transport {
+        case .directory: "the server refused to renew the certificate: sender alice is revoked"
+        case .https: "the server answered 403: alice is revoked on this server"
+        }
+        #expect(refused.stderr.contains(expected), "\(refused.stderr)")
         // Without --renew, register still needs its server and name.
         #expect(try w.sealdrop(["register"], home: "bob").status != 0)
     }

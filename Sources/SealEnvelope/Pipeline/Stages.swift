@@ -56,7 +56,7 @@ public struct RSAIdentity: Identity {
 /// An RSA private key with its certificate, signing with RSA-PSS.
 public struct RSASigner: Signer {
     public let certificate: Certificate
-    let key: RSA.PrivateKey
+    public let key: RSA.PrivateKey
 
     /// Refuses a certificate that is not for this key.
     public init(key: RSA.PrivateKey, certificate: Certificate) throws {

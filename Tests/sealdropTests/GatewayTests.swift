@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+/// `server serve` seen from outside: only TLS to a pinned CA, only registered users, errors
+/// as one JSON sentence with the right status, limits before any work, a graceful stop.
+@Suite(.serialized) struct GatewayTests {
+    static let images = ServerFlowTests.images
+
+    /// A man in the middle (another CA's server), a certificate our CA issued but the
+    /// catalogue does not know, a revoked user and plain HTTP: each refused in one clear line.
+    @Test func strangersAndImpostorsAreRefused() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (serve, server) = try w.startServer(.https, registering: ["alice", "bob"])
+        defer { serve.stop() }
+        #expect(try w.sealdrop(["post", Self.images + "/coffee.gif"], home: "alice").status == 0)
+
+        // Another server on the same host answers for alice's URL: its TLS certificate is
+        // from another CA, so her profile refuses it before sending anything.
+        try w.sealdrop(["server", "init", "other", "--bits", "2048"])
+        let impostor = try w.start(["server", "serve", "other", "--listen", "127.0.0.1:0", "--no-ingest"])
+        defer { impostor.stop() }
+        let impostorURL = String(try #require(impostor.waitForLines(1).first).dropFirst("listening on ".count))
+        try FileManager.default.copyItem(atPath: w.path("alice"), toPath: w.path("fooled"))
+        try w.write(try w.read("alice/profile.json").replacingOccurrences(of: server, with: impostorURL), to: "fooled/profile.json")
+        let fooled = try w.sealdrop(["tail"], home: "fooled")
+        #expect(fooled.status == 1)
+        #expect(fooled.stderr.contains("the server's TLS certificate is not from the CA this profile pinned"), "\(fooled.stderr)")
+        #expect(fooled.stderr.split(separator: "\n").count == 1)
+
+        // A certificate from this CA (issued on a copy of the root) for a user the server
+        // never registered: refused at the handshake.
+        try FileManager.default.copyItem(atPath: w.path("root"), toPath: w.path("copy"))
+        try w.sealdrop(["keygen", "--out", "eve", "--bits", "2048"])
+        try w.sealdrop(["request", "--key", "eve.key", "--user", "eve", "-o", "eve.csr"])
+        #expect(try w.sealdrop(["server", "issue", "copy", "eve.csr", "-o", "eve.crt"]).status == 0)
+        try FileManager.default.copyItem(atPath: w.path("alice"), toPath: w.path("eve-home"))
+        try w.write(try w.read("alice/profile.json").replacingOccurrences(of: "\"alice\"", with: "\"eve\""), to: "eve-home/profile.json")
+        for ext in ["key", "crt"] { try FileManager.default.copyItem(atPath: w.path("eve.\(ext)"), toPath: w.path("eve-home/eve.\(ext)")) }
+        let stranger = try w.sealdrop(["tail"], home: "eve-home")
+        #expect(stranger.status == 1)
+        #expect(stranger.stderr.contains("the server refused the TLS handshake"), "\(stranger.stderr)")
+        let strangerPost = try w.sealdrop(["post", Self.images + "/horse.png"], home: "eve-home")
+        #expect(strangerPost.status == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/new")).isEmpty)
+
+        // Revoked while registered: told so at the next request.
+        #expect(try w.sealdrop(["server", "revoke", "root", "alice"]).status == 0)
+        let revoked = try w.sealdrop(["tail"], home: "alice")
+        #expect(revoked.status == 1)
+        #expect(revoked.stderr.contains("403: alice is revoked on this server"), "\(revoked.stderr)")
+        #expect(try w.sealdrop(["tail"], home: "bob").status == 0, "the others go on")
+
+        // Plain HTTP is never spoken.
+        let plain = try w.sealdrop(["register", "--server", server.replacingOccurrences(of: "https://", with: "http://"), "--user", "pat"], home: "pat")
+        #expect(plain.status == 1)
+        #expect(plain.stderr.contains("plain HTTP is refused"), "\(plain.stderr)")
+        let raw = try w.https(server, "GET /v1/outbox HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(raw.contains("HTTP/1.1 401"), "no client certificate: \(raw)")
+        #expect(raw.contains(#"{"error":"this needs your client certificate"#))
+        #expect(serve.stop() == 0, "serve stops cleanly on SIGTERM")
+    }
+
+    /// Errors are JSON sentences with the standard status; limits are enforced before any
+    /// byte is stored; nothing of a refused upload stays in the inbox.
+    @Test func errorsAndLimits() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (serve, server) = try w.startServer(.https, registering: ["alice"])
+        defer { serve.stop() }
+        let alice = (crt: "alice/alice.crt", key: "alice/alice.key")
+        func ask(_ head: String, body: String = "") throws -> String {
+            try w.https(server, head + "\r\nHost: localhost\r\nConnection: close\r\n\r\n" + body, certificate: alice)
+        }
+        let missing = try ask("GET /v1/nothing HTTP/1.1")
+        #expect(missing.contains("HTTP/1.1 404") && missing.contains(#"{"error":"there is nothing at /v1/nothing"#), "\(missing)")
+        let huge = try ask("POST /v1/drops HTTP/1.1\r\nContent-Length: 10000000000")
+        #expect(huge.contains("HTTP/1.1 413") && huge.contains("an upload is at most"), "\(huge)")
+        let chunked = try ask("POST /v1/drops HTTP/1.1\r\nTransfer-Encoding: chunked", body: "4\r\nSEAL\r\n0\r\n\r\n")
+        #expect(chunked.contains("HTTP/1.1 411"), "\(chunked)")
+        let junk = try ask("POST /v1/drops HTTP/1.1\r\nContent-Length: 12", body: "hello, world")
+        #expect(junk.contains("HTTP/1.1 400") && junk.contains("not a sealdrop envelope"), "\(junk)")
+        let badCursor = try ask("GET /v1/log?after=-3 HTTP/1.1")
+        #expect(badCursor.contains("HTTP/1.1 400"), "\(badCursor)")
+        let otherOutbox = try ask("GET /v1/outbox/..%2Fbob%2Fx HTTP/1.1")
+        #expect(otherOutbox.contains("HTTP/1.1 400") || otherOutbox.contains("HTTP/1.1 404"), "\(otherOutbox)")
+        let head = try ask("GET /v1/log/head HTTP/1.1")
+        #expect(head.contains("HTTP/1.1 200") && head.contains(#""seq":0"#), "the ingester signs the empty log: \(head)")
+        // A registration that is no certificate request is refused before it reaches the inbox.
+        let badCSR = try w.https(server, "POST /v1/registrations HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        #expect(badCSR.contains("HTTP/1.1 400") && badCSR.contains("not a usable certificate request"), "\(badCSR)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/new")).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/tmp")).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("root/quarantine")).isEmpty)
+    }
+}
