@@ -52,21 +52,32 @@ struct Workspace {
                        environment: environment)
     }
 
-    /// Starts `sealdrop ARGS` in the background; the caller must `stop()` it.
-    func start(_ arguments: [String], home: String? = nil) throws -> Background {
+    /// Starts `sealdrop ARGS` in the background (as uid `user` when given); the caller must `stop()` it.
+    func start(_ arguments: [String], home: String? = nil, user: uid_t? = nil) throws -> Background {
         var environment = ProcessInfo.processInfo.environment
         environment["SEALDROP_PASSPHRASE"] = "test passphrase"
         if let home { environment["SEALDROP_HOME"] = path(home) }
-        return try Background(command: [sealdropBinary] + arguments, directory: url, environment: environment)
+        return try Background(command: Self.asUser(user) + [sealdropBinary] + arguments, directory: url, environment: environment)
     }
 
-    /// Runs `sealdrop ARGS` with SEALDROP_HOME set to the workspace folder `home`.
+    /// Runs `sealdrop ARGS` with SEALDROP_HOME set to the workspace folder `home`, as uid
+    /// `user` when given (the caller runs as root).
     @discardableResult
-    func sealdrop(_ arguments: [String], home: String) throws -> Run {
+    func sealdrop(_ arguments: [String], home: String, user: uid_t? = nil) throws -> Run {
         var environment = ProcessInfo.processInfo.environment
         environment["SEALDROP_PASSPHRASE"] = "test passphrase"
         environment["SEALDROP_HOME"] = path(home)
-        return try run([sealdropBinary] + arguments, environment: environment)
+        return try run(Self.asUser(user) + [sealdropBinary] + arguments, environment: environment)
+    }
+
+    /// Runs any command as uid `user` (with that gid, no other groups).
+    func run(as user: uid_t, _ command: [String]) throws -> Run {
+        try run(Self.asUser(user) + command, environment: ProcessInfo.processInfo.environment)
+    }
+
+    static func asUser(_ user: uid_t?) -> [String] {
+        guard let user else { return [] }
+        return ["/usr/bin/setpriv", "--reuid", "\(user)", "--regid", "\(user)", "--clear-groups"]
     }
 
     /// `server init root` (2048-bit keys), then for each user a key pair (`NAME.key`), a
@@ -110,6 +121,15 @@ struct Workspace {
             guard run.status == 0 else { daemon.stop(); throw UsageError(message: "register \(user): \(run.stderr)") }
         }
         return (daemon, server)
+    }
+
+    /// The fingerprint of root/ca.crt, as the administrator hands it out.
+    func caFingerprint() throws -> String {
+        let show = try sealdrop(["cert", "show", "root/ca.crt", "--json"])
+        guard let fingerprint = (try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: String])?["fingerprint"] else {
+            throw UsageError(message: "cert show printed no fingerprint: \(show.stderr)")
+        }
+        return fingerprint
     }
 
     func openssl(_ arguments: [String]) throws -> Run {

@@ -6,6 +6,45 @@ import Testing
 @Suite(.serialized) struct GatewayTests {
     static let images = ServerFlowTests.images
 
+    /// Two users on the same machine whose uid cannot read the server root: everything goes
+    /// through HTTPS. alice posts a folder, bob follows the notifications live and fetches
+    /// every image byte for byte.
+    @Test(.enabled(if: getuid() == 0, "needs root to run the clients as another uid"))
+    func usersWhoCannotReadTheRootUseTheGateway() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (serve, server) = try w.startServer(.https)
+        defer { serve.stop() }
+        let nobody: uid_t = 65534
+        #expect(chmod(w.path("root"), 0o700) == 0)
+        try FileManager.default.createDirectory(atPath: w.path("photos"), withIntermediateDirectories: true)
+        let photos = ["coffee.gif", "rocket.jpg", "horse.png"]
+        for photo in photos { try FileManager.default.copyItem(atPath: Self.images + "/" + photo, toPath: w.path("photos/" + photo)) }
+        for folder in ["alice", "bob", "got", "photos"] {
+            try FileManager.default.createDirectory(atPath: w.path(folder), withIntermediateDirectories: true)
+            #expect(chown(w.path(folder), nobody, gid_t(nobody)) == 0)
+        }
+        #expect(try w.run(as: nobody, ["/bin/ls", w.path("root")]).status != 0, "the root is closed to the clients")
+        let fp = try w.caFingerprint()
+        for user in ["alice", "bob"] {
+            let run = try w.sealdrop(["register", "--server", server, "--user", user, "--expect-fingerprint", fp, "--bits", "2048"],
+                                     home: user, user: nobody)
+            #expect(run.status == 0, "\(user): \(run.stderr)")
+        }
+        let follower = try w.start(["tail", "--follow"], home: "bob", user: nobody)
+        defer { follower.stop() }
+        usleep(500_000)
+        let post = try w.sealdrop(["post", w.path("photos")], home: "alice", user: nobody)
+        #expect(post.status == 0, "\(post.stderr)")
+        let lines = follower.waitForLines(3)
+        #expect(lines.count == 3 && photos.allSatisfy { photo in lines.contains { $0.contains("alice posted \(photo)") } }, "\(lines)")
+        let fetch = try w.sealdrop(["fetch", "--all", "-o", w.path("got")], home: "bob", user: nobody)
+        #expect(fetch.status == 0, "\(fetch.stderr)")
+        for photo in photos {
+            #expect(FileManager.default.contentsEqual(atPath: w.path("got/" + photo), andPath: Self.images + "/" + photo), "\(photo)")
+        }
+    }
+
     /// A man in the middle (another CA's server), a certificate our CA issued but the
     /// catalogue does not know, a revoked user and plain HTTP: each refused in one clear line.
     @Test func strangersAndImpostorsAreRefused() throws {

@@ -6,18 +6,13 @@ import Testing
     static let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("fixtures/images").path
 
-    func fingerprint(_ w: Workspace) throws -> String {
-        let show = try w.sealdrop(["cert", "show", "root/ca.crt", "--json"])
-        return try #require((try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: String])?["fingerprint"])
-    }
-
     /// The same flow through the directory and through the HTTPS gateway.
     @Test(arguments: Transport.allCases) func twoUsersPostAndEveryoneSeesTheNotifications(_ transport: Transport) throws {
         let w = try Workspace()
         defer { w.cleanup() }
         let (watch, server) = try w.startServer(transport)
         defer { watch.stop() }
-        let fp = try fingerprint(w)
+        let fp = try w.caFingerprint()
 
         for user in ["alice", "bob", "carol"] {
             let run = try w.sealdrop(["register", "--server", server, "--user", user, "--expect-fingerprint", fp, "--bits", "2048"], home: user)
@@ -81,7 +76,7 @@ import Testing
         let w = try Workspace()
         defer { w.cleanup() }
         try w.sealdrop(["server", "init", "root", "--bits", "2048"])
-        let fp = try fingerprint(w)
+        let fp = try w.caFingerprint()
         // Registration answered by cron-style runs.
         let register = try w.start(["register", "--server", "root", "--user", "dana", "--expect-fingerprint", fp, "--bits", "2048"], home: "dana")
         var registered = false
