@@ -46,7 +46,7 @@ public enum AtomicFile {
             if !replace { placed.forEach { unlink($0) } }
             throw error
         }
-        for directory in Set(files.map { directoryOf($0.path) }) {
+        for directory in Set(files.map { PathText.directory(of: $0.path) }) {
             try syncDirectory(directory)
         }
     }
@@ -61,7 +61,7 @@ public enum AtomicFile {
 
     private static func writeTemporary(_ bytes: [UInt8], beside path: String, mode: mode_t) throws -> String {
         // Fixed length whatever the target's name, so a 255-byte name still fits.
-        let temporary = "\(directoryOf(path))/.sd-\(UUID().uuidString.prefix(8).lowercased()).tmp"
+        let temporary = "\(PathText.directory(of: path))/.sd-\(UUID().uuidString.prefix(8).lowercased()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw Failure.system(call: "open", path: temporary, errno: errno) }
         defer { close(fd) }
@@ -98,13 +98,5 @@ public enum AtomicFile {
         guard fd >= 0 else { throw Failure.system(call: "open", path: path, errno: errno) }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw Failure.system(call: "fsync", path: path, errno: errno) }
-    }
-
-    /// The directory part of `path` ("." for a bare name), computed without NSString, whose
-    /// path helpers trap on one-character paths in this Foundation.
-    public static func directoryOf(_ path: String) -> String {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
-        let directory = String(path[..<slash])
-        return directory.isEmpty ? "/" : directory
     }
 }

@@ -134,9 +134,14 @@ extension ServerRoot {
         return certificate
     }
 
-    /// Issues a user certificate for `request` (self-signature and name checked) and records
-    /// the user in the catalogue, so the name is taken.
-    public func issue(_ request: CertificateRequest, by authority: CertificateAuthority, in catalogue: Catalogue) throws -> Certificate {
+    /// Issues a user certificate for `request` (self-signature and name checked), hands it to
+    /// `deliver` (the administrator's output file), then records the user in the catalogue,
+    /// so the name is taken. A delivery that fails leaves the name free; a record that fails
+    /// (another issue took the name meanwhile) calls `withdraw` to take the delivery back.
+    public func issue(
+        _ request: CertificateRequest, by authority: CertificateAuthority, in catalogue: Catalogue,
+        deliver: (Certificate) throws -> Void = { _ in }, withdraw: (Certificate) -> Void = { _ in }
+    ) throws -> Certificate {
         guard request.hasValidSelfSignature else { throw PKIError.badSignature("certificate request") }
         let name = try request.userName()
         guard try catalogue.user(named: name.value) == nil else { throw Catalogue.Failure.nameTaken(name.value) }
@@ -145,7 +150,13 @@ extension ServerRoot {
             throw Catalogue.Failure.keyRevoked(owner)
         }
         let certificate = try authority.issue(for: request)
-        try catalogue.addUser(name: name.value, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
+        try deliver(certificate)
+        do {
+            try catalogue.addUser(name: name.value, certificate: certificate.der, fingerprint: certificate.fingerprint.description)
+        } catch {
+            withdraw(certificate)
+            throw error
+        }
         return certificate
     }
 }

@@ -42,7 +42,7 @@ extension Sealdrop {
             let identity = RSAIdentity(key: try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) })
             // The output name comes from each envelope's header, so items map to folders.
             let items = try BatchPlan.items(for: inputs, outputDirectory: output, allowSharedOutput: true) {
-                OutputPath.directory(of: $0)
+                PathText.directory(of: $0)
             }
             let bar = ProgressBar(verb: "opening")
             let start = Date()

@@ -49,7 +49,7 @@ extension Sealdrop {
             let fixedName = name
             let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
                 do {
-                    let summary = try poster.post(item.input, name: fixedName ?? (item.input as NSString).lastPathComponent)
+                    let summary = try poster.post(item.input, name: fixedName ?? PathText.lastComponent(of: item.input))
                     return .done(output: summary.envelopeID.hexString, bytes: summary.payloadLength)
                 } catch EnvelopeError.unrecognisedMedia where item.discovered {
                     return .skipped(.notAnImage)

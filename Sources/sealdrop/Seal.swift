@@ -87,7 +87,7 @@ extension Sealdrop {
                     if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                     do {
                         try FileManager.default.createDirectory(
-                            atPath: (item.output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                            atPath: PathText.directory(of: item.output), withIntermediateDirectories: true)
                         if batchSign {
                             let prepared = try batchSigner.prepare(item.input, to: item.output)
                             pending.add(item.output, prepared)

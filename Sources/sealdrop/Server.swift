@@ -101,8 +101,12 @@ extension Sealdrop.Server {
             let secret = try passphrase.existing(for: serverRoot.caKeyPath)
             let authority = try about(serverRoot.caKeyPath) { try serverRoot.authority(passphrase: secret) }
             let catalogue = try about(root) { try serverRoot.catalogue() }
-            let certificate = try about(request) { try serverRoot.issue(csr, by: authority, in: catalogue) }
-            try about(output) { try AtomicFile.write(certificate.pem, to: output, replace: force) }
+            let output = self.output, force = self.force
+            let certificate = try about(request) {
+                try serverRoot.issue(csr, by: authority, in: catalogue, deliver: { certificate in
+                    try about(output) { try AtomicFile.write(certificate.pem, to: output, replace: force) }
+                }, withdraw: { _ in unlink(output) })
+            }
             print("issued \(output) to \"\(certificate.subject.commonName ?? "")\", valid until \(iso8601(certificate.notAfter))")
             print("fingerprint \(certificate.fingerprint)")
         }

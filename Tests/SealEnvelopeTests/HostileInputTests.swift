@@ -104,6 +104,10 @@ import Testing
         for name in ["../a.png", ".bashrc", "-n", "a/../../b"] {
             #expect(throws: EnvelopeError.self) { _ = try OutputPath.inside("out", name: name) }
         }
-        #expect(OutputPath.directory(of: "a") == "." && OutputPath.directory(of: "/a") == "/" && OutputPath.directory(of: "x/y/z") == "x/y")
+        #expect(PathText.directory(of: "a") == "." && PathText.directory(of: "/a") == "/" && PathText.directory(of: "x/y/z") == "x/y")
+        #expect(PathText.directory(of: "x/y/") == "x" && PathText.directory(of: "/") == "/" && PathText.directory(of: "é a/b") == "é a")
+        #expect(PathText.lastComponent(of: "a") == "a" && PathText.lastComponent(of: "./a") == "a" && PathText.lastComponent(of: "x/y/") == "y")
+        #expect(PathText.lastComponent(of: "/") == "/" && PathText.lastComponent(of: "/é a") == "é a")
+        #expect(PathText.join("x", "y") == "x/y" && PathText.join("x/", "y") == "x/y" && PathText.join("/", "y") == "/y")
     }
 }

@@ -14,6 +14,8 @@ struct Run {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Killed by a signal (a trap), rather than exiting with `status`.
+    var signalled = false
 }
 
 /// A scratch directory in which commands run, removed by `cleanup()`.
@@ -168,7 +170,8 @@ struct Workspace {
         process.waitUntilExit()
         return Run(
             status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+            stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self),
+            signalled: process.terminationReason == .uncaughtSignal)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SealPKI
 
 /// One file of a batch: where it comes from and where its result goes.
 public struct BatchItem: Sendable, Equatable {
@@ -38,7 +39,7 @@ public enum BatchPlan {
         var items: [BatchItem] = []
         var claimed: [String: String] = [:]
         func add(_ input: String, relative: String, discovered: Bool) throws {
-            let output = (outputDirectory as NSString).appendingPathComponent(outputName(relative))
+            let output = PathText.join(outputDirectory, outputName(relative))
             if !allowSharedOutput, let first = claimed[output] { throw Conflict(output: output, first: first, second: input) }
             claimed[output] = input
             items.append(BatchItem(input: input, output: output, discovered: discovered))
@@ -47,10 +48,10 @@ public enum BatchPlan {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
                 for relative in try walk(argument) {
-                    try add((argument as NSString).appendingPathComponent(relative), relative: relative, discovered: true)
+                    try add(PathText.join(argument, relative), relative: relative, discovered: true)
                 }
             } else {
-                try add(argument, relative: (argument as NSString).lastPathComponent, discovered: false)
+                try add(argument, relative: PathText.lastComponent(of: argument), discovered: false)
             }
         }
         return items

@@ -1,4 +1,5 @@
 import Foundation
+import SealPKI
 import GcryptKit
 
 /// Batch signing (FORMAT.md §7.2): many envelopes sealed up to their trailers, then one RSA
@@ -31,7 +32,7 @@ public struct BatchSigner: Sendable {
         var source = try FileSource(path: input)
         var sink = try FileSink(path: output)
         let (summary, transcript) = try sealer.sealBody(
-            from: &source, to: &sink, name: name ?? (input as NSString).lastPathComponent, kind: .image, mediaType: nil, now: Date())
+            from: &source, to: &sink, name: name ?? PathText.lastComponent(of: input), kind: .image, mediaType: nil, now: Date())
         return Pending(sink: sink, summary: summary, transcript: transcript)
     }
 

@@ -38,7 +38,7 @@ public final class FileSink: ByteSink {
     /// `mode` applies to the final file.
     public init(path: String) throws {
         self.path = path
-        directory = AtomicFile.directoryOf(path)
+        directory = PathText.directory(of: path)
         fd = open(directory, FileSink.unnamedFile | O_WRONLY | O_CLOEXEC, 0o600)
         if fd < 0 {
             guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {

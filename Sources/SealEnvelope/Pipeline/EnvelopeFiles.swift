@@ -11,7 +11,7 @@ public enum EnvelopeFiles {
     ) throws -> SealSummary {
         var source = try FileSource(path: input)
         var sink = try FileSink(path: output)
-        let summary = try sealer.seal(from: &source, to: &sink, name: name ?? (input as NSString).lastPathComponent)
+        let summary = try sealer.seal(from: &source, to: &sink, name: name ?? PathText.lastComponent(of: input))
         try sink.commit(mode: 0o644, replace: replace, durable: false)
         return summary
     }

@@ -7,11 +7,6 @@ import SealPKI
 public enum OutputPath {
     public static func inside(_ directory: String, name: String) throws -> String {
         try EnvelopeHeader.validate(name: name)
-        return directory.hasSuffix("/") ? directory + name : directory + "/" + name
-    }
-
-    /// The folder part of `path`, computed without NSString's helpers.
-    public static func directory(of path: String) -> String {
-        AtomicFile.directoryOf(path)
+        return PathText.join(directory, name)
     }
 }
