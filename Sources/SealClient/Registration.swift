@@ -23,6 +23,7 @@ public struct Registration: Sendable {
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case alreadyRegistered(String)
+        case otherRegistration(home: String, user: String, server: String)
         case refused(String)
         case renewalRefused(String)
         case timedOut(Double)
@@ -30,6 +31,8 @@ public struct Registration: Sendable {
         public var description: String {
             switch self {
             case .alreadyRegistered(let home): "\(home) already holds a registered profile"
+            case .otherRegistration(let home, let user, let server):
+                "\(home) holds an unfinished registration of \"\(user)\" at \(server); run register with those to finish it"
             case .refused(let reason): "the server refused the registration: \(reason)"
             case .renewalRefused(let reason): "the server refused to renew the certificate: \(reason)"
             case .timedOut(let seconds): "no answer from the server within \(Int(seconds)) s"
@@ -44,12 +47,60 @@ public struct Registration: Sendable {
         return try ServerRoot.authority(pem: transport.publishedCertificate("ca.crt"), from: "\(server)/ca.crt")
     }
 
-    /// Writes the profile (key, request, pinned CA, encryption certificate) and drops the
-    /// request. `authority` is the CA the user accepted (fingerprint compared).
-    public func prepare(authority: Certificate, passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
-        if let existing = try? Profile.load(home: home), FileManager.default.fileExists(atPath: existing.certificatePath) {
-            throw Failure.alreadyRegistered(home)
+    /// What `home` holds already.
+    public enum Existing: Equatable {
+        /// Nothing: a new registration.
+        case none
+        /// A profile whose certificate never came (register timed out, or was stopped):
+        /// register resumes it, keeping its key.
+        case unfinished
+        case registered
+    }
+
+    /// What `home` holds: a finished profile is refused, an unfinished one for another user
+    /// or server too (naming them).
+    public func existing() throws -> Existing {
+        guard let profile = try? Profile.load(home: home) else { return .none }
+        if FileManager.default.fileExists(atPath: profile.certificatePath) { return .registered }
+        guard profile.settings.user == user.value, profile.settings.server == server else {
+            throw Failure.otherRegistration(home: home, user: profile.settings.user, server: profile.settings.server)
         }
+        return .unfinished
+    }
+
+    /// Finishes an unfinished registration: the key already in the profile (made now only
+    /// if it was never written) and its request are sent again; the server answers a
+    /// request for the same name and key with the same certificate. No key is ever replaced.
+    public func resume(passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
+        let profile = try Profile.load(home: home)
+        let transport = try makeTransport(server: server, authority: profile.pinnedAuthority(), spool: spool)
+        let key = try keyAndRequest(profile: profile, passphrase: passphrase, keySize: keySize)
+        try transport.sendRegistration(KeyFile.readText(profile.requestPath))
+        return key
+    }
+
+    /// The profile's key (read with `passphrase`) and request, each made and written only
+    /// when it is not there yet.
+    func keyAndRequest(profile: Profile, passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
+        let key: RSA.PrivateKey
+        if FileManager.default.fileExists(atPath: profile.keyPath) {
+            key = try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: passphrase)
+        } else {
+            key = try RSA.PrivateKey.generate(size: keySize)
+            try KeyFile.write(key, base: "\(home)/\(user.value)", passphrase: passphrase)
+        }
+        if !FileManager.default.fileExists(atPath: profile.requestPath) {
+            try AtomicFile.write(try CertificateRequest(userName: user, key: key).pem, to: profile.requestPath)
+        }
+        return key
+    }
+
+    /// Writes the profile (pinned CA, the server's certificates, settings), then the key and
+    /// request, and sends the request. `authority` is the CA the user accepted (fingerprint
+    /// compared). The key comes last, so an interrupted run leaves a profile that register
+    /// resumes, never a key it would have to replace.
+    public func prepare(authority: Certificate, passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
+        guard try existing() == .none else { throw Failure.alreadyRegistered(home) }
         // From here on, a gateway is reached over TLS pinned to the CA the user accepted.
         let transport = try makeTransport(server: server, authority: authority, spool: spool)
         // The server's roles are pinned with its CA: a user certificate put in their place
@@ -60,17 +111,14 @@ public struct Registration: Sendable {
         try delivery.verify(issuedBy: authority, role: .delivery)
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let profile = Profile(home: home, settings: .init(server: server, user: user.value, caFingerprint: authority.fingerprint.description))
-        let key = try RSA.PrivateKey.generate(size: keySize)
-        let request = try CertificateRequest(userName: user, key: key)
-        try KeyFile.write(key, base: "\(home)/\(user.value)", passphrase: passphrase, replace: true)
-        try AtomicFile.write(request.pem, to: profile.requestPath, replace: true)
         try AtomicFile.write(authority.pem, to: profile.caPath, replace: true)
         try AtomicFile.write(encryption.pem, to: profile.encryptionPath, replace: true)
         try AtomicFile.write(delivery.pem, to: profile.deliveryPath, replace: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(Array(try encoder.encode(profile.settings)), to: home + "/profile.json", replace: true)
-        try transport.sendRegistration(request.pem)
+        let key = try keyAndRequest(profile: profile, passphrase: passphrase, keySize: keySize)
+        try transport.sendRegistration(KeyFile.readText(profile.requestPath))
         return key
     }
 

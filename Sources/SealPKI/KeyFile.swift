@@ -8,9 +8,8 @@ public enum KeyFile {
     public static func publicPath(_ base: String) -> String { base + ".pub" }
 
     /// Writes both files, or neither. Refuses to overwrite unless `replace`.
-    public static func write(
-        _ key: RSA.PrivateKey, base: String, passphrase: SecretBytes, replace: Bool = false
-    ) throws {
+    /// Never replaces an existing file: no command may overwrite a private key.
+    public static func write(_ key: RSA.PrivateKey, base: String, passphrase: SecretBytes) throws {
         let pem = try EncryptedPrivateKey.pem(for: key, passphrase: passphrase)
         // Prove the file opens before it exists (minisign's habit).
         guard try EncryptedPrivateKey.decrypt(pem: pem, passphrase: passphrase).publicKey == key.publicKey else {
@@ -19,7 +18,7 @@ public enum KeyFile {
         try AtomicFile.write([
             (privatePath(base), Array(pem.utf8), 0o600),
             (publicPath(base), Array(key.publicKey.spkiPEM.utf8), 0o644),
-        ], replace: replace)
+        ], replace: false)
     }
 
     /// Reads and decrypts a private key file.
@@ -84,5 +83,14 @@ public enum FileError: Error, Equatable, CustomStringConvertible {
         case .tooLarge(let path): "\(path): larger than such a file can be"
         case .unreadable(let path): "\(path): cannot be read (permissions?)"
         }
+    }
+}
+
+extension KeyFile {
+    /// A key file that is already there: sealdrop never overwrites one.
+    public struct Exists: Error, Equatable, CustomStringConvertible {
+        public let path: String
+        public init(path: String) { self.path = path }
+        public var description: String { "\(path) already exists, and sealdrop never overwrites a key" }
     }
 }

@@ -32,6 +32,7 @@ extension Sealdrop {
 
         @OptionGroup var batch: BatchOptions
 
+        @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
@@ -40,7 +41,7 @@ extension Sealdrop {
         }
 
         func perform() throws {
-            let profile = try Profile.load(home: Profile.defaultHome())
+            let profile = try Profile.load(home: profileHome.path)
             let secret = try passphrase.existing(for: profile.keyPath)
             let fetcher = try about(profile.keyPath) { try Fetcher(profile: profile, passphrase: secret) }
             var wanted = names

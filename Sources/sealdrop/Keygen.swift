@@ -6,16 +6,19 @@ import SealPKI
 extension Sealdrop {
     struct Keygen: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Generate an RSA key pair: BASE.key (encrypted, mode 0600) and BASE.pub.")
+            abstract: "Generate an RSA key pair: BASE.key (encrypted, mode 0600) and BASE.pub.",
+            discussion: """
+                An existing BASE.key or BASE.pub is never replaced: move it away first if you \
+                really mean to discard that key.
+
+                Example: sealdrop keygen --out ~/keys/alice --bits 3072
+                """)
 
         @Option(name: .long, help: ArgumentHelp("Base path of the key files.", valueName: "base"))
         var out: String
 
         @Option(help: "Key size in bits: 2048, 3072 or 4096.")
         var bits: Int = RSA.KeySize.default.rawValue
-
-        @Flag(help: "Replace existing key files.")
-        var force = false
 
         @OptionGroup var passphrase: PassphraseOptions
 
@@ -27,14 +30,12 @@ extension Sealdrop {
 
         func perform() throws {
             let keyPath = KeyFile.privatePath(out)
-            if !force {
-                for path in [keyPath, KeyFile.publicPath(out)] where FileManager.default.fileExists(atPath: path) {
-                    throw FileFailure(path: path, underlying: AtomicFile.Failure.exists(path))
-                }
+            for path in [keyPath, KeyFile.publicPath(out)] where FileManager.default.fileExists(atPath: path) {
+                throw FileFailure(path: path, underlying: KeyFile.Exists(path: path))
             }
             let secret = try passphrase.new(for: keyPath)
             let key = try RSA.PrivateKey.generate(size: RSA.KeySize(rawValue: bits)!)
-            try about(keyPath) { try KeyFile.write(key, base: out, passphrase: secret, replace: force) }
+            try about(keyPath) { try KeyFile.write(key, base: out, passphrase: secret) }
             print("wrote \(keyPath) (encrypted, mode 0600) and \(KeyFile.publicPath(out))")
             print("key   RSA \(bits) bits")
             print("fingerprint \(key.publicKey.fingerprint)")

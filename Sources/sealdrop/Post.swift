@@ -26,6 +26,7 @@ extension Sealdrop {
 
         @OptionGroup var batch: BatchOptions
 
+        @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
@@ -35,7 +36,7 @@ extension Sealdrop {
         }
 
         func perform() throws {
-            let profile = try Profile.load(home: Profile.defaultHome())
+            let profile = try Profile.load(home: profileHome.path)
             let encryption = try about(profile.encryptionPath) { try profile.encryptionCertificate() }
             let secret = try passphrase.existing(for: profile.keyPath)
             let signer = try about(profile.keyPath) { try profile.signer(passphrase: secret) }

@@ -38,6 +38,7 @@ extension Sealdrop {
         @Option(help: "Seconds to wait for the server's answer.")
         var timeout: Double = 60
 
+        @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
@@ -49,11 +50,34 @@ extension Sealdrop {
         }
 
         func perform() throws {
-            let home = Profile.defaultHome()
+            let home = profileHome.path
             if renew { return try renewCertificate(home: home) }
             guard let server, let user else { return }
             let name = try UserName(user)
             let registration = Registration(home: home, server: server, user: name)
+            let key: RSA.PrivateKey
+            switch try registration.existing() {
+            case .registered:
+                throw Registration.Failure.alreadyRegistered(home)
+            case .unfinished:
+                // A registration that did not finish: its key is kept, its request sent again.
+                let profile = try Profile.load(home: home)
+                let secret = FileManager.default.fileExists(atPath: profile.keyPath)
+                    ? try passphrase.existing(for: profile.keyPath) : try passphrase.new(for: profile.keyPath)
+                key = try about(home) { try registration.resume(passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
+                print("resuming the registration of \"\(name)\" with the key in \(profile.keyPath); waiting for the server (up to \(Int(timeout)) s)")
+            case .none:
+                key = try pinAndPrepare(registration, name: name, home: home)
+                print("request for \"\(name)\" sent; waiting for the server (up to \(Int(timeout)) s)")
+            }
+            let certificate = try registration.awaitCertificate(for: key, timeout: timeout)
+            print("registered \"\(name)\": certificate valid until \(iso8601(certificate.notAfter))")
+            print("profile in \(home)")
+        }
+
+        /// Shows the server's CA, has its fingerprint checked, and writes the profile.
+        func pinAndPrepare(_ registration: Registration, name: UserName, home: String) throws -> RSA.PrivateKey {
+            let server = registration.server
             let authority = try about(server) { try registration.serverAuthority() }
             print("server CA      \(authority.subject)")
             print("CA fingerprint \(authority.fingerprint)")
@@ -71,11 +95,7 @@ extension Sealdrop {
                 FileHandle.standardError.write(Data("sealdrop: warning: pinning the CA without checking its fingerprint (pass --expect-fingerprint)\n".utf8))
             }
             let secret = try passphrase.new(for: "\(home)/\(name).key")
-            let key = try about(home) { try registration.prepare(authority: authority, passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
-            print("request for \"\(name)\" dropped; waiting for the server (up to \(Int(timeout)) s)")
-            let certificate = try registration.awaitCertificate(for: key, timeout: timeout)
-            print("registered \"\(name)\": certificate valid until \(iso8601(certificate.notAfter))")
-            print("profile in \(home)")
+            return try about(home) { try registration.prepare(authority: authority, passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
         }
 
         func renewCertificate(home: String) throws {

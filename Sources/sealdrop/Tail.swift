@@ -18,10 +18,11 @@ extension Sealdrop {
         @Flag(help: "Print one JSON object per line.")
         var json = false
 
+        @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
 
         func perform() throws {
-            let profile = try Profile.load(home: Profile.defaultHome())
+            let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
             let feed = try passphrase.feed(for: profile)
             let start = all ? 0 : profile.cursor()
@@ -44,10 +45,11 @@ extension Sealdrop {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
 
         func perform() throws {
-            let profile = try Profile.load(home: Profile.defaultHome())
+            let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
             var latest: [String: NotificationRecord] = [:]
             for record in try passphrase.feed(for: profile).records(after: 0) { latest[record.name] = record }

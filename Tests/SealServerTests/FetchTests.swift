@@ -16,7 +16,7 @@ import Testing
         let passphrase = SecretBytes(Array("client pass".utf8))
         let profile = Profile(home: home, settings: .init(server: server.root.path, user: user,
                                                           caFingerprint: server.authority.certificate.fingerprint.description))
-        try KeyFile.write(TestServer.keys[user]!, base: "\(home)/\(user)", passphrase: passphrase, replace: true)
+        try KeyFile.write(TestServer.keys[user]!, base: "\(home)/\(user)", passphrase: passphrase)
         try AtomicFile.write(server.signers[user]!.certificate.pem, to: profile.certificatePath, replace: true)
         try AtomicFile.write(server.authority.certificate.pem, to: profile.caPath, replace: true)
         try AtomicFile.write(server.encryption.pem, to: profile.encryptionPath, replace: true)

@@ -218,6 +218,14 @@ final class Background: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Sends SIGINT (Ctrl-C) and waits; returns the exit status.
+    @discardableResult
+    func interrupt() -> Int32 {
+        if process.isRunning { process.interrupt() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// Sends SIGKILL and waits.
     func kill() {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }

@@ -74,6 +74,8 @@ enum Diagnostics {
             case .missing: return (error.description, "check the path; keys are BASE.key and BASE.pub as keygen wrote them")
             default: return (error.description, nil)
             }
+        case let error as KeyFile.Exists:
+            return (error.description, "keep it, or move it away first if you really mean to discard that key")
         case let error as AtomicFile.Failure:
             switch error {
             case .exists: return (error.description, "pass --force to replace it, or choose another path")
@@ -113,10 +115,11 @@ enum Diagnostics {
             return (error.description, "nothing from the log was shown; tell the server's administrator (sealdrop server fsck ROOT)")
         case let error as Registration.Failure:
             switch error {
-            case .alreadyRegistered: return (error.description, "use another SEALDROP_HOME for another user")
+            case .alreadyRegistered: return (error.description, "use another --home (or SEALDROP_HOME) for another user")
+            case .otherRegistration: return (error.description, "or use another --home (or SEALDROP_HOME) for this one")
             case .refused: return (error.description, "choose another user name")
             case .renewalRefused: return (error.description, "ask the server's administrator (sealdrop server users ROOT shows revocations)")
-            case .timedOut: return (error.description, "is the server ingesting? (sealdrop server watch ROOT, or ingest --once from cron); run register again to keep waiting")
+            case .timedOut: return (error.description, "is the server ingesting? (sealdrop server watch ROOT, or ingest --once from cron); run register again to keep waiting: it keeps your key")
             }
         case let error as EnvelopeError:
             return (error.description, hint(for: error))

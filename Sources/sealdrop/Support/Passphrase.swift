@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GcryptKit
+import SealClient
 
 /// Where a passphrase comes from, in order: `--passphrase-file`, `SEALDROP_PASSPHRASE`
 /// (for cron), a no-echo prompt on the terminal. Never a command-line argument.
@@ -53,4 +54,12 @@ struct PassphraseOptions: ParsableArguments {
         return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
             .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
     }
+}
+
+/// Which profile a client command uses.
+struct HomeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The profile folder (default: $SEALDROP_HOME, else ~/.sealdrop).", valueName: "dir"))
+    var home: String?
+
+    var path: String { home ?? Profile.defaultHome() }
 }
