@@ -16,6 +16,8 @@ public enum Outbox {
     /// Why a drop was refused: named by its envelope id (hex), or by its work id when no
     /// envelope id could be read.
     public static func refusal(id: String) -> String { "rejected-\(id).json" }
+    /// That an image was accepted: named by its envelope id (hex), written after the commit.
+    public static func acceptance(id: String) -> String { "accepted-\(id).json" }
     /// A fetch answer: the signed statement (written last) and the owner's envelope.
     public static func answerStatement(requestID: String) -> String { "answer-\(requestID).json" }
     public static func answerEnvelope(requestID: String) -> String { "answer-\(requestID).seal" }

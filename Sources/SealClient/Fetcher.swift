@@ -75,6 +75,11 @@ public struct Fetcher: Sendable {
             // The statement is written last: once it is there, the envelope is too.
             statement = try transport.outboxFile(statementName, user: user, limit: FetchAnswer.maximumBytes)
             if statement != nil { break }
+            // A request the server refused outright (a revoked sender): said at once.
+            if let refusal = try transport.outboxFile(Outbox.refusal(id: requestID), user: user, limit: 64 << 10) {
+                try transport.removeFromOutbox(Outbox.refusal(id: requestID), user: user)
+                throw Failure.refused(LogText.escaped(Refusal.reason(in: refusal)))
+            }
             guard Date() < deadline else { throw Failure.timedOut(image, timeout) }
             usleep(useconds_t(transport.pollInterval * 1_000_000))
         }

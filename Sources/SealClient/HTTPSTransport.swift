@@ -82,11 +82,20 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
             request.method = method
             if let body { request.body = body }
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
-            let response: HTTPClientResponse
-            do {
-                response = try await client.execute(request, timeout: .seconds(300))
-            } catch {
-                throw Failure.connection(url: url, why: Self.explain(error))
+            var response: HTTPClientResponse
+            var waited = 0
+            while true {
+                do {
+                    response = try await client.execute(request, timeout: .seconds(300))
+                } catch {
+                    throw Failure.connection(url: url, why: Self.explain(error))
+                }
+                // Too many requests: wait as told and ask again (a minute at most in all).
+                guard response.status == .tooManyRequests, waited < 60,
+                      let seconds = response.headers.first(name: "Retry-After").flatMap(Int.init), seconds > 0 else { break }
+                _ = try await response.body.collect(upTo: 64 << 10)
+                try await Task.sleep(for: .seconds(seconds))
+                waited += seconds
             }
             let bytes = Array(try await response.body.collect(upTo: limit).readableBytesView)
             let status = Int(response.status.code)
@@ -195,6 +204,14 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
             return true
         }
         return found ? (path, { unlink(path) }) : nil
+    }
+
+    public func outboxListing(user: String) throws -> [String] {
+        struct Listing: Decodable {
+            struct File: Decodable { let name: String }
+            let files: [File]
+        }
+        return try JSONDecoder().decode(Listing.self, from: Data(request(.GET, "/v1/outbox", limit: 16 << 20).body)).files.map(\.name)
     }
 
     public func removeFromOutbox(_ name: String, user: String) throws {

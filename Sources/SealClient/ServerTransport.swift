@@ -33,6 +33,8 @@ public protocol ServerTransport: Sendable {
     /// A file from `user`'s outbox as a local path to read (a fetch answer's envelope), or
     /// nil. `release` is called when the caller is done with it.
     func outboxCopy(_ name: String, user: String) throws -> (path: String, release: @Sendable () -> Void)?
+    /// The names of the files in `user`'s outbox.
+    func outboxListing(user: String) throws -> [String]
     /// Removes a collected file from `user`'s outbox (none there is fine).
     func removeFromOutbox(_ name: String, user: String) throws
 
@@ -120,6 +122,10 @@ public struct DirectoryTransport: ServerTransport {
     public func outboxCopy(_ name: String, user: String) throws -> (path: String, release: @Sendable () -> Void)? {
         let path = "\(root.outbox(for: user))/\(name)"
         return FileManager.default.fileExists(atPath: path) ? (path, {}) : nil
+    }
+
+    public func outboxListing(user: String) throws -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.outbox(for: user))) ?? []).filter { !$0.hasPrefix(".") }
     }
 
     public func removeFromOutbox(_ name: String, user: String) throws {

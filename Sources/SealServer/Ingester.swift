@@ -184,6 +184,7 @@ public final class Ingester: @unchecked Sendable {
                 } else {
                     done.append(item)
                     report.accepted += 1
+                    noteAcceptance(record)
                     logger.info("accepted", metadata: [
                         "file": "\(item.file)", "id": "\(item.id)", "name": "\(LogText.escaped(record.name))", "owner": "\(record.owner)",
                         "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
@@ -403,13 +404,40 @@ public final class Ingester: @unchecked Sendable {
         return try EnvelopeReader.contentKey(of: header, identity: identity)
     }
 
-    /// Removes fetch answers and rejection notes older than the policy's lifetime from every
-    /// outbox: a client collects (and deletes) its answers; these are the ones never collected.
+    /// Tells the owner their image was accepted: `outbox/OWNER/accepted-ID.json`, for `post`
+    /// waiting for its verdicts. Written after the commit and not fsynced: the catalogue is
+    /// the truth (a gateway reads verdicts from it), this is only the local client's news,
+    /// and a crash that loses it leaves that post "not answered yet", never wrong.
+    func noteAcceptance(_ record: ImageRecord) {
+        struct Note: Encodable {
+            let name: String
+            let envelopeID: String
+            enum CodingKeys: String, CodingKey {
+                case name
+                case envelopeID = "envelope_id"
+            }
+        }
+        let outbox = root.outbox(for: record.owner)
+        let id = record.envelopeID.hexString
+        guard (try? ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)) != nil,
+              let json = try? Quarantine.json(Note(name: record.name, envelopeID: id)) else { return }
+        let temporary = "\(outbox)/.accepted-\(id).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(json.utf8), attributes: [.posixPermissions: 0o644]),
+              rename(temporary, "\(outbox)/" + Outbox.acceptance(id: id)) == 0
+        else {
+            unlink(temporary)
+            logger.warning("could not note the acceptance in the outbox", metadata: ["owner": "\(record.owner)", "id": "\(id)"])
+            return
+        }
+    }
+
+    /// Removes fetch answers, rejection and acceptance notes older than the policy's lifetime
+    /// from every outbox: a client collects (and deletes) them; these are the ones never collected.
     func expireOutboxes(now: Date = Date()) {
         for user in (try? FileManager.default.contentsOfDirectory(atPath: root.outbox)) ?? [] {
             let outbox = root.outbox(for: user)
             for file in (try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []
-            where file.hasPrefix("answer-") || file.hasPrefix("rejected-") {
+            where file.hasPrefix("answer-") || file.hasPrefix("rejected-") || file.hasPrefix("accepted-") {
                 let path = "\(outbox)/\(file)"
                 if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
                    now.timeIntervalSince(modified) > policy.outboxLifetime {

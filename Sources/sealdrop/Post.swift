@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropProtocol
 import Foundation
 import SealClient
 import SealEnvelope
@@ -7,11 +8,20 @@ import SealPKI
 extension Sealdrop {
     struct Post: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Seal images to the server and drop them into its inbox (or send them to its gateway).",
+            abstract: "Seal images to the server, send them, and wait for its verdict on each.",
             discussion: """
                 Image names follow the envelope rules (docs/FORMAT.md §2): 1 to 255 bytes of UTF-8, \
                 no '/', '\\\\' or control characters, not '.' or '..'. The name defaults to the file \
                 name; a name another user already holds is refused by the server.
+
+                post waits up to --wait seconds for the server to accept or refuse each file and \
+                prints each verdict; a server that ingests from cron may answer later: \
+                `sealdrop status` shows the verdicts then. Exit status: 0 when every file was sent \
+                and none refused, 3 when the server refused some, 1 when some could not be sent.
+
+                Examples:
+                  sealdrop post holiday/
+                  sealdrop post cat.png --name "the cat.png" --no-wait
                 """)
 
         @Argument(help: ArgumentHelp("Images or folders of images.", valueName: "image-or-dir"))
@@ -22,6 +32,12 @@ extension Sealdrop {
 
         @Option(help: "Cipher suite: cbc-hmac or gcm.")
         var suite: String = Suite.cbcHMAC.description
+
+        @Option(help: ArgumentHelp("Seconds to wait for the server's verdicts.", valueName: "seconds"))
+        var wait: Double = 60
+
+        @Flag(help: "Send and return without waiting for the verdicts (see them later with sealdrop status).")
+        var noWait = false
 
 
         @OptionGroup var batch: BatchOptions
@@ -59,9 +75,42 @@ extension Sealdrop {
                 }
             }, progress: bar.update)
             bar.finish()
-            guard BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: batch.json) else {
-                throw ExitCode.failure
+            let sent = BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: batch.json)
+            // What was sent is recorded first, so status knows it even if the wait is cut short.
+            let log = PostLog(profile: profile)
+            let now = iso8601(Date())
+            var posted: [String: PostLog.Entry] = [:]
+            for result in results {
+                guard case .done(let id, _) = result.outcome else { continue }
+                posted[id] = PostLog.Entry(id: id, name: fixedName ?? PathText.lastComponent(of: result.item.input),
+                                           file: result.item.input, time: now, state: "pending")
             }
+            try about(log.path) { try log.append(Array(posted.values)) }
+            var refused = 0
+            if !noWait, !posted.isEmpty {
+                if !batch.json { print("waiting for the server's verdicts (up to \(Int(wait)) s)") }
+                let verdicts = try about(profile.settings.server) {
+                    try Verdicts(transport: transport, user: profile.settings.user).wait(for: Set(posted.keys), timeout: wait) { id, verdict in
+                        guard let entry = posted[id] else { return }
+                        switch verdict {
+                        case .accepted: if !batch.json { print("  accepted \(LogText.escaped(entry.name))") }
+                        case .refused(let reason): print("  refused  \(LogText.escaped(entry.name)): \(reason)")
+                        }
+                        fflush(nil)
+                    }
+                }
+                try about(log.path) { try log.append(verdicts.compactMap { id, verdict in posted[id]?.with(verdict) }) }
+                refused = verdicts.values.filter { $0 != Verdict.accepted }.count
+                let pending = posted.count - verdicts.count
+                if pending > 0 {
+                    FileHandle.standardError.write(Data((
+                        "sealdrop: \(pending) of \(posted.count) not answered within \(Int(wait)) s (the server may ingest from cron)\n"
+                        + "hint: sealdrop status shows their verdicts when they come\n").utf8))
+                }
+                if !batch.json { print("\(verdicts.count - refused) accepted, \(refused) refused, \(pending) not answered yet") }
+            }
+            guard sent else { throw ExitCode.failure }
+            if refused > 0 { throw ExitCode(3) }
         }
     }
 }

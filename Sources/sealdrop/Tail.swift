@@ -1,6 +1,7 @@
 import ArgumentParser
 import DropProtocol
 import Foundation
+import GcryptKit
 import SealClient
 import SealPKI
 
@@ -83,11 +84,16 @@ enum NotificationText {
 }
 
 extension PassphraseOptions {
-    /// The profile's notification feed; a gateway lets only registered users read it, so
-    /// over HTTPS the key is unlocked for the client certificate.
+    /// The user's key when the profile's server is a gateway, which lets only registered
+    /// users in (the key proves the client certificate); nil for a directory, which needs none.
+    func keyIfRemote(for profile: Profile) throws -> RSA.PrivateKey? {
+        guard profile.isRemote else { return nil }
+        return try about(profile.keyPath) { try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: existing(for: profile.keyPath)) }
+    }
+
+    /// The profile's notification feed.
     func feed(for profile: Profile) throws -> NotificationFeed {
-        guard profile.isRemote else { return try NotificationFeed(profile: profile) }
-        let key = try about(profile.keyPath) { try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: existing(for: profile.keyPath)) }
+        let key = try keyIfRemote(for: profile)
         return try about(profile.settings.server) { try NotificationFeed(profile: profile, key: key) }
     }
 }

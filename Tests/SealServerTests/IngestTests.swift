@@ -71,9 +71,10 @@ import Testing
         #expect(reasons[again]?.hasPrefix("replay") == true)
         #expect(reasons[old]?.hasPrefix("stale") == true)
         #expect(reasons[future]?.contains("future") == true)
-        // The sender is told why, in its outbox.
+        // The sender is told why, in its outbox, beside the note that the first was accepted.
         let told = try FileManager.default.contentsOfDirectory(atPath: server.root.outbox(for: "alice"))
-        #expect(told.count == 3)
+        #expect(told.filter { $0.hasPrefix("rejected-") }.count == 3)
+        #expect(told.filter { $0.hasPrefix("accepted-") }.count == 1, "\(told)")
     }
 
     @Test func refusesStrangersRevokedUsersForeignNamesAndTampering() throws {

@@ -218,6 +218,14 @@ final class Background: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Waits up to `seconds` (a liveness bound) for the process to end by itself, then stops
+    /// it with SIGTERM; returns the exit status.
+    func stop(waitingFor seconds: Double) -> Int32 {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(50_000) }
+        return stop()
+    }
+
     /// Sends SIGINT (Ctrl-C) and waits; returns the exit status.
     @discardableResult
     func interrupt() -> Int32 {

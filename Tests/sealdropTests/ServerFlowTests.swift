@@ -30,7 +30,10 @@ import Testing
         let follower = try w.start(["tail", "--follow", "--json"], home: "carol")
         defer { follower.stop() }
         usleep(300_000)
-        #expect(try w.sealdrop(["post", Self.images + "/coffee.gif", Self.images + "/rocket.jpg"], home: "alice").status == 0)
+        let posted = try w.sealdrop(["post", Self.images + "/coffee.gif", Self.images + "/rocket.jpg"], home: "alice")
+        #expect(posted.status == 0, "\(posted.stderr)")
+        #expect(posted.stdout.contains("accepted coffee.gif") && posted.stdout.contains("2 accepted, 0 refused, 0 not answered yet"),
+                "\(posted.stdout)")
         #expect(try w.sealdrop(["post", Self.images + "/horse.png", "--name", "bob's horse.png"], home: "bob").status == 0)
         let lines = follower.waitForLines(3)
         #expect(lines.count == 3)
@@ -54,15 +57,16 @@ import Testing
         #expect((try? FileManager.default.contentsOfDirectory(atPath: w.path("root/outbox/bob")))?.isEmpty ?? true,
                 "the answer was collected")
 
-        // Someone else's name is refused at ingest; the reason reaches bob's outbox.
-        #expect(try w.sealdrop(["post", Self.images + "/camera.png", "--name", "coffee.gif"], home: "bob").status == 0)
-        let deadline = Date().addingTimeInterval(30)
-        var told: [String] = []
-        while told.isEmpty, Date() < deadline {
-            told = ((try? FileManager.default.contentsOfDirectory(atPath: w.path("root/outbox/bob"))) ?? []).filter { $0.hasPrefix("rejected-") }
-            usleep(100_000)
-        }
-        #expect(told.count == 1)
+        // Someone else's name is refused at ingest: post waits for the verdict, prints the
+        // reason and exits 3; status lists the refusal, the outbox keeps nothing.
+        let refused = try w.sealdrop(["post", Self.images + "/camera.png", "--name", "coffee.gif"], home: "bob")
+        #expect(refused.status == 3, "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stdout.contains("refused  coffee.gif: the name \"coffee.gif\" belongs to alice"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("0 accepted, 1 refused, 0 not answered yet"))
+        let bobStatus = try w.sealdrop(["status"], home: "bob")
+        #expect(bobStatus.status == 0 && bobStatus.stdout.contains("1 accepted, 0 waiting, 1 refused"), "\(bobStatus.stdout)")
+        #expect(bobStatus.stdout.contains("refused  coffee.gif: the name \"coffee.gif\" belongs to alice"))
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: w.path("root/outbox/bob")))?.isEmpty ?? true)
 
         let status = try w.sealdrop(["server", "status", "root", "--json"])
         let counts = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
@@ -87,7 +91,11 @@ import Testing
         }
         #expect(register.stop() == 0 && registered)
         #expect(try w.sealdrop(["server", "ingest", "root", "--once"]).status == 0)
-        #expect(try w.sealdrop(["post", Self.images + "/coffee.gif"], home: "dana").status == 0)
+        // Nobody ingests until cron runs: post says so, and status shows the verdict later.
+        let unanswered = try w.sealdrop(["post", Self.images + "/coffee.gif", "--wait", "1"], home: "dana")
+        #expect(unanswered.status == 0, "\(unanswered.stderr)")
+        #expect(unanswered.stderr.contains("1 of 1 not answered within 1 s (the server may ingest from cron)"), "\(unanswered.stderr)")
+        #expect(try w.sealdrop(["status"], home: "dana").stdout.contains("0 accepted, 1 waiting, 0 refused"))
         try "junk".write(toFile: w.path("root/inbox/new/junk"), atomically: true, encoding: .utf8)
         let run = try w.sealdrop(["server", "ingest", "root", "--once", "--json"])
         #expect(run.status == 3, "quarantined items give exit status 3")
@@ -95,10 +103,17 @@ import Testing
         let logs = run.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
         #expect(logs.contains { $0["message"] == "accepted" && $0["name"] == "coffee.gif" })
         #expect(logs.contains { $0["message"] == "quarantined" && $0["file"] == "junk" })
+        #expect(try w.sealdrop(["status"], home: "dana").stdout.contains("1 accepted, 0 waiting, 0 refused"))
 
         #expect(try w.sealdrop(["server", "revoke", "root", "dana"]).status == 0)
-        #expect(try w.sealdrop(["post", Self.images + "/horse.png"], home: "dana").status == 0)
+        #expect(try w.sealdrop(["post", Self.images + "/horse.png", "--no-wait"], home: "dana").status == 0)
+        // A revoked user's fetch hears the refusal as soon as it lands, not at its timeout.
+        let fetch = try w.start(["fetch", "coffee.gif", "--timeout", "600", "-o", "got.gif"], home: "dana")
+        usleep(500_000)
         #expect(try w.sealdrop(["server", "ingest", "root", "--once"]).status == 3)
+        #expect(fetch.stop(waitingFor: 60) == 1, "the fetch ended with the refusal")
+        let status = try w.sealdrop(["status"], home: "dana")
+        #expect(status.stdout.contains("refused  horse.png: sender dana is revoked"), "\(status.stdout)")
         let users = try w.sealdrop(["server", "users", "root"])
         #expect(users.stdout.contains("REVOKED"))
         #expect(try w.sealdrop(["list"], home: "dana").stdout.contains("coffee.gif"), "a revoked owner's images stay listed")

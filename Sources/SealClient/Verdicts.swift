@@ -1,0 +1,122 @@
+import DropProtocol
+import Foundation
+import SealEnvelope
+import SealPKI
+
+/// What the server decided about an envelope a user sent.
+public enum Verdict: Sendable, Equatable {
+    case accepted
+    case refused(String)
+}
+
+/// The server's verdicts on this user's envelopes, collected from the outbox (`accepted-ID`
+/// and `rejected-ID` notes, removed once read), over either transport.
+public struct Verdicts: Sendable {
+    let transport: any ServerTransport
+    let user: String
+
+    public init(transport: any ServerTransport, user: String) {
+        self.transport = transport
+        self.user = user
+    }
+
+    /// The verdicts that have come for `ids` (envelope ids in hex), each collected once.
+    public func collect(_ ids: Set<String>) throws -> [String: Verdict] {
+        guard !ids.isEmpty else { return [:] }
+        let notes = Set(try transport.outboxListing(user: user))
+        var found: [String: Verdict] = [:]
+        for id in ids {
+            // An acceptance wins: a refusal under the same id is a replayed copy's.
+            if notes.contains(Outbox.acceptance(id: id)) {
+                found[id] = .accepted
+                try transport.removeFromOutbox(Outbox.acceptance(id: id), user: user)
+                if notes.contains(Outbox.refusal(id: id)) { try transport.removeFromOutbox(Outbox.refusal(id: id), user: user) }
+            } else if notes.contains(Outbox.refusal(id: id)),
+                      let json = try transport.outboxFile(Outbox.refusal(id: id), user: user, limit: 64 << 10) {
+                found[id] = .refused(LogText.escaped(Refusal.reason(in: json)))
+                try transport.removeFromOutbox(Outbox.refusal(id: id), user: user)
+            }
+        }
+        return found
+    }
+
+    /// Waits up to `timeout` seconds for the verdicts on `ids`; `arrived` hears each as it
+    /// comes. Returns those that came (the rest are still pending).
+    public func wait(for ids: Set<String>, timeout: Double, arrived: (String, Verdict) -> Void) throws -> [String: Verdict] {
+        var found: [String: Verdict] = [:]
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            for (id, verdict) in try collect(ids.subtracting(found.keys)) {
+                found[id] = verdict
+                arrived(id, verdict)
+            }
+            guard found.count < ids.count, Date() < deadline else { return found }
+            usleep(useconds_t(max(transport.pollInterval, 0.2) * 1_000_000))
+        }
+    }
+}
+
+/// The profile's record of what it posted (`posts.jsonl`): one line per post and per verdict,
+/// the last line about an envelope id saying where it stands. `sealdrop status` reads it.
+public struct PostLog: Sendable {
+    public let path: String
+
+    public init(profile: Profile) { path = profile.home + "/posts.jsonl" }
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public let id: String
+        public let name: String
+        public let file: String
+        public let time: String
+        /// "pending", "accepted" or "refused".
+        public let state: String
+        public let reason: String?
+
+        public init(id: String, name: String, file: String, time: String, state: String, reason: String? = nil) {
+            self.id = id
+            self.name = name
+            self.file = file
+            self.time = time
+            self.state = state
+            self.reason = reason
+        }
+
+        public func with(_ verdict: Verdict) -> Entry {
+            switch verdict {
+            case .accepted: Entry(id: id, name: name, file: file, time: time, state: "accepted")
+            case .refused(let reason): Entry(id: id, name: name, file: file, time: time, state: "refused", reason: reason)
+            }
+        }
+    }
+
+    /// Appends `entries` (one write, so concurrent posts interleave whole lines).
+    public func append(_ entries: [Entry]) throws {
+        guard !entries.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var bytes: [UInt8] = []
+        for entry in entries { bytes += Array(try encoder.encode(entry)) + [UInt8(ascii: "\n")] }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+        defer { close(fd) }
+        try AtomicFile.writeAll(bytes, to: fd, path: path)
+    }
+
+    /// Where each post stands, by envelope id, in the order first posted.
+    public func entries() throws -> [Entry] {
+        let bytes: [UInt8]
+        do {
+            bytes = try KeyFile.readBytes(path, limit: 256 << 20, followSymlinks: false)
+        } catch FileError.missing {
+            return []
+        }
+        var order: [String] = []
+        var latest: [String: Entry] = [:]
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { continue }
+            if latest[entry.id] == nil { order.append(entry.id) }
+            latest[entry.id] = entry
+        }
+        return order.compactMap { latest[$0] }
+    }
+}

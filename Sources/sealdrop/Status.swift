@@ -1,0 +1,68 @@
+import ArgumentParser
+import DropProtocol
+import Foundation
+import SealClient
+import SealPKI
+
+extension Sealdrop {
+    struct Status: Reporting {
+        static let configuration = CommandConfiguration(
+            abstract: "Who you are, which server, and the posts still waiting for a verdict or refused.",
+            discussion: """
+                Verdicts that came since the last look (a post that stopped waiting, or sent with \\
+                --no-wait) are collected first.
+
+                Example: sealdrop status --json
+                """)
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        @OptionGroup var profileHome: HomeOptions
+        @OptionGroup var passphrase: PassphraseOptions
+
+        func perform() throws {
+            let profile = try Profile.load(home: profileHome.path)
+            let certificate = try about(profile.certificatePath) { try profile.certificate() }
+            let log = PostLog(profile: profile)
+            var entries = try about(log.path) { try log.entries() }
+            let pending = Set(entries.filter { $0.state == "pending" }.map(\.id))
+            if !pending.isEmpty {
+                let key = try passphrase.keyIfRemote(for: profile)
+                let transport = try about(profile.settings.server) { try profile.transport(key: key) }
+                let verdicts = try about(profile.settings.server) {
+                    try Verdicts(transport: transport, user: profile.settings.user).collect(pending)
+                }
+                let updates = entries.compactMap { entry in verdicts[entry.id].map { entry.with($0) } }
+                try about(log.path) { try log.append(updates) }
+                entries = try about(log.path) { try log.entries() }
+            }
+            let waiting = entries.filter { $0.state == "pending" }
+            let refused = entries.filter { $0.state == "refused" }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                struct Report: Encodable {
+                    let user, server, fingerprint, certificateValidUntil: String
+                    let accepted: Int
+                    let pending, refused: [PostLog.Entry]
+                    enum CodingKeys: String, CodingKey {
+                        case user, server, fingerprint, accepted, pending, refused
+                        case certificateValidUntil = "certificate_valid_until"
+                    }
+                }
+                let report = Report(user: profile.settings.user, server: profile.settings.server, fingerprint: certificate.fingerprint.description,
+                                    certificateValidUntil: iso8601(certificate.notAfter),
+                                    accepted: entries.count - waiting.count - refused.count, pending: waiting, refused: refused)
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print("user        \(profile.settings.user) (certificate valid until \(iso8601(certificate.notAfter)))")
+                print("fingerprint \(certificate.fingerprint)")
+                print("server      \(profile.settings.server)")
+                print("posts       \(entries.count - waiting.count - refused.count) accepted, \(waiting.count) waiting, \(refused.count) refused")
+                for entry in waiting { print("  waiting  \(LogText.escaped(entry.name))  (\(entry.file), posted \(entry.time))") }
+                for entry in refused { print("  refused  \(LogText.escaped(entry.name)): \(entry.reason ?? "no reason given")  (\(entry.file))") }
+            }
+        }
+    }
+}
