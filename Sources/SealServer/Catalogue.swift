@@ -212,16 +212,20 @@ extension Catalogue {
     }
 
     /// Marks a user revoked, and their key with them: their later drops are refused, the key
-    /// can never be registered again under any name; their images stay listed.
-    public func revoke(name: String, at time: Date = Date()) throws {
+    /// can never be registered again under any name; their images stay listed. Returns when
+    /// the user was revoked already, nil when it happens now.
+    @discardableResult
+    public func revoke(name: String, at time: Date = Date()) throws -> Date? {
         try writer.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT certificate FROM users WHERE name = ?", arguments: [name]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT certificate, revoked_at FROM users WHERE name = ?", arguments: [name]) else {
                 throw Failure.noSuchUser(name)
             }
+            if let earlier = row["revoked_at"] as Double? { return Date(timeIntervalSince1970: earlier) }
             let key = try Catalogue.keyFingerprint(ofCertificate: [UInt8](row["certificate"] as Data))
-            try db.execute(sql: "UPDATE users SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?",
+            try db.execute(sql: "UPDATE users SET revoked_at = ? WHERE name = ?",
                            arguments: [time.timeIntervalSince1970, name])
             try db.execute(sql: "INSERT OR IGNORE INTO revoked_keys VALUES (?, ?, ?)", arguments: [key, name, time.timeIntervalSince1970])
+            return nil
         }
     }
 

@@ -36,7 +36,10 @@ extension Sealdrop.Cert {
                 ("fingerprint", certificate.fingerprint.description),
             ]
             if json {
-                printJSON(Dictionary(uniqueKeysWithValues: fields))
+                // Yes/no fields are JSON booleans.
+                var object: [String: Any] = Dictionary(uniqueKeysWithValues: fields)
+                object["ca"] = certificate.extensions.isCA == true
+                printJSON(object)
             } else {
                 print("certificate \(file)")
                 for (label, value) in fields {

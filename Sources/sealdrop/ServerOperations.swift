@@ -92,10 +92,13 @@ extension Sealdrop.Server {
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
+            let daemon = try about(root) { try DaemonLock(root: serverRoot) }
             let secret = try passphrase.existing(for: "the server keys in \(root)")
             let stop = StopSignal()
             let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
-            try Watcher(ingester: ingester, rescanInterval: rescan, logger: options.logger).run(until: stop)
+            try withExtendedLifetime(daemon) {
+                try Watcher(ingester: ingester, rescanInterval: rescan, logger: options.logger).run(until: stop)
+            }
         }
     }
 
@@ -163,6 +166,7 @@ extension Sealdrop.Server {
             limits.maximumConnections = maxConnections
             let gateway = try about(root) { try Gateway(root: serverRoot, passphrase: secret, limits: limits, logger: logger) }
             var services: [any Service] = []
+            let daemon = ingest ? try about(root) { try DaemonLock(root: serverRoot) } : nil
             if ingest {
                 let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: policy, logger: logger) }
                 let rescan = self.rescan
@@ -176,7 +180,7 @@ extension Sealdrop.Server {
                 print("listening on https://\(shown):\(bound)")
                 fflush(nil)
             }
-            try blocking { try await application.runService() }
+            try withExtendedLifetime(daemon) { try blocking { try await application.runService() } }
         }
     }
 
@@ -245,8 +249,11 @@ extension Sealdrop.Server {
         var name: String
 
         func perform() throws {
-            try about(root) { try ServerRoot(path: root).catalogue().revoke(name: name) }
-            print("revoked \(name)")
+            if let earlier = try about(root) { try ServerRoot(path: root).catalogue().revoke(name: name) } {
+                print("\(name) was already revoked on \(iso8601(earlier)); nothing changed")
+            } else {
+                print("revoked \(name)")
+            }
         }
     }
 

@@ -128,7 +128,7 @@ struct Workspace {
     /// The fingerprint of root/ca.crt, as the administrator hands it out.
     func caFingerprint() throws -> String {
         let show = try sealdrop(["cert", "show", "root/ca.crt", "--json"])
-        guard let fingerprint = (try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: String])?["fingerprint"] else {
+        guard let fingerprint = (try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])?["fingerprint"] as? String else {
             throw UsageError(message: "cert show printed no fingerprint: \(show.stderr)")
         }
         return fingerprint

@@ -40,9 +40,10 @@ import Testing
         #expect(printed.hasSuffix(opensslPrint.stdout.split(separator: "=").last!.trimmingCharacters(in: .whitespacesAndNewlines)))
 
         let show = try w.sealdrop(["cert", "show", "alice.crt", "--json"])
-        let fields = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: String]
-        #expect(fields?["subject"] == "CN=alice")
-        #expect(fields?["key_usage"] == "digitalSignature, keyEncipherment")
+        let fields = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
+        #expect(fields?["subject"] as? String == "CN=alice")
+        #expect(fields?["key_usage"] as? String == "digitalSignature, keyEncipherment")
+        #expect(fields?["ca"] as? Bool == false, "yes/no fields are booleans")
 
         // Issuing the same name twice is refused and writes nothing.
         let again = try w.sealdrop(["server", "issue", "root", "alice.csr", "-o", "alice2.crt"])

@@ -106,6 +106,8 @@ import Testing
         #expect(try w.sealdrop(["status"], home: "dana").stdout.contains("1 accepted, 0 waiting, 0 refused"))
 
         #expect(try w.sealdrop(["server", "revoke", "root", "dana"]).status == 0)
+        let twice = try w.sealdrop(["server", "revoke", "root", "dana"])
+        #expect(twice.status == 0 && twice.stdout.contains("dana was already revoked on"), "\(twice.stdout)")
         #expect(try w.sealdrop(["post", Self.images + "/horse.png", "--no-wait"], home: "dana").status == 0)
         // A revoked user's fetch hears the refusal as soon as it lands, not at its timeout.
         let fetch = try w.start(["fetch", "coffee.gif", "--timeout", "600", "-o", "got.gif"], home: "dana")
@@ -117,6 +119,26 @@ import Testing
         let users = try w.sealdrop(["server", "users", "root"])
         #expect(users.stdout.contains("REVOKED"))
         #expect(try w.sealdrop(["list"], home: "dana").stdout.contains("coffee.gif"), "a revoked owner's images stay listed")
+    }
+
+    /// A second ingesting daemon on one root is refused, naming the first; cron's `ingest`
+    /// still runs beside it.
+    @Test func oneDaemonPerRoot() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (watch, _) = try w.startServer(.directory)
+        defer { watch.stop() }
+        usleep(500_000)
+        for second in [["server", "watch", "root"], ["server", "serve", "root", "--listen", "127.0.0.1:0"]] {
+            let run = try w.sealdrop(second)
+            #expect(run.status == 1, "\(second)")
+            #expect(run.stderr.contains("an ingesting daemon already runs on root (pid "), "\(run.stderr)")
+        }
+        #expect(try w.sealdrop(["server", "ingest", "root", "--once"]).status == 0)
+        #expect(watch.stop() == 0)
+        let serve = try w.start(["server", "serve", "root", "--listen", "127.0.0.1:0"])
+        #expect(serve.waitForLines(1).first?.hasPrefix("listening on https://127.0.0.1:") == true, "the lock went with the daemon")
+        #expect(serve.stop() == 0)
     }
 
     /// cron's `ingest --once` and a running `watch` on one inbox never take one drop twice.

@@ -74,6 +74,8 @@ enum Diagnostics {
             case .missing: return (error.description, "check the path; keys are BASE.key and BASE.pub as keygen wrote them")
             default: return (error.description, nil)
             }
+        case let error as DaemonLock.AlreadyRunning:
+            return (error.description, "one is enough: stop it first, or run `server serve ROOT --no-ingest` beside it")
         case let error as KeyFile.Exists:
             return (error.description, "keep it, or move it away first if you really mean to discard that key")
         case let error as AtomicFile.Failure:
