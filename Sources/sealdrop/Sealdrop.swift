@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Sealdrop: ParsableCommand {
@@ -9,4 +10,10 @@ struct Sealdrop: ParsableCommand {
         subcommands: [Keygen.self, Request.self, Seal.self, Open.self, Inspect.self, Server.self, Register.self, Post.self, Fetch.self,
                       List.self, Tail.self, Status.self, Cert.self, Bench.self]
     )
+
+    /// No subcommand is a usage error: the help, on standard error, and exit status 64.
+    func run() throws {
+        FileHandle.standardError.write(Data((Self.helpMessage() + "\n").utf8))
+        throw ExitCode(64)
+    }
 }

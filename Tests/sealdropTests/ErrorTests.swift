@@ -10,6 +10,17 @@ import Testing
         #expect(run.stderr.contains("\nhint: "), "\(run.stderr)", sourceLocation: sourceLocation)
     }
 
+    /// `sealdrop` alone is a usage error: the help on standard error, exit 64; --help is not.
+    @Test func noCommandIsAUsageError() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let bare = try w.sealdrop([])
+        #expect(bare.status == 64)
+        #expect(bare.stdout.isEmpty && bare.stderr.contains("USAGE: sealdrop <subcommand>"), "\(bare.stderr)")
+        let help = try w.sealdrop(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("SUBCOMMANDS:"))
+    }
+
     @Test func keyErrors() throws {
         let w = try Workspace()
         defer { w.cleanup() }
