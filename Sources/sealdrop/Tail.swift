@@ -61,8 +61,18 @@ extension Sealdrop {
                 encoder.dateEncodingStrategy = .iso8601
                 print(String(decoding: try encoder.encode(images), as: UTF8.self))
             } else {
-                for image in images {
-                    print("\(LogText.escaped(image.name, keepBackslash: true))  \(image.owner)  \(image.mediaType)  \(BatchReport.formatSize(UInt64(image.size)))  \(iso8601(image.time))")
+                // Columns aligned, sizes to the right; names escaped for the terminal.
+                let rows = images.map { image in
+                    [LogText.escaped(image.name, keepBackslash: true), image.owner, image.mediaType,
+                     BatchReport.formatSize(UInt64(image.size)), iso8601(image.time)]
+                }
+                let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
+                for row in rows {
+                    let cells = row.enumerated().map { column, text in
+                        let pad = String(repeating: " ", count: widths[column] - text.count)
+                        return column == 3 ? pad + text : column == 4 ? text : text + pad
+                    }
+                    print(cells.joined(separator: "  "))
                 }
             }
         }

@@ -47,7 +47,10 @@ import Testing
         #expect(try w.sealdrop(["tail"], home: "alice").stdout.isEmpty)
         let bobTail = try w.sealdrop(["tail", "--json"], home: "bob")
         #expect(bobTail.stdout.split(separator: "\n").count == 3)
-        #expect(try w.sealdrop(["list"], home: "bob").stdout.contains("coffee.gif  alice  image/gif"))
+        // Aligned columns: names padded to the longest ("bob's horse.png"), sizes to the right.
+        let listed = try w.sealdrop(["list"], home: "bob").stdout.split(separator: "\n").map(String.init)
+        #expect(listed.count == 3 && listed[1].hasPrefix("coffee.gif       alice  image/gif   "), "\(listed)")
+        #expect(Set(listed.map { $0.count }).count == 1, "every row as wide: \(listed)")
 
         // bob fetches alice's image: byte for byte what she posted, verified.
         let fetched = try w.sealdrop(["fetch", "rocket.jpg", "-o", "rocket-copy.jpg"], home: "bob")
