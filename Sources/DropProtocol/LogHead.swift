@@ -66,7 +66,7 @@ public struct LogHead: Codable, Sendable, Equatable {
         let certificate = try Certificate(der: [UInt8](deliveryCertificate))
         try certificate.verify(issuedBy: authority, role: .delivery)
         if let pinned, pinned != certificate { throw PKIError.certificateRejected("signed by another delivery key than the one pinned") }
-        guard seq >= 0, hash.utf8.count == 64, hash.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+        guard seq >= 0, hash.utf8.count == 64, hash.utf8.allSatisfy(\.isLowercaseHex),
               certificate.publicKey.isValidPSSSignature(
                 [UInt8](signature), for: Self.signedDigest(seq: seq, hash: hash, time: time, certificate: deliveryCertificate))
         else { throw EnvelopeError.tampered }

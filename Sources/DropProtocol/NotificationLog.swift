@@ -80,6 +80,9 @@ public struct NotificationLog: Sendable {
         }
     }
 
+    /// The most lines one `GET /v1/log` sends (docs/HTTP.md): a client asks again after a full answer.
+    public static let linesPerRequest = 10_000
+
     /// The largest log a client reads (about three million notifications).
     public static let maximumBytes = 512 << 20
 
@@ -122,18 +125,11 @@ public struct NotificationLog: Sendable {
         // after it holds at least the lines it names.
         let headBytes: [UInt8]?
         do {
-            headBytes = try KeyFile.readBytes(headPath(for: path), limit: LogHead.maximumBytes, followSymlinks: false)
-        } catch FileError.missing {
-            headBytes = nil
+            headBytes = try KeyFile.readBytesIfPresent(headPath(for: path), limit: LogHead.maximumBytes, followSymlinks: false)
         } catch {
             throw Untrusted.badHead(headPath(for: path), "\(error)")
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try KeyFile.readBytes(path, limit: maximumBytes, followSymlinks: false)
-        } catch FileError.missing {
-            bytes = []
-        }
+        let bytes = try KeyFile.readBytesIfPresent(path, limit: maximumBytes, followSymlinks: false) ?? []
         return try verifiedRecords(
             head: headBytes, lines: bytes, first: 1, source: path, authority: authority, delivery: delivery, known: known, after: seq)
     }
@@ -203,12 +199,7 @@ public struct NotificationLog: Sendable {
     /// head (the server's own reading, and fuzzing). A last line without its newline is a
     /// write in progress and is left for later.
     public static func records(at path: String, after seq: Int) throws -> [NotificationRecord] {
-        let bytes: [UInt8]
-        do {
-            bytes = try KeyFile.readBytes(path, limit: maximumBytes, followSymlinks: false)
-        } catch FileError.missing {
-            return []
-        }
+        guard let bytes = try KeyFile.readBytesIfPresent(path, limit: maximumBytes, followSymlinks: false) else { return [] }
         return try records(in: Data(bytes), path: path, after: seq)
     }
 

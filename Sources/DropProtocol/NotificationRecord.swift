@@ -41,7 +41,7 @@ public struct NotificationRecord: Sendable, Equatable, Codable {
         guard (try? EnvelopeHeader.validate(name: name)) != nil else { throw refuse("name is not a valid image name") }
         guard (try? UserName(owner)) != nil else { throw refuse("owner is not a valid user name") }
         guard MediaType.imageTypes.contains(mediaType) else { throw refuse("media type is not an image type") }
-        guard prev.utf8.count == 64, prev.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+        guard prev.utf8.count == 64, prev.utf8.allSatisfy(\.isLowercaseHex) else {
             throw refuse("prev is not a SHA-256 in hex")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GcryptKit
+import SealPKI
 
 /// The files the server leaves for a user in `outbox/USER/` (docs/SERVER.md, "Who writes
 /// what"), named so a client finds the answer to its own drop.
@@ -21,6 +22,35 @@ public enum Outbox {
     /// A fetch answer: the signed statement (written last) and the owner's envelope.
     public static func answerStatement(requestID: String) -> String { "answer-\(requestID).json" }
     public static func answerEnvelope(requestID: String) -> String { "answer-\(requestID).seal" }
+}
+
+/// What the server said to a registration: the certificate (PEM), or why not.
+public enum RegistrationAnswer: Sendable, Equatable {
+    case pending
+    case issued(String)
+    case refused(String)
+}
+
+extension ServerRoot {
+    /// The answer to the registration of key `answer` (Outbox.answerName) for `user`, as
+    /// the outbox holds it; a refusal's reason as the server wrote it (escape it to print).
+    public func registrationAnswer(user: String, answer: String) throws -> RegistrationAnswer {
+        let directory = outbox(for: user)
+        if let pem = try KeyFile.readBytesIfPresent("\(directory)/" + Outbox.certificate(answer: answer), limit: 64 << 10,
+                                                    followSymlinks: false) {
+            return .issued(String(decoding: pem, as: UTF8.self))
+        }
+        if let json = try KeyFile.readBytesIfPresent("\(directory)/" + Outbox.registrationRefusal(answer: answer), limit: 64 << 10,
+                                                     followSymlinks: false) {
+            return .refused(Refusal.reason(in: json))
+        }
+        return .pending
+    }
+}
+
+extension UInt8 {
+    /// A lowercase hex digit, as the server writes hashes and ids.
+    public var isLowercaseHex: Bool { (0x30...0x39).contains(self) || (0x61...0x66).contains(self) }
 }
 
 /// A refusal file the server wrote in an outbox: `{"reason": ...}` among other fields.

@@ -76,10 +76,7 @@ public struct Fetcher: Sendable {
             statement = try transport.outboxFile(statementName, user: user, limit: FetchAnswer.maximumBytes)
             if statement != nil { break }
             // A request the server refused outright (a revoked sender): said at once.
-            if let refusal = try transport.outboxFile(Outbox.refusal(id: requestID), user: user, limit: 64 << 10) {
-                try transport.removeFromOutbox(Outbox.refusal(id: requestID), user: user)
-                throw Failure.refused(LogText.escaped(Refusal.reason(in: refusal)))
-            }
+            if let reason = try transport.collectRefusal(id: requestID, user: user) { throw Failure.refused(reason) }
             guard Date() < deadline else { throw Failure.timedOut(image, timeout) }
             usleep(useconds_t(transport.pollInterval * 1_000_000))
         }

@@ -82,28 +82,36 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
             request.method = method
             if let body { request.body = body }
             if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
-            var response: HTTPClientResponse
-            var waited = 0
-            while true {
-                do {
-                    response = try await client.execute(request, timeout: .seconds(300))
-                } catch {
-                    throw Failure.connection(url: url, why: Self.explain(error))
-                }
-                // Too many requests: wait as told and ask again (a minute at most in all).
-                guard response.status == .tooManyRequests, waited < 60,
-                      let seconds = response.headers.first(name: "Retry-After").flatMap(Int.init), seconds > 0 else { break }
-                _ = try await response.body.collect(upTo: 64 << 10)
-                try await Task.sleep(for: .seconds(seconds))
-                waited += seconds
-            }
-            let bytes = Array(try await response.body.collect(upTo: limit).readableBytesView)
+            let response = try await Self.execute(request, on: client)
             let status = Int(response.status.code)
-            guard (200..<300).contains(status) || expected.contains(status) else {
-                throw Failure.refused(url: url, status: status, message: Self.sentence(in: bytes, status: response.status))
-            }
-            return Answer(status: status, body: bytes)
+            guard (200..<300).contains(status) || expected.contains(status) else { throw try await Self.refusal(response, url: url) }
+            return Answer(status: status, body: Array(try await response.body.collect(upTo: limit).readableBytesView))
         }
+    }
+
+    /// Sends `request`: a failed connection becomes `Failure.connection` in words, and a 429
+    /// is waited out as its Retry-After says and asked again (a minute at most in all).
+    static func execute(_ request: HTTPClientRequest, on client: HTTPClient) async throws -> HTTPClientResponse {
+        var waited = 0
+        while true {
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(request, timeout: .seconds(300))
+            } catch {
+                throw Failure.connection(url: request.url, why: explain(error))
+            }
+            guard response.status == .tooManyRequests, waited < 60,
+                  let seconds = response.headers.first(name: "Retry-After").flatMap(Int.init), seconds > 0 else { return response }
+            _ = try await response.body.collect(upTo: 64 << 10)
+            try await Task.sleep(for: .seconds(seconds))
+            waited += seconds
+        }
+    }
+
+    /// The error for an answer the caller does not take: its status and the server's sentence.
+    static func refusal(_ response: HTTPClientResponse, url: String) async throws -> Failure {
+        let bytes = Array(try await response.body.collect(upTo: 64 << 10).readableBytesView)
+        return .refused(url: url, status: Int(response.status.code), message: sentence(in: bytes, status: response.status))
     }
 
     /// The server's `{"error": ...}` sentence, escaped for a terminal.
@@ -182,17 +190,9 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
         let path = try prepareDrop()
         let client = self.client
         let found = try blocking { () async throws -> Bool in
-            let response: HTTPClientResponse
-            do {
-                response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(300))
-            } catch {
-                throw Failure.connection(url: url, why: Self.explain(error))
-            }
+            let response = try await Self.execute(HTTPClientRequest(url: url), on: client)
             if response.status == .notFound { return false }
-            guard response.status == .ok else {
-                let bytes = Array(try await response.body.collect(upTo: 64 << 10).readableBytesView)
-                throw Failure.refused(url: url, status: Int(response.status.code), message: Self.sentence(in: bytes, status: response.status))
-            }
+            guard response.status == .ok else { throw try await Self.refusal(response, url: url) }
             let sink = try FileSink(path: path)
             do {
                 for try await chunk in response.body { try sink.write(Array(chunk.readableBytesView)) }
@@ -228,13 +228,13 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
     public func logLines(after seq: Int) throws -> (first: Int, bytes: [UInt8]) {
         var bytes: [UInt8] = []
         var next = seq
-        // The gateway sends at most 10,000 lines a request: ask until a short answer.
+        // The gateway sends at most linesPerRequest lines a request: ask until a short answer.
         while true {
             let chunk = try request(.GET, "/v1/log?after=\(next)", limit: NotificationLog.maximumBytes).body
             bytes += chunk
             let lines = chunk.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
             next += lines
-            if lines < 10_000 { return (seq + 1, bytes) }
+            if lines < NotificationLog.linesPerRequest { return (seq + 1, bytes) }
         }
     }
 

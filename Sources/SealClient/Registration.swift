@@ -122,8 +122,6 @@ public struct Registration: Sendable {
         return key
     }
 
-    /// Waits for the server's answer to the request for `key`: the certificate (checked
-    /// against the pinned CA, the name and the key, then saved) or the refusal.
     /// Renews this profile's certificate before it expires, for the same key: a renewal
     /// request signed with the current certificate, then the new certificate, checked and
     /// saved as at registration. An expired or revoked certificate cannot renew.
@@ -136,17 +134,17 @@ public struct Registration: Sendable {
             sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: try profile.encryptionCertificate().publicKey)))
         do {
             return try awaitCertificate(for: signer.key, timeout: timeout, transport: transport,
-                                        refusal: Outbox.refusal(id: summary.envelopeID.hexString))
+                                        refusedID: summary.envelopeID.hexString)
         } catch Failure.refused(let reason) {
             throw Failure.renewalRefused(reason)
         }
     }
 
     /// Waits for the server's answer to the request for `key`: the certificate (checked
-    /// against the pinned CA, the name and the key, then saved) or the refusal. `refusal`
-    /// names the outbox file a refused renewal leaves.
+    /// against the pinned CA, the name and the key, then saved) or the refusal. `refusedID`
+    /// is the renewal request's envelope id, whose refusal note ends the wait too.
     public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double, transport given: (any ServerTransport)? = nil,
-                                 refusal: String? = nil) throws -> Certificate {
+                                 refusedID: String? = nil) throws -> Certificate {
         let profile = try Profile.load(home: home)
         let transport = try given ?? makeTransport(server: server, authority: profile.pinnedAuthority(), spool: spool)
         let answer = Outbox.answerName(for: key.publicKey)
@@ -171,10 +169,7 @@ public struct Registration: Sendable {
             case .pending:
                 break
             }
-            if let refusal, let json = try transport.outboxFile(refusal, user: user.value, limit: 64 << 10) {
-                try transport.removeFromOutbox(refusal, user: user.value)
-                throw Failure.refused(LogText.escaped(Refusal.reason(in: json)))
-            }
+            if let refusedID, let reason = try transport.collectRefusal(id: refusedID, user: user.value) { throw Failure.refused(reason) }
             guard Date() < deadline else { throw Failure.timedOut(timeout) }
             usleep(useconds_t(transport.pollInterval * 1_000_000))
         }

@@ -49,13 +49,6 @@ public protocol ServerTransport: Sendable {
     func watchLog(after seq: Int) throws -> LogWatch
 }
 
-/// What the server said to a registration.
-public enum RegistrationAnswer: Sendable, Equatable {
-    case pending
-    case issued(String)
-    case refused(String)
-}
-
 /// A wake-up source for a follower of the log.
 public final class LogWatch: @unchecked Sendable {
     public let fd: Int32
@@ -100,23 +93,14 @@ public struct DirectoryTransport: ServerTransport {
     }
 
     public func registrationAnswer(user: String, answer: String) throws -> RegistrationAnswer {
-        if let pem = try outboxFile(Outbox.certificate(answer: answer), user: user, limit: 64 << 10) {
-            return .issued(String(decoding: pem, as: UTF8.self))
-        }
-        let refusal = Outbox.registrationRefusal(answer: answer)
-        if let json = try outboxFile(refusal, user: user, limit: 64 << 10) {
-            try removeFromOutbox(refusal, user: user)
-            return .refused(LogText.escaped(Refusal.reason(in: json)))
-        }
-        return .pending
+        let found = try root.registrationAnswer(user: user, answer: answer)
+        guard case .refused(let reason) = found else { return found }
+        try removeFromOutbox(Outbox.registrationRefusal(answer: answer), user: user)
+        return .refused(LogText.escaped(reason))
     }
 
     public func outboxFile(_ name: String, user: String, limit: Int) throws -> [UInt8]? {
-        do {
-            return try KeyFile.readBytes("\(root.outbox(for: user))/\(name)", limit: limit, followSymlinks: false)
-        } catch FileError.missing {
-            return nil
-        }
+        try KeyFile.readBytesIfPresent("\(root.outbox(for: user))/\(name)", limit: limit, followSymlinks: false)
     }
 
     public func outboxCopy(_ name: String, user: String) throws -> (path: String, release: @Sendable () -> Void)? {
@@ -135,19 +119,11 @@ public struct DirectoryTransport: ServerTransport {
     public var logSource: String { root.notificationLogPath }
 
     public func logHead() throws -> [UInt8]? {
-        do {
-            return try KeyFile.readBytes(root.notificationHeadPath, limit: LogHead.maximumBytes, followSymlinks: false)
-        } catch FileError.missing {
-            return nil
-        }
+        try KeyFile.readBytesIfPresent(root.notificationHeadPath, limit: LogHead.maximumBytes, followSymlinks: false)
     }
 
     public func logLines(after seq: Int) throws -> (first: Int, bytes: [UInt8]) {
-        do {
-            return (1, try KeyFile.readBytes(root.notificationLogPath, limit: NotificationLog.maximumBytes, followSymlinks: false))
-        } catch FileError.missing {
-            return (1, [])
-        }
+        (1, try KeyFile.readBytesIfPresent(root.notificationLogPath, limit: NotificationLog.maximumBytes, followSymlinks: false) ?? [])
     }
 
     public func watchLog(after seq: Int) throws -> LogWatch {
@@ -186,6 +162,14 @@ extension ServerTransport {
             discard(drop: path)
             throw error
         }
+    }
+
+    /// The reason the server refused envelope `id` (hex), escaped for a terminal, its note
+    /// collected from the outbox; nil while there is none.
+    public func collectRefusal(id: String, user: String) throws -> String? {
+        guard let json = try outboxFile(Outbox.refusal(id: id), user: user, limit: 64 << 10) else { return nil }
+        try removeFromOutbox(Outbox.refusal(id: id), user: user)
+        return LogText.escaped(Refusal.reason(in: json))
     }
 
     /// Sends `payload` as JSON in a signed message envelope (a fetch or renewal request).

@@ -31,10 +31,8 @@ public struct Verdicts: Sendable {
                 found[id] = .accepted
                 try transport.removeFromOutbox(Outbox.acceptance(id: id), user: user)
                 if notes.contains(Outbox.refusal(id: id)) { try transport.removeFromOutbox(Outbox.refusal(id: id), user: user) }
-            } else if notes.contains(Outbox.refusal(id: id)),
-                      let json = try transport.outboxFile(Outbox.refusal(id: id), user: user, limit: 64 << 10) {
-                found[id] = .refused(LogText.escaped(Refusal.reason(in: json)))
-                try transport.removeFromOutbox(Outbox.refusal(id: id), user: user)
+            } else if notes.contains(Outbox.refusal(id: id)), let reason = try transport.collectRefusal(id: id, user: user) {
+                found[id] = .refused(reason)
             }
         }
         return found
@@ -104,12 +102,7 @@ public struct PostLog: Sendable {
 
     /// Where each post stands, by envelope id, in the order first posted.
     public func entries() throws -> [Entry] {
-        let bytes: [UInt8]
-        do {
-            bytes = try KeyFile.readBytes(path, limit: 256 << 20, followSymlinks: false)
-        } catch FileError.missing {
-            return []
-        }
+        guard let bytes = try KeyFile.readBytesIfPresent(path, limit: 256 << 20, followSymlinks: false) else { return [] }
         var order: [String] = []
         var latest: [String: Entry] = [:]
         for line in bytes.split(separator: UInt8(ascii: "\n")) {

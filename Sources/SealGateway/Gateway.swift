@@ -58,9 +58,9 @@ public struct Gateway: Sendable {
         let keepAlive = Double(limits.keepAliveInterval.components.seconds)
         return Application(
             router: router(),
-            server: try .tls(server, configuration: TLSChannelConfiguration(tlsConfiguration: tls) { chain, promise in
-                promise.succeed(callers.verifyHandshake(chain))
-            }),
+            // Off the event loop: the check reads the catalogue.
+            server: try .tls(server, configuration: TLSChannelConfiguration(
+                tlsConfiguration: tls, customAsyncVerificationCallback: { chain in callers.verifyHandshake(chain) })),
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: port), serverName: "sealdrop",
                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections)),
@@ -152,14 +152,11 @@ public struct Gateway: Sendable {
         guard let answer = context.parameters.get("answer"), answer.utf8.count == 16, answer.utf8.allSatisfy(\.isLowercaseHex) else {
             throw GatewayError(.badRequest, "the answer key is 16 lowercase hex digits, as POST /v1/registrations gave it")
         }
-        let outbox = root.outbox(for: user.value)
-        if let pem = try Self.readIfPresent("\(outbox)/" + Outbox.certificate(answer: answer)) {
-            return JSONBody.response(.ok, ["state": "issued", "certificate": String(decoding: pem, as: UTF8.self)])
+        return switch try root.registrationAnswer(user: user.value, answer: answer) {
+        case .issued(let pem): JSONBody.response(.ok, ["state": "issued", "certificate": pem])
+        case .refused(let reason): JSONBody.response(.ok, ["state": "refused", "reason": reason])
+        case .pending: JSONBody.response(.ok, ["state": "pending"])
         }
-        if let refusal = try Self.readIfPresent("\(outbox)/" + Outbox.registrationRefusal(answer: answer)) {
-            return JSONBody.response(.ok, ["state": "refused", "reason": Refusal.reason(in: refusal)])
-        }
-        return JSONBody.response(.ok, ["state": "pending"])
     }
 
     // MARK: Registered users
@@ -236,7 +233,8 @@ public struct Gateway: Sendable {
         if try callers.catalogue.seenInboxName(id, senderKey: caller.keyFingerprint) != nil {
             return JSONBody.response(.ok, ["state": "accepted"])
         }
-        if let refusal = try Self.readIfPresent("\(root.outbox(for: caller.name))/" + Outbox.refusal(id: hex)) {
+        if let refusal = try KeyFile.readBytesIfPresent("\(root.outbox(for: caller.name))/" + Outbox.refusal(id: hex), limit: 64 << 10,
+                                                        followSymlinks: false) {
             return JSONBody.response(.ok, ["state": "refused", "reason": Refusal.reason(in: refusal)])
         }
         return JSONBody.response(.ok, ["state": "pending"])
@@ -313,12 +311,10 @@ public struct Gateway: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: head)))
     }
 
-    static let maximumLinesPerRequest = 10_000
-
     func log(_ request: Request, _ context: GatewayContext) async throws -> Response {
         _ = try await authenticate(context)
         let after = try Self.cursor(request)
-        let lines = try follower.lines(after: after, limit: Self.maximumLinesPerRequest)
+        let lines = try follower.lines(after: after, limit: NotificationLog.linesPerRequest)
         var buffer = ByteBuffer()
         for line in lines {
             buffer.writeBytes(line.bytes)
@@ -396,18 +392,6 @@ public struct Gateway: Sendable {
             && bytes.allSatisfy { $0.isLowercaseHex || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F }
     }
 
-    static func readIfPresent(_ path: String) throws -> [UInt8]? {
-        do {
-            return try KeyFile.readBytes(path, limit: 64 << 10, followSymlinks: false)
-        } catch FileError.missing {
-            return nil
-        }
-    }
-
-}
-
-extension UInt8 {
-    var isLowercaseHex: Bool { (0x30...0x39).contains(self) || (0x61...0x66).contains(self) }
 }
 
 /// When bytes last arrived, for the stall watchdog.

@@ -39,6 +39,15 @@ public enum KeyFile {
     /// (opened without blocking on a FIFO and, unless `followSymlinks`, without following a
     /// link) so what was checked is what is read. For files others can write, such as
     /// answers in an outbox, `followSymlinks` is false.
+    /// `readBytes`, or nil when there is no file at `path` (every other failure is thrown).
+    public static func readBytesIfPresent(_ path: String, limit: Int, followSymlinks: Bool) throws -> [UInt8]? {
+        do {
+            return try readBytes(path, limit: limit, followSymlinks: followSymlinks)
+        } catch FileError.missing {
+            return nil
+        }
+    }
+
     public static func readBytes(_ path: String, limit: Int, followSymlinks: Bool) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
