@@ -13,9 +13,8 @@ public struct Poster: Sendable {
         self.transport = transport
     }
 
-    /// Seals `image` under `name` and sends it.
+    /// Seals `image` under `name` and sends it (an unusable name is refused before a byte is sent).
     public func post(_ image: String, name: String) throws -> SealSummary {
-        try EnvelopeHeader.validate(name: name)
         var source = try FileSource(path: image)
         return try transport.sendSealed(&source, name: name, sealer: sealer)
     }

@@ -21,6 +21,8 @@ public enum EnvelopeError: Error, Equatable, Sendable {
     case untrustedSender(String)
     /// The input is not an image sealdrop recognises.
     case unrecognisedMedia
+    /// Sealing only: the name given (or the file's own name) breaks the §2 name rules.
+    case unusableName(name: String, reason: String)
 }
 
 extension EnvelopeError: CustomStringConvertible {
@@ -35,6 +37,7 @@ extension EnvelopeError: CustomStringConvertible {
         case .notForThisKey(let recipient): "envelope is addressed to another key (\(recipient))"
         case .untrustedSender(let why): "sender not trusted: \(why)"
         case .unrecognisedMedia: "not a recognised image (JPEG, PNG, GIF, WebP, TIFF, HEIC or AVIF)"
+        case .unusableName(let name, let reason): "\"\(name)\" cannot be an image name: \(reason)"
         }
     }
 }

@@ -9,15 +9,15 @@ extension Sealdrop {
         static let configuration = CommandConfiguration(
             abstract: "Print an envelope's clear fields; no key is needed and nothing is verified.")
 
-        @Argument(help: "The envelope.")
+        @Argument(help: "The envelope (binary or armour); - reads it from standard input.")
         var envelope: String
 
         @Flag(help: "Print JSON.")
         var json = false
 
         func perform() throws {
-            var source = try about(envelope) { try FileSource(path: envelope) }
-            let layout = try about(envelope) { try EnvelopeReader.layout(of: &source) }
+            var source = try StandardStreams.envelope(envelope)
+            let layout = try about(source.path) { try EnvelopeReader.layout(of: &source) }
             let h = layout.header
             let fields: [(String, Any)] = [
                 ("format", "sealdrop envelope v\(EnvelopeHeader.version)"),
@@ -45,7 +45,7 @@ extension Sealdrop {
             if json {
                 printJSON(Dictionary(uniqueKeysWithValues: fields))
             } else {
-                print("envelope \(envelope)")
+                print("envelope \(source.path)")
                 for (label, value) in fields {
                     print("  \(label.padding(toLength: 20, withPad: " ", startingAt: 0))\(value)")
                 }

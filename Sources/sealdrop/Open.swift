@@ -13,7 +13,7 @@ extension Sealdrop {
                 appears only when all checks pass.
                 """)
 
-        @Argument(help: ArgumentHelp("Envelopes or folders of envelopes.", valueName: "envelope-or-dir"))
+        @Argument(help: ArgumentHelp("Envelopes (binary or armour) or folders of envelopes; - reads one from standard input.", valueName: "envelope-or-dir"))
         var inputs: [String]
 
         @Option(help: ArgumentHelp("Your private key (BASE.key).", valueName: "file"))
@@ -22,7 +22,7 @@ extension Sealdrop {
         @Option(help: ArgumentHelp("The CA certificate that senders' certificates must chain to.", valueName: "file"))
         var ca: String
 
-        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder.", valueName: "dir"))
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder; - writes the image to standard output.", valueName: "dir"))
         var output: String
 
 
@@ -33,6 +33,13 @@ extension Sealdrop {
 
         @OptionGroup var passphrase: PassphraseOptions
 
+        func validate() throws {
+            try StandardStreams.validate(inputs: inputs, output: output, outputHolds: "image")
+            if passphrase.readsStandardInput, inputs.contains(StandardStreams.dash) {
+                throw ValidationError("standard input holds the envelope (-): read the passphrase from another file or descriptor")
+            }
+        }
+
         func perform() throws {
             let authority = try about(ca) { try Certificate(pem: KeyFile.readText(ca)) }
             guard authority.extensions.isCA == true, authority.isSelfSigned else {
@@ -40,6 +47,9 @@ extension Sealdrop {
             }
             let secret = try passphrase.existing(for: key)
             let identity = RSAIdentity(key: try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) })
+            if inputs == [StandardStreams.dash] || output == StandardStreams.dash {
+                return try openOne(inputs[0], identity: identity, authority: authority)
+            }
             // The output name comes from each envelope's header, so items map to folders.
             let items = try BatchPlan.items(for: inputs, outputDirectory: output, allowSharedOutput: true) {
                 PathText.directory(of: $0)
@@ -64,6 +74,27 @@ extension Sealdrop {
             guard BatchReport.print(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: batch.json) else {
                 throw ExitCode.failure
             }
+        }
+
+        /// One envelope from standard input or to standard output. Either way it is verified
+        /// completely first; standard output then receives each chunk once its tag is checked.
+        private func openOne(_ input: String, identity: RSAIdentity, authority: Certificate) throws {
+            var source = try StandardStreams.envelope(input)
+            if output == StandardStreams.dash {
+                try StandardStreams.checkBinaryOutput("image bytes", suggestion: "redirect it to a file or a pipe, or open into a folder with -o DIR")
+                var sink = StreamSink.standardOutput
+                _ = try about(source.path) { try EnvelopeFiles.open(&source, to: &sink, identity: identity, authority: authority) }
+                return
+            }
+            try about(output) { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+            let opened = try about(source.path) {
+                try EnvelopeFiles.open(&source, identity: identity, authority: authority, replace: force) { header in
+                    let target = try OutputPath.inside(output, name: header.name)
+                    if !force, FileManager.default.fileExists(atPath: target) { throw AtomicFile.Failure.exists(target) }
+                    return target
+                }
+            }
+            print("opened \(source.path) (\(BatchReport.formatSize(opened.payloadLength))) into \(try OutputPath.inside(output, name: opened.header.name))")
         }
     }
 }

@@ -48,7 +48,7 @@ extension Sealdrop {
         func validate() throws {
             guard Suite(name: suite) != nil else { throw ValidationError("--suite must be cbc-hmac or gcm (got \(suite))") }
             if name != nil, inputs.count != 1 { throw ValidationError("--name needs exactly one image") }
-            if let name { try EnvelopeHeader.validate(name: name) }
+            try ImageNameOption.validate(name)
         }
 
         func perform() throws {
@@ -61,6 +61,7 @@ extension Sealdrop {
                 sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!),
                 transport: transport)
             let items = try BatchPlan.items(for: inputs, outputDirectory: profile.home, allowSharedOutput: true) { $0 }
+            try ImageNameOption.check(name, items: items, input: inputs[0])
             let bar = ProgressBar(verb: "posting")
             let start = Date()
             let fixedName = name

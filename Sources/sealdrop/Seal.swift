@@ -14,7 +14,7 @@ extension Sealdrop {
                 Files in folders that are not images are skipped; named files must be images.
                 """)
 
-        @Argument(help: ArgumentHelp("Images or folders of images.", valueName: "image-or-dir"))
+        @Argument(help: ArgumentHelp("Images or folders of images; - reads one image from standard input.", valueName: "image-or-dir"))
         var inputs: [String]
 
         @Option(help: ArgumentHelp("The recipient's certificate (for the server: ROOT/encryption.crt).", valueName: "file"))
@@ -26,8 +26,14 @@ extension Sealdrop {
         @Option(help: ArgumentHelp("The owner's certificate (default: BASE.crt beside the key).", valueName: "file"))
         var cert: String?
 
-        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder.", valueName: "dir"))
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder; - writes the envelope to standard output.", valueName: "dir"))
         var output: String
+
+        @Option(help: ArgumentHelp("The image name (one image only; default: its file name, or stdin.EXT for -).", valueName: "name"))
+        var name: String?
+
+        @Flag(help: "Write ASCII armour (-----BEGIN SEALDROP ENVELOPE-----) instead of binary.")
+        var armor = false
 
         @Option(help: "Cipher suite: cbc-hmac or gcm.")
         var suite: String = Suite.cbcHMAC.description
@@ -51,6 +57,12 @@ extension Sealdrop {
         func validate() throws {
             guard Suite(name: suite) != nil else { throw ValidationError("--suite must be cbc-hmac or gcm (got \(suite))") }
             _ = try parsedChunkSize()
+            try StandardStreams.validate(inputs: inputs, output: output, outputHolds: "envelope")
+            if name != nil, inputs.count != 1 { throw ValidationError("--name needs exactly one image") }
+            try ImageNameOption.validate(name)
+            if passphrase.readsStandardInput, inputs.contains(StandardStreams.dash) {
+                throw ValidationError("standard input holds the image (-): read the passphrase from another file or descriptor")
+            }
         }
 
         func parsedChunkSize() throws -> Int {
@@ -70,11 +82,28 @@ extension Sealdrop {
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
             let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),
                                         suite: Suite(name: suite)!, chunkSize: try parsedChunkSize())
+            if inputs == [StandardStreams.dash] {
+                var input = StreamSource.standardInput
+                let head = try input.read(upTo: 1 << 16)
+                guard let media = MediaType.detect(head) else {
+                    throw FileFailure(path: input.label, underlying: EnvelopeError.unrecognisedMedia)
+                }
+                var source = PrefixedSource(prefix: head, base: input)
+                return try sealOne(&source, label: input.label, name: name ?? "stdin.\(MediaType.fileExtension(of: media.name) ?? "img")",
+                                   sealer: sealer)
+            }
+            if output == StandardStreams.dash {
+                var source = try about(inputs[0]) { try FileSource(path: inputs[0]) }
+                return try sealOne(&source, label: inputs[0], name: name ?? PathText.lastComponent(of: inputs[0]), sealer: sealer)
+            }
 
             let items = try BatchPlan.items(for: inputs, outputDirectory: output) { $0 + ".seal" }
+            try ImageNameOption.check(name, items: items, input: inputs[0])
             let bar = ProgressBar(verb: "sealing")
             let start = Date()
             let force = force
+            let armor = armor
+            let fixedName = name
             // Without --batch-sign each file is sealed and signed alone; with it, files are
             // sealed up to their trailers and each group of `batchGroupSize` shares one signature.
             let batchSigner = BatchSigner(sealer: sealer)
@@ -89,11 +118,12 @@ extension Sealdrop {
                         try FileManager.default.createDirectory(
                             atPath: PathText.directory(of: item.output), withIntermediateDirectories: true)
                         if batchSign {
-                            let prepared = try batchSigner.prepare(item.input, to: item.output)
+                            let prepared = try batchSigner.prepare(item.input, to: item.output, name: fixedName, armor: armor)
                             pending.add(item.output, prepared)
                             return .done(output: item.output, bytes: prepared.summary.payloadLength)
                         }
-                        let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, replace: force)
+                        let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, name: fixedName,
+                                                             replace: force, armor: armor)
                         return .done(output: item.output, bytes: summary.payloadLength)
                     } catch EnvelopeError.unrecognisedMedia where item.discovered {
                         return .skipped(.notAnImage)
@@ -117,6 +147,30 @@ extension Sealdrop {
             guard BatchReport.print(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json) else {
                 throw ExitCode.failure
             }
+        }
+
+        /// One image from a stream or to one: standard output gets the envelope as it is
+        /// sealed; a folder gets NAME.seal, complete or not at all.
+        private func sealOne(_ source: inout some ByteSource, label: String, name: String, sealer: EnvelopeSealer) throws {
+            if output == StandardStreams.dash {
+                if armor {
+                    var sink = ArmoredSink(StreamSink.standardOutput)
+                    _ = try about(label) { try sealer.seal(from: &source, to: &sink, name: name) }
+                    try sink.finish()
+                } else {
+                    try StandardStreams.checkBinaryOutput("a binary envelope", suggestion: "redirect it to a file or a pipe, or add --armor")
+                    var sink = StreamSink.standardOutput
+                    _ = try about(label) { try sealer.seal(from: &source, to: &sink, name: name) }
+                }
+                return
+            }
+            let target = PathText.join(output, name + ".seal")
+            if !force, FileManager.default.fileExists(atPath: target) { throw AtomicFile.Failure.exists(target) }
+            try about(output) { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+            var sink = try about(target) { try FileSink(path: target, armor: armor) }
+            let summary = try about(label) { try sealer.seal(from: &source, to: &sink, name: name) }
+            try sink.commit(mode: 0o644, replace: force, durable: false)
+            print("sealed \(label) (\(BatchReport.formatSize(summary.payloadLength))) into \(target)")
         }
     }
 }

@@ -37,6 +37,7 @@ import Testing
         case .untrustedSender: "untrusted_sender"
         case .notForThisKey: "not_for_this_key"
         case .unrecognisedMedia: "unrecognised_media"
+        case .unusableName: "unusable_name"
         case nil: "other: \(error)"
         }
     }

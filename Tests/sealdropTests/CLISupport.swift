@@ -54,6 +54,16 @@ struct Workspace {
                        environment: environment)
     }
 
+    /// Runs a bash script in the workspace, the binary in `$SEALDROP`, with SEALDROP_PASSPHRASE
+    /// set unless `passphrase` is nil: pipes and redirections as a user types them.
+    @discardableResult
+    func shell(_ script: String, passphrase: String? = "test passphrase") throws -> Run {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SEALDROP_PASSPHRASE"] = passphrase
+        environment["SEALDROP"] = sealdropBinary
+        return try run(["/bin/bash", "-o", "pipefail", "-c", script], environment: environment)
+    }
+
     /// Starts `sealdrop ARGS` in the background (as uid `user` when given); the caller must `stop()` it.
     func start(_ arguments: [String], home: String? = nil, user: uid_t? = nil) throws -> Background {
         var environment = ProcessInfo.processInfo.environment

@@ -115,15 +115,19 @@ public struct EnvelopeHeader: Sendable, Equatable {
     /// The name rules of §2: what a name may hold is defined here, scalar by scalar, not by
     /// any library's character classes.
     public static func validate(name: String) throws {
+        if let broken = nameRuleBroken(name) { throw EnvelopeError.malformed("name \(broken)") }
+    }
+
+    /// Which §2 name rule `name` breaks, in words ("may not start with . or -"); nil if none.
+    public static func nameRuleBroken(_ name: String) -> String? {
         let bytes = Array(name.utf8)
-        guard !bytes.isEmpty, bytes.count <= 255 else { throw EnvelopeError.malformed("name must be 1 to 255 bytes") }
-        guard let first = name.unicodeScalars.first, first != ".", first != "-" else {
-            throw EnvelopeError.malformed("name may not start with . or -")
-        }
+        guard !bytes.isEmpty, bytes.count <= 255 else { return "must be 1 to 255 bytes" }
+        guard let first = name.unicodeScalars.first, first != ".", first != "-" else { return "may not start with . or -" }
         for scalar in name.unicodeScalars where scalar == "/" || scalar == "\\" || forbiddenInNames(scalar) {
-            throw EnvelopeError.malformed("name may not contain /, \\, control, format or separator characters (U+\(hex(scalar)))")
+            return "may not contain /, \\, control, format or separator characters (U+\(hex(scalar)))"
         }
-        guard normalizedName(name).utf8.elementsEqual(bytes) else { throw EnvelopeError.malformed("name is not in Unicode NFC") }
+        guard normalizedName(name).utf8.elementsEqual(bytes) else { return "is not in Unicode NFC" }
+        return nil
     }
 
     /// The scalars §2 forbids in names: C0 and C1 controls and DEL, and the invisible

@@ -7,6 +7,12 @@ public struct MediaType: Sendable, Equatable {
 
     public static let imageTypes = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/heic", "image/avif"]
 
+    /// The usual file name extension of an image type.
+    public static func fileExtension(of mediaType: String) -> String? {
+        ["image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp", "image/tiff": "tiff",
+         "image/heic": "heic", "image/avif": "avif"][mediaType]
+    }
+
     static func validate(_ mediaType: String, for kind: EnvelopeKind) throws {
         guard mediaType.utf8.count <= 64 else { throw EnvelopeError.malformed("media type longer than 64 bytes") }
         switch kind {

@@ -28,9 +28,9 @@ public struct BatchSigner: Sendable {
     }
 
     /// Seals `input` into a temporary file beside `output`, all but the trailer.
-    public func prepare(_ input: String, to output: String, name: String? = nil) throws -> Pending {
+    public func prepare(_ input: String, to output: String, name: String? = nil, armor: Bool = false) throws -> Pending {
         var source = try FileSource(path: input)
-        var sink = try FileSink(path: output)
+        var sink = try FileSink(path: output, armor: armor)
         let (summary, transcript) = try sealer.sealBody(
             from: &source, to: &sink, name: name ?? PathText.lastComponent(of: input), kind: .image, mediaType: nil, now: Date())
         return Pending(sink: sink, summary: summary, transcript: transcript)

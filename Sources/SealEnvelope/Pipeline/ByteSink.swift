@@ -34,10 +34,13 @@ public final class FileSink: ByteSink {
     private var temporaryPath: String?
     private var fd: Int32
     private var committed = false
+    /// Set when the file is written as armour (FORMAT.md §12).
+    private var armor: ArmorEncoder?
 
-    /// `mode` applies to the final file.
-    public init(path: String) throws {
+    /// With `armor`, the bytes written are stored as armour, completed by `commit`.
+    public init(path: String, armor: Bool = false) throws {
         self.path = path
+        self.armor = armor ? ArmorEncoder() : nil
         directory = PathText.directory(of: path)
         fd = open(directory, FileSink.unnamedFile | O_WRONLY | O_CLOEXEC, 0o600)
         if fd < 0 {
@@ -56,12 +59,16 @@ public final class FileSink: ByteSink {
     }
 
     public func write(_ bytes: [UInt8]) throws {
-        try AtomicFile.writeAll(bytes, to: fd, path: path)
+        try AtomicFile.writeAll(armor?.encode(bytes) ?? bytes, to: fd, path: path)
     }
 
     /// fsyncs the data, sets `mode`, and puts the file in place. Without `replace`, an
     /// existing target is left alone and `IOFailure` (EEXIST) is thrown.
     public func commit(mode: mode_t = 0o644, replace: Bool = false, durable: Bool = true) throws {
+        if let last = armor?.finish() {
+            armor = nil
+            try AtomicFile.writeAll(last, to: fd, path: path)
+        }
         guard fchmod(fd, mode) == 0 else { throw IOFailure(call: "fchmod", path: path, code: errno) }
         if durable { guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) } }
         if temporaryPath == nil {

@@ -73,6 +73,12 @@ public struct FileSource: ByteSource {
         self.path = path
     }
 
+    /// Takes ownership of an open, seekable descriptor (a spool file).
+    init(descriptor fd: Int32, path: String) {
+        descriptor = Descriptor(fd)
+        self.path = path
+    }
+
     /// The file's size when opened.
     public var size: Int {
         var info = stat()
@@ -86,13 +92,18 @@ public struct FileSource: ByteSource {
     }
 
     public mutating func read(upTo count: Int) throws -> [UInt8] {
+        try Self.read(descriptor.fd, upTo: count, label: path)
+    }
+
+    /// Up to `count` bytes from `fd`, fewer only at its end; short reads and EINTR retried.
+    static func read(_ fd: Int32, upTo count: Int, label: String) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let n = out.withUnsafeMutableBytes { Glibc.read(descriptor.fd, $0.baseAddress! + filled, count - filled) }
+            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, count - filled) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw IOFailure(call: "read", path: path, code: errno)
+                throw IOFailure(call: "read", path: label, code: errno)
             }
             if n == 0 { break }
             filled += n

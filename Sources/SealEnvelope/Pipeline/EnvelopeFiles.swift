@@ -7,10 +7,11 @@ import SealPKI
 public enum EnvelopeFiles {
     /// Seals `input` into `output` (created only on success).
     public static func seal(
-        _ input: String, to output: String, with sealer: EnvelopeSealer, name: String? = nil, replace: Bool = false
+        _ input: String, to output: String, with sealer: EnvelopeSealer, name: String? = nil, replace: Bool = false,
+        armor: Bool = false
     ) throws -> SealSummary {
         var source = try FileSource(path: input)
-        var sink = try FileSink(path: output)
+        var sink = try FileSink(path: output, armor: armor)
         let summary = try sealer.seal(from: &source, to: &sink, name: name ?? PathText.lastComponent(of: input))
         try sink.commit(mode: 0o644, replace: replace, durable: false)
         return summary
@@ -24,8 +25,30 @@ public enum EnvelopeFiles {
 
     /// The clear header of `envelope`, unverified: enough to name its output.
     public static func peekHeader(_ envelope: String, followSymlinks: Bool = true) throws -> EnvelopeHeader {
-        var source = try FileSource(path: envelope, followSymlinks: followSymlinks)
+        var source = try reading(envelope, followSymlinks: followSymlinks)
         return try EnvelopeHeader.read(from: &source)
+    }
+
+    /// An envelope file to read: the file itself, or, when it holds armour (§12), its
+    /// decoded bytes in a spool.
+    public static func reading(_ path: String, followSymlinks: Bool = true) throws -> FileSource {
+        var file = try FileSource(path: path, followSymlinks: followSymlinks)
+        let prefix = try file.read(upTo: Armor.begin.count)
+        try file.rewind()
+        guard Armor.isArmoured(prefix) else { return file }
+        return try Spool.fill(label: path) { try Armor.decode(from: &file, to: &$0) }
+    }
+
+    /// Standard input as an envelope, binary or armour, kept in a spool so that it can be
+    /// verified before a byte is decrypted.
+    public static func readingStandardInput() throws -> FileSource {
+        var input = StreamSource.standardInput
+        let prefix = try input.read(upTo: Armor.begin.count)
+        var source = PrefixedSource(prefix: prefix, base: input)
+        if Armor.isArmoured(prefix) {
+            return try Spool.fill(label: input.label) { try Armor.decode(from: &source, to: &$0) }
+        }
+        return try Spool.copy(from: &source, label: input.label)
     }
 
     /// Verifies `envelope` (recipient, sender certificate against `authority`, signature),
@@ -42,7 +65,15 @@ public enum EnvelopeFiles {
         _ envelope: String, identity: any Identity, authority: Certificate, replace: Bool = false, now: Date = Date(),
         output: (EnvelopeHeader) throws -> String
     ) throws -> Opened {
-        var source = try FileSource(path: envelope)
+        var source = try reading(envelope)
+        return try open(&source, identity: identity, authority: authority, replace: replace, now: now, output: output)
+    }
+
+    /// As `open(_:identity:...output:)`, from an envelope already open for reading.
+    public static func open(
+        _ source: inout FileSource, identity: any Identity, authority: Certificate, replace: Bool = false,
+        now: Date = Date(), output: (EnvelopeHeader) throws -> String
+    ) throws -> Opened {
         let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority, now: now)
         try source.rewind()
         var sink = try FileSink(path: try output(verified.header))
@@ -53,6 +84,18 @@ public enum EnvelopeFiles {
             sink.discard()
             throw error
         }
+        return Opened(header: verified.header, payloadLength: verified.payloadLength)
+    }
+
+    /// Verifies the envelope in `source` completely, then decrypts it into `sink` (standard
+    /// output): each chunk's tag is checked before its plaintext is written.
+    public static func open(
+        _ source: inout FileSource, to sink: inout some ByteSink, identity: any Identity, authority: Certificate,
+        now: Date = Date()
+    ) throws -> Opened {
+        let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority, now: now)
+        try source.rewind()
+        try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
         return Opened(header: verified.header, payloadLength: verified.payloadLength)
     }
 }

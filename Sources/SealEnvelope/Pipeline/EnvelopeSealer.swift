@@ -58,6 +58,7 @@ public struct EnvelopeSealer: Sendable {
     ) throws -> (SealSummary, Transcript) {
         // §2: one name, one byte form.
         let name = EnvelopeHeader.normalizedName(name)
+        if let broken = EnvelopeHeader.nameRuleBroken(name) { throw EnvelopeError.unusableName(name: name, reason: broken) }
         var current = try source.read(exactly: chunkSize, orShortAtEnd: ())
         let media: MediaType
         switch kind {

@@ -144,6 +144,7 @@ enum Diagnostics {
         case .notForThisKey: "open it with the key it was sealed to (inspect shows the recipient key's fingerprint)"
         case .untrustedSender: "check --ca: it must be the CA that issued the sender's certificate"
         case .unrecognisedMedia: "only images can be sealed; check the file's type"
+        case .unusableName: "rename the file, or for a single image give another name with --name"
         case .unsupportedVersion: "a newer sealdrop wrote it; upgrade to open it"
         case .notAnEnvelope, .truncated: "the file is not a complete sealdrop envelope"
         case .tampered, .trailingData, .malformed: "do not trust this file; ask the sender to seal it again"

@@ -3,11 +3,25 @@ import Foundation
 import GcryptKit
 import SealClient
 
-/// Where a passphrase comes from, in order: `--passphrase-file`, `SEALDROP_PASSPHRASE`
-/// (for cron), a no-echo prompt on the terminal. Never a command-line argument.
+/// Where a passphrase comes from, in order: `--passphrase-fd`, `--passphrase-file`,
+/// `SEALDROP_PASSPHRASE` (for cron), a no-echo prompt on the terminal. Never a command-line
+/// argument. Only the first line counts, without its LF or CRLF.
 struct PassphraseOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Read the passphrase from the first line of this file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Read the passphrase from the first line of this file (/dev/stdin and <(...) work).", valueName: "file"))
     var passphraseFile: String?
+
+    @Option(help: ArgumentHelp("Read the passphrase from the first line of this open file descriptor.", valueName: "n"))
+    var passphraseFd: Int32?
+
+    func validate() throws {
+        if passphraseFd != nil, passphraseFile != nil { throw ValidationError("give --passphrase-fd or --passphrase-file, not both") }
+        if let passphraseFd, passphraseFd < 0 { throw ValidationError("--passphrase-fd must be a descriptor number (0 or more)") }
+    }
+
+    /// True when the passphrase would be read from standard input.
+    var readsStandardInput: Bool {
+        passphraseFd == STDIN_FILENO || ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"].contains(passphraseFile ?? "")
+    }
 
     static let environmentVariable = "SEALDROP_PASSPHRASE"
 
@@ -26,9 +40,17 @@ struct PassphraseOptions: ParsableArguments {
     }
 
     private func obtain(prompt: String, confirm: Bool) throws -> SecretBytes {
+        if let passphraseFd {
+            return try Self.firstLine(of: passphraseFd, label: "descriptor \(passphraseFd) (--passphrase-fd)")
+        }
         if let passphraseFile {
-            let text = try about(passphraseFile) { try readFirstLine(passphraseFile) }
-            return SecretBytes(Array(text.utf8))
+            let fd = open(passphraseFile, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw UsageFailure(message: "\(passphraseFile): cannot read the passphrase file: \(String(cString: strerror(errno)))",
+                                   hint: "check the path and its permissions")
+            }
+            defer { close(fd) }
+            return try Self.firstLine(of: fd, label: passphraseFile)
         }
         if let value = ProcessInfo.processInfo.environment[Self.environmentVariable] {
             return SecretBytes(Array(value.utf8))
@@ -46,13 +68,26 @@ struct PassphraseOptions: ParsableArguments {
         return SecretBytes(Array(first.utf8))
     }
 
-    private func readFirstLine(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw UsageFailure(message: "\(path): cannot read the passphrase file", hint: "check the path and its permissions")
+    /// The first line read from `fd`, byte by byte so that nothing after it is consumed (a
+    /// pipe shared with other input), without its LF or CRLF; at most 4 KiB.
+    static func firstLine(of fd: Int32, label: String) throws -> SecretBytes {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = read(fd, &byte, 1)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw UsageFailure(message: "\(label): cannot read the passphrase: \(String(cString: strerror(errno)))",
+                                   hint: "pass an open, readable descriptor or file")
+            }
+            if n == 0 || byte == UInt8(ascii: "\n") { break }
+            line.append(byte)
+            guard line.count <= 4096 else {
+                throw UsageFailure(message: "\(label): the first line is longer than 4096 bytes", hint: "is it really a passphrase file?")
+            }
         }
-        let text = String(decoding: data, as: UTF8.self)
-        return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-            .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        return SecretBytes(line)
     }
 }
 
