@@ -18,4 +18,10 @@ public struct Poster: Sendable {
         var source = try FileSource(path: image)
         return try transport.sendSealed(&source, name: name, sealer: sealer)
     }
+
+    /// SHA-256 of the file at `path` (hex): how a post's record knows an image again.
+    public static func contentDigest(of path: String) throws -> String {
+        var source = try FileSource(path: path)
+        return try source.sha256().hex
+    }
 }

@@ -40,7 +40,10 @@ public struct Verdicts: Sendable {
 
     /// Waits up to `timeout` seconds for the verdicts on `ids`; `arrived` hears each as it
     /// comes. Returns those that came (the rest are still pending).
-    public func wait(for ids: Set<String>, timeout: Double, arrived: (String, Verdict) -> Void) throws -> [String: Verdict] {
+    /// `stopped` ends the wait early (an interrupt).
+    public func wait(
+        for ids: Set<String>, timeout: Double, stopped: () -> Bool = { false }, arrived: (String, Verdict) -> Void
+    ) throws -> [String: Verdict] {
         var found: [String: Verdict] = [:]
         let deadline = Date().addingTimeInterval(timeout)
         while true {
@@ -48,7 +51,7 @@ public struct Verdicts: Sendable {
                 found[id] = verdict
                 arrived(id, verdict)
             }
-            guard found.count < ids.count, Date() < deadline else { return found }
+            guard found.count < ids.count, Date() < deadline, !stopped() else { return found }
             usleep(useconds_t(max(transport.pollInterval, 0.2) * 1_000_000))
         }
     }
@@ -69,20 +72,23 @@ public struct PostLog: Sendable {
         /// "pending", "accepted" or "refused".
         public let state: String
         public let reason: String?
+        /// SHA-256 of the image posted (hex), so that a post run again skips what it sent.
+        public let sha256: String?
 
-        public init(id: String, name: String, file: String, time: String, state: String, reason: String? = nil) {
+        public init(id: String, name: String, file: String, time: String, state: String, reason: String? = nil, sha256: String? = nil) {
             self.id = id
             self.name = name
             self.file = file
             self.time = time
             self.state = state
             self.reason = reason
+            self.sha256 = sha256
         }
 
         public func with(_ verdict: Verdict) -> Entry {
             switch verdict {
-            case .accepted: Entry(id: id, name: name, file: file, time: time, state: "accepted")
-            case .refused(let reason): Entry(id: id, name: name, file: file, time: time, state: "refused", reason: reason)
+            case .accepted: Entry(id: id, name: name, file: file, time: time, state: "accepted", sha256: sha256)
+            case .refused(let reason): Entry(id: id, name: name, file: file, time: time, state: "refused", reason: reason, sha256: sha256)
             }
         }
     }
@@ -98,6 +104,27 @@ public struct PostLog: Sendable {
         guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
         defer { close(fd) }
         try AtomicFile.writeAll(bytes, to: fd, path: path)
+    }
+
+    /// An image by name and contents.
+    public struct Content: Hashable, Sendable {
+        public let name: String
+        public let sha256: String
+        public init(name: String, sha256: String) {
+            self.name = name
+            self.sha256 = sha256
+        }
+    }
+
+    /// The posts that were accepted or still wait for a verdict, by name and contents: what
+    /// a post run again skips. A refused post may be tried again.
+    public func standing(_ entries: [Entry]) -> [Content: Entry] {
+        var standing: [Content: Entry] = [:]
+        for entry in entries where entry.state != "refused" {
+            guard let sha256 = entry.sha256 else { continue }
+            standing[Content(name: entry.name, sha256: sha256)] = entry
+        }
+        return standing
     }
 
     /// Where each post stands, by envelope id, in the order first posted.

@@ -53,12 +53,6 @@ public struct BlobStore: Sendable {
     /// SHA-256 of the stored bytes (for fsck).
     public func digest(of hash: String) throws -> String {
         var input = try FileSource(path: path(for: hash), followSymlinks: false)
-        var hasher = SHA256()
-        while true {
-            let chunk = try input.read(upTo: 1 << 20)
-            if chunk.isEmpty { break }
-            hasher.update(data: chunk)
-        }
-        return hasher.finalize().hex
+        return try input.sha256().hex
     }
 }

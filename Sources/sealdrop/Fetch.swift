@@ -3,6 +3,7 @@ import DropProtocol
 import Foundation
 import SealClient
 import SealEnvelope
+import SealPKI
 
 extension Sealdrop {
     struct Fetch: Reporting {
@@ -11,7 +12,8 @@ extension Sealdrop {
             discussion: """
                 Nothing is written until the server's statement, the owner's certificate and \
                 signature, and every MAC have verified; the file then appears under its final name. \
-                With one NAME, -o may name the file; otherwise -o is a folder (default: here).
+                With one NAME, -o may name the file; otherwise -o is a folder (default: here). \
+                An image whose file exists already is skipped (a resumed batch), unless --force.
                 """)
 
         @Argument(help: "Image names.")
@@ -51,20 +53,23 @@ extension Sealdrop {
             var isDirectory: ObjCBool = false
             let toFile = wanted.count == 1 && !(FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue)
                 && !output.hasSuffix("/") && output != "."
-            if !toFile { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+            let folders = OutputFolders()
+            try about(toFile ? PathText.directory(of: output) : output) {
+                try folders.prepare(toFile ? PathText.directory(of: output) : output)
+            }
             let items = try wanted.map { name in
                 BatchItem(input: name, output: toFile ? output : try about(name) { try OutputPath.inside(output, name: name) },
                           discovered: false)
             }
-            for item in items where !force && FileManager.default.fileExists(atPath: item.output) {
-                throw UsageFailure(message: "\(item.output) already exists", hint: "pass --force to replace it")
-            }
             let timeout = timeout, force = force
             let bar = ProgressBar(verb: "fetching")
+            let interruption = Interruption()
             let start = Date()
             let delivered = DeliveredList()
             // Requests first (each is one RSA signature), then the answers, on every core.
-            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
+            let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
+                // Fetched already (a resumed batch): kept as it is.
+                if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                 do {
                     let id = try fetcher.request(item.input)
                     let result = try fetcher.receive(id, image: item.input, to: item.output, timeout: timeout, replace: force)
@@ -75,14 +80,14 @@ extension Sealdrop {
                 }
             }, progress: bar.update)
             bar.finish()
+            folders.removeEmpty()
             if !batch.json {
                 for result in delivered.all {
                     print("\(result.output): \"\(result.image)\" posted by \(result.owner) on \(iso8601(result.created)), verified")
                 }
             }
-            guard BatchReport.print(results, verb: "fetched", seconds: Date().timeIntervalSince(start), json: batch.json) else {
-                throw ExitCode.failure
-            }
+            try BatchReport.finish(results, verb: "fetched", seconds: Date().timeIntervalSince(start), json: batch.json,
+                                   interruption: interruption)
         }
     }
 }

@@ -55,13 +55,15 @@ extension Sealdrop {
                 PathText.directory(of: $0)
             }
             let bar = ProgressBar(verb: "opening")
+            let interruption = Interruption()
+            let folders = OutputFolders()
             let start = Date()
             let force = force
-            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
+            let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
                 do {
                     let target = try OutputPath.inside(item.output, name: try EnvelopeFiles.peekHeader(item.input).name)
                     if !force, FileManager.default.fileExists(atPath: target) { return .skipped(.outputExists(target)) }
-                    try FileManager.default.createDirectory(atPath: item.output, withIntermediateDirectories: true)
+                    try folders.prepare(item.output)
                     let opened = try EnvelopeFiles.open(item.input, identity: identity, authority: authority, replace: force) { header in
                         try OutputPath.inside(item.output, name: header.name)
                     }
@@ -71,9 +73,9 @@ extension Sealdrop {
                 }
             }, progress: bar.update)
             bar.finish()
-            guard BatchReport.print(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: batch.json) else {
-                throw ExitCode.failure
-            }
+            folders.removeEmpty()
+            try BatchReport.finish(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: batch.json,
+                                   interruption: interruption)
         }
 
         /// One envelope from standard input or to standard output. Either way it is verified

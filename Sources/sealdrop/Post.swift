@@ -12,7 +12,12 @@ extension Sealdrop {
             discussion: """
                 Image names follow the envelope rules (docs/FORMAT.md §2): 1 to 255 bytes of UTF-8, \
                 no '/', '\\\\' or control characters, not '.' or '..'. The name defaults to the file \
-                name; a name another user already holds is refused by the server.
+                name; a name another user already holds is refused by the server. Two files of one \
+                batch with one name are refused before anything is sent.
+
+                The profile records each post (posts.jsonl) by name and contents, so post run again \
+                (after Ctrl-C, a failure, or on a folder that grew) sends only what is new or was \
+                refused; --force sends everything again.
 
                 post waits up to --wait seconds for the server to accept or refuse each file and \
                 prints each verdict; a server that ingests from cron may answer later: \
@@ -39,6 +44,9 @@ extension Sealdrop {
         @Flag(help: "Send and return without waiting for the verdicts (see them later with sealdrop status).")
         var noWait = false
 
+        @Flag(help: "Post again images this profile posted already (same name and contents).")
+        var force = false
+
 
         @OptionGroup var batch: BatchOptions
 
@@ -62,13 +70,31 @@ extension Sealdrop {
                 transport: transport)
             let items = try BatchPlan.items(for: inputs, outputDirectory: profile.home, allowSharedOutput: true) { $0 }
             try ImageNameOption.check(name, items: items, input: inputs[0])
-            let bar = ProgressBar(verb: "posting")
-            let start = Date()
             let fixedName = name
-            let results = BatchRunner.run(items, jobs: batch.jobs, work: { item in
+            let names = Dictionary(uniqueKeysWithValues: items.map {
+                ($0.input, EnvelopeHeader.normalizedName(fixedName ?? PathText.lastComponent(of: $0.input)))
+            })
+            try Self.refuseCollisions(items.map(\.input), names: names)
+            let log = PostLog(profile: profile)
+            let standing = force ? [:] : log.standing(try about(log.path) { try log.entries() })
+            let bar = ProgressBar(verb: "posting")
+            let interruption = Interruption()
+            let start = Date()
+            let posted = PostedList()
+            let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
+                let name = names[item.input]!
                 do {
-                    let summary = try poster.post(item.input, name: fixedName ?? PathText.lastComponent(of: item.input))
-                    return .done(output: summary.envelopeID.hexString, bytes: summary.payloadLength)
+                    let digest = try Poster.contentDigest(of: item.input)
+                    if let earlier = standing[PostLog.Content(name: name, sha256: digest)] {
+                        return .skipped(.alreadyDone("posted already on \(earlier.time) (\(earlier.state))"))
+                    }
+                    let summary = try poster.post(item.input, name: name)
+                    // Recorded as soon as it is sent, so a run cut short still knows it.
+                    let entry = PostLog.Entry(id: summary.envelopeID.hexString, name: name, file: item.input,
+                                              time: iso8601(Date()), state: "pending", sha256: digest)
+                    try about(log.path) { try log.append([entry]) }
+                    posted.add(entry)
+                    return .done(output: entry.id, bytes: summary.payloadLength)
                 } catch EnvelopeError.unrecognisedMedia where item.discovered {
                     return .skipped(.notAnImage)
                 } catch {
@@ -77,22 +103,15 @@ extension Sealdrop {
             }, progress: bar.update)
             bar.finish()
             let sent = BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: batch.json)
-            // What was sent is recorded first, so status knows it even if the wait is cut short.
-            let log = PostLog(profile: profile)
-            let now = iso8601(Date())
-            var posted: [String: PostLog.Entry] = [:]
-            for result in results {
-                guard case .done(let id, _) = result.outcome else { continue }
-                posted[id] = PostLog.Entry(id: id, name: fixedName ?? PathText.lastComponent(of: result.item.input),
-                                           file: result.item.input, time: now, state: "pending")
-            }
-            try about(log.path) { try log.append(Array(posted.values)) }
+            let waiting = posted.byID
             var refused = 0
-            if !noWait, !posted.isEmpty {
+            if !noWait, !interruption.stopped, !waiting.isEmpty {
                 if !batch.json { print("waiting for the server's verdicts (up to \(Int(wait)) s)") }
                 let verdicts = try about(profile.settings.server) {
-                    try Verdicts(transport: transport, user: profile.settings.user).wait(for: Set(posted.keys), timeout: wait) { id, verdict in
-                        guard let entry = posted[id] else { return }
+                    try Verdicts(transport: transport, user: profile.settings.user).wait(
+                        for: Set(waiting.keys), timeout: wait, stopped: { interruption.stopped }
+                    ) { id, verdict in
+                        guard let entry = waiting[id] else { return }
                         switch verdict {
                         case .accepted: if !batch.json { print("  accepted \(LogText.escaped(entry.name))") }
                         case .refused(let reason): print("  refused  \(LogText.escaped(entry.name)): \(reason)")
@@ -100,18 +119,44 @@ extension Sealdrop {
                         fflush(nil)
                     }
                 }
-                try about(log.path) { try log.append(verdicts.compactMap { id, verdict in posted[id]?.with(verdict) }) }
+                try about(log.path) { try log.append(verdicts.compactMap { id, verdict in waiting[id]?.with(verdict) }) }
                 refused = verdicts.values.filter { $0 != Verdict.accepted }.count
-                let pending = posted.count - verdicts.count
-                if pending > 0 {
+                let pending = waiting.count - verdicts.count
+                if pending > 0, !interruption.stopped {
                     FileHandle.standardError.write(Data((
-                        "sealdrop: \(pending) of \(posted.count) not answered within \(Int(wait)) s (the server may ingest from cron)\n"
+                        "sealdrop: \(pending) of \(waiting.count) not answered within \(Int(wait)) s (the server may ingest from cron)\n"
                         + "hint: sealdrop status shows their verdicts when they come\n").utf8))
                 }
                 if !batch.json { print("\(verdicts.count - refused) accepted, \(refused) refused, \(pending) not answered yet") }
             }
+            try interruption.exitIfStopped(results)
             guard sent else { throw ExitCode.failure }
             if refused > 0 { throw ExitCode(3) }
         }
     }
+
+}
+
+extension Sealdrop.Post {
+    /// Two files of one batch may not be posted under one name: one would replace the other.
+    static func refuseCollisions(_ inputs: [String], names: [String: String]) throws {
+        var first: [String: String] = [:]
+        for input in inputs {
+            let name = names[input]!
+            if let other = first[name] {
+                throw UsageFailure(message: "\(other) and \(input) would both be posted as \"\(LogText.escaped(name))\"",
+                                   hint: "rename one of them, or post one alone with --name NAME")
+            }
+            first[name] = input
+        }
+    }
+}
+
+/// The posts sent by a batch's workers, by envelope id.
+final class PostedList: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var entries: [String: PostLog.Entry] = [:]
+    func add(_ entry: PostLog.Entry) { lock.withLock { entries[entry.id] = entry } }
+    var byID: [String: PostLog.Entry] { lock.withLock { entries } }
 }

@@ -100,6 +100,8 @@ extension Sealdrop {
             let items = try BatchPlan.items(for: inputs, outputDirectory: output) { $0 + ".seal" }
             try ImageNameOption.check(name, items: items, input: inputs[0])
             let bar = ProgressBar(verb: "sealing")
+            let interruption = Interruption()
+            let folders = OutputFolders()
             let start = Date()
             let force = force
             let armor = armor
@@ -112,11 +114,10 @@ extension Sealdrop {
             for group in stride(from: 0, to: items.count, by: groupSize) {
                 let slice = Array(items[group..<min(items.count, group + groupSize)])
                 let pending = PendingList()
-                var groupResults = BatchRunner.run(slice, jobs: batch.jobs, work: { item in
+                var groupResults = BatchRunner.run(slice, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
                     if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                     do {
-                        try FileManager.default.createDirectory(
-                            atPath: PathText.directory(of: item.output), withIntermediateDirectories: true)
+                        try folders.prepare(PathText.directory(of: item.output))
                         if batchSign {
                             let prepared = try batchSigner.prepare(item.input, to: item.output, name: fixedName, armor: armor)
                             pending.add(item.output, prepared)
@@ -144,9 +145,9 @@ extension Sealdrop {
                 results += groupResults
             }
             bar.finish()
-            guard BatchReport.print(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json) else {
-                throw ExitCode.failure
-            }
+            folders.removeEmpty()
+            try BatchReport.finish(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json,
+                                   interruption: interruption)
         }
 
         /// One image from a stream or to one: standard output gets the envelope as it is

@@ -191,6 +191,7 @@ final class Background: @unchecked Sendable {
     private let process = Process()
     private let lock = NSLock()
     private var output = Data()
+    private var errors = Data()
 
     init(command: [String], directory: URL, environment: [String: String]) throws {
         process.executableURL = URL(fileURLWithPath: command[0])
@@ -198,13 +199,18 @@ final class Background: @unchecked Sendable {
         process.currentDirectoryURL = directory
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let pipe = Pipe()
+        let pipe = Pipe(), errorPipe = Pipe()
         process.standardOutput = pipe
+        process.standardError = errorPipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             guard let self else { return }
             self.lock.withLock { self.output.append(data) }
+        }
+        errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            self.lock.withLock { self.errors.append(data) }
         }
         try process.run()
     }
@@ -212,6 +218,9 @@ final class Background: @unchecked Sendable {
     var lines: [String] {
         lock.withLock { String(decoding: output, as: UTF8.self) }.split(separator: "\n").map(String.init)
     }
+
+    /// What it wrote to standard error so far.
+    var errorText: String { lock.withLock { String(decoding: errors, as: UTF8.self) } }
 
     /// Waits up to `timeout` seconds (a liveness bound, not a speed check) for `count` lines.
     func waitForLines(_ count: Int, timeout: Double = 60) -> [String] {

@@ -7,17 +7,23 @@ public enum BatchOutcome: Sendable {
     case failed(Error)
 }
 
-/// Why an item was left alone: neither is an error.
+/// Why an item was left alone: none is an error.
 public enum SkipReason: Sendable, CustomStringConvertible {
     /// The output exists already (a resumed batch); `--force` replaces it.
     case outputExists(String)
+    /// Done by an earlier run, as its record says (a resumed post).
+    case alreadyDone(String)
     /// Found while walking a folder, and not an image.
     case notAnImage
+    /// Not started: the batch was interrupted first.
+    case interrupted
 
     public var description: String {
         switch self {
         case .outputExists(let path): "\(path) exists"
+        case .alreadyDone(let what): what
         case .notAnImage: "not an image"
+        case .interrupted: "not started (interrupted)"
         }
     }
 }
@@ -43,17 +49,20 @@ public struct BatchProgress: Sendable {
 }
 
 /// Runs one job per item on `jobs` threads, each taking the next item when it is free,
-/// so a batch of many files keeps every core busy. Results come back in input order.
+/// so a batch of many files keeps every core busy. Results come back in input order. Once
+/// `stopped` says so, no new item is started: those left are `.skipped(.interrupted)`, and
+/// the items in hand finish.
 public enum BatchRunner {
     public static func run(
         _ items: [BatchItem], jobs: Int,
+        stopped: @Sendable () -> Bool = { false },
         work: @Sendable (BatchItem) -> BatchOutcome,
         progress: @Sendable (BatchProgress) -> Void = { _ in }
     ) -> [BatchResult] {
         let state = State(count: items.count)
         let start = DispatchTime.now().uptimeNanoseconds
         DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, items.count))) { _ in
-            while let index = state.next() {
+            while !stopped(), let index = state.next() {
                 let began = DispatchTime.now().uptimeNanoseconds
                 let outcome = work(items[index])
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
@@ -62,7 +71,7 @@ public enum BatchRunner {
                 progress(snapshot)
             }
         }
-        return state.results()
+        return state.results(of: items)
     }
 
     private final class State: @unchecked Sendable {
@@ -92,6 +101,10 @@ public enum BatchRunner {
             }
         }
 
-        func results() -> [BatchResult] { lock.withLock { slots.map { $0! } } }
+        func results(of items: [BatchItem]) -> [BatchResult] {
+            lock.withLock {
+                zip(items, slots).map { item, slot in slot ?? BatchResult(item: item, outcome: .skipped(.interrupted), seconds: 0) }
+            }
+        }
     }
 }

@@ -47,9 +47,11 @@ public final class FileSink: ByteSink {
             guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
                 throw IOFailure(call: "open", path: path, code: errno)
             }
-            let temporary = FileSink.temporaryName(in: directory, suffix: "partial")
+            let temporary = FileSink.temporaryName(in: directory, suffix: FileSink.partialSuffix)
             fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else { throw IOFailure(call: "open", path: temporary, code: errno) }
+            // Held while the file is written: a partial file nobody holds was abandoned.
+            flock(fd, LOCK_EX)
             temporaryPath = temporary
         }
     }
@@ -100,6 +102,28 @@ public final class FileSink: ByteSink {
     /// `DIR/.sd-XXXXXXXX.SUFFIX`: fixed length, whatever the target's name.
     static func temporaryName(in directory: String, suffix: String) -> String {
         "\(directory)/.sd-\(UUID().uuidString.prefix(8).lowercased()).\(suffix)"
+    }
+
+    static let partialSuffix = "partial"
+
+    /// Removes the named partial files (`.sd-XXXXXXXX.partial`, the fallback where there is no
+    /// `O_TMPFILE`) that a killed process left in `directory`: those of this user that no
+    /// live writer holds locked. Returns their paths.
+    @discardableResult
+    public static func removeAbandoned(in directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".sd-") && name.hasSuffix("." + partialSuffix) && name.utf8.count == 20 {
+            let path = PathText.join(directory, name)
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(),
+                  flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            if unlink(path) == 0 { removed.append(path) }
+        }
+        return removed
     }
 
     /// Removes the temporary file; the target is untouched.

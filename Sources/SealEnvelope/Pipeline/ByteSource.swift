@@ -1,4 +1,5 @@
 import Foundation
+import GcryptKit
 
 /// Where envelope bytes come from: a file, or memory. One method plus a skip.
 public protocol ByteSource {
@@ -18,6 +19,17 @@ extension ByteSource {
             out += more
         }
         return out
+    }
+
+    /// SHA-256 of everything left, read a megabyte at a time.
+    public mutating func sha256() throws -> SHA256Digest {
+        var hasher = SHA256()
+        while true {
+            let block = try read(upTo: 1 << 20)
+            if block.isEmpty { break }
+            hasher.update(data: block)
+        }
+        return hasher.finalize()
     }
 
     /// True when no byte is left.

@@ -55,12 +55,13 @@ final class ProgressBar: @unchecked Sendable {
 enum BatchReport {
     /// Prints the summary; returns false when any item failed.
     static func print(_ results: [BatchResult], verb: String, seconds: Double, json: Bool) -> Bool {
-        var done = 0, skipped = 0, existing = 0, failed = 0
+        var done = 0, skipped = 0, existing = 0, failed = 0, notStarted = 0
         var bytes: UInt64 = 0
         for result in results {
             switch result.outcome {
             case .done(_, let n): done += 1; bytes += n
-            case .skipped(.outputExists): skipped += 1; existing += 1
+            case .skipped(.outputExists), .skipped(.alreadyDone): skipped += 1; existing += 1
+            case .skipped(.interrupted): notStarted += 1
             case .skipped: skipped += 1
             case .failed: failed += 1
             }
@@ -75,13 +76,14 @@ enum BatchReport {
                 }
                 return entry
             }
-            printJSON(["verb": verb, "ok": done, "skipped": skipped, "failed": failed, "bytes": bytes,
+            printJSON(["verb": verb, "ok": done, "skipped": skipped, "failed": failed, "not_started": notStarted, "bytes": bytes,
                        "seconds": (seconds * 1000).rounded() / 1000, "items": items])
         } else {
             let rate = seconds > 0 ? Double(bytes) / seconds / 1e6 : 0
             Swift.print("\(verb) \(done) file\(done == 1 ? "" : "s") (\(formatSize(bytes))) in \(String(format: "%.2f", seconds)) s, "
                         + "\(String(format: "%.1f", rate)) MB/s, \(String(format: "%.1f", seconds > 0 ? Double(done) / seconds : 0)) files/s; "
-                        + "\(skipped) skipped\(existing > 0 ? " (\(existing) already done)" : ""), \(failed) failed")
+                        + "\(skipped) skipped\(existing > 0 ? " (\(existing) already done)" : ""), \(failed) failed"
+                        + (notStarted > 0 ? ", \(notStarted) not started" : ""))
             for result in results {
                 if case .skipped(.notAnImage) = result.outcome { Swift.print("  skipped \(result.item.input): not an image") }
             }
@@ -94,6 +96,14 @@ enum BatchReport {
             }
         }
         return failed == 0
+    }
+
+    /// Prints the summary, then ends the command: exit 130 when interrupted, 1 when any
+    /// item failed.
+    static func finish(_ results: [BatchResult], verb: String, seconds: Double, json: Bool, interruption: Interruption) throws {
+        let succeeded = print(results, verb: verb, seconds: seconds, json: json)
+        try interruption.exitIfStopped(results)
+        guard succeeded else { throw ExitCode.failure }
     }
 
     static func formatSize(_ bytes: UInt64) -> String {

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+@testable import SealEnvelope
+
+/// Outputs appear whole or not at all; partial files of a killed writer are cleared, a live
+/// writer's never.
+struct FileSinkTests {
+    func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func nothingIsNamedUntilCommitted() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sink = try FileSink(path: dir + "/out")
+        try sink.write([1, 2, 3])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+        try sink.commit()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out"])
+        let dropped = try FileSink(path: dir + "/other")
+        try dropped.write([4])
+        dropped.discard()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out"])
+    }
+
+    @Test func abandonedPartialFilesGoAndHeldOnesStay() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let abandoned = dir + "/.sd-0badf00d.partial", held = dir + "/.sd-feedc0de.partial"
+        for path in [abandoned, held, dir + "/.sd-0badf00d.partial.keep", dir + "/photo.png"] {
+            FileManager.default.createFile(atPath: path, contents: Data([1]))
+        }
+        // A writer that is still alive holds its lock (one open file description, as FileSink does).
+        let fd = open(held, O_RDWR)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX) == 0)
+        #expect(FileSink.removeAbandoned(in: dir) == [abandoned])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+            == [".sd-0badf00d.partial.keep", ".sd-feedc0de.partial", "photo.png"])
+        flock(fd, LOCK_UN)
+        #expect(FileSink.removeAbandoned(in: dir) == [held])
+    }
+}
