@@ -32,8 +32,10 @@ public enum EncryptedPrivateKey {
         return PEM.encode(der, type: pemType)
     }
 
-    /// Decrypts a PEM private key. An unencrypted key is refused.
+    /// Decrypts a PEM private key: PKCS#8 (sealdrop's own, or openssl's), or openssl's
+    /// traditional encrypted RSA PRIVATE KEY. An unencrypted key is refused.
     public static func decrypt(pem text: String, passphrase: SecretBytes) throws -> RSA.PrivateKey {
+        if TraditionalPrivateKey.hasHeaders(text) { return try TraditionalPrivateKey.decrypt(text, passphrase: passphrase) }
         let document = try PEM.document(text, expecting: [pemType, "PRIVATE KEY", "RSA PRIVATE KEY"])
         guard document.discriminator == pemType else { throw PKIError.unencryptedPrivateKey }
         return try decrypt(der: document.derBytes, passphrase: passphrase)

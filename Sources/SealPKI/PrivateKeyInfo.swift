@@ -50,6 +50,11 @@ enum PrivateKeyInfo {
         } catch {
             throw PKIError.malformed("private key (PKCS#8)")
         }
+        return try decodeRSA(rsaDER)
+    }
+
+    /// PKCS#1 RSAPrivateKey (what PKCS#8 wraps, and what openssl's traditional files hold).
+    static func decodeRSA(_ rsaDER: [UInt8]) throws -> RSA.PrivateKey {
         var components: RSA.PrivateKey.Components
         do {
             components = try DER.sequence(try DER.parse(rsaDER), identifier: .sequence) { nodes in

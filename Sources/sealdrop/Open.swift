@@ -50,6 +50,7 @@ extension Sealdrop {
             if inputs == [StandardStreams.dash] || output == StandardStreams.dash {
                 return try openOne(inputs[0], identity: identity, authority: authority)
             }
+            try OutputFolders.checkUsable(output)
             // The output name comes from each envelope's header, so items map to folders.
             let items = try BatchPlan.items(for: inputs, outputDirectory: output, allowSharedOutput: true) {
                 PathText.directory(of: $0)

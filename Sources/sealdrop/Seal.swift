@@ -75,10 +75,11 @@ extension Sealdrop {
         func perform() throws {
             let recipient = try about(to) { try Certificate(pem: KeyFile.readText(to)) }
             try about(to) { try Credentials.checkRecipient(recipient) }
-            let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
-            let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
+            // The key first: a wrong --key is named as itself, not as its missing certificate.
             let secret = try passphrase.existing(for: key)
             let ownerKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
+            let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
+            let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
             let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),
                                         suite: Suite(name: suite)!, chunkSize: try parsedChunkSize())
@@ -97,6 +98,7 @@ extension Sealdrop {
                 return try sealOne(&source, label: inputs[0], name: name ?? PathText.lastComponent(of: inputs[0]), sealer: sealer)
             }
 
+            try OutputFolders.checkUsable(output)
             let items = try BatchPlan.items(for: inputs, outputDirectory: output) { $0 + ".seal" }
             try ImageNameOption.check(name, items: items, input: inputs[0])
             let bar = ProgressBar(verb: "sealing")

@@ -101,4 +101,61 @@ import Testing
         let users = try w.sealdrop(["server", "users", "root", "--json"])
         #expect(users.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "a refused request registered a user")
     }
+
+    /// The wordings a user met: each error one line naming the real file and cause, then a hint.
+    @Test func errorsSayTheRealCause() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        try w.rootWithUsers(["alice"])
+        try FileManager.default.copyItem(atPath: SealOpenTests.images + "/camera.png", toPath: w.path("cat.png"))
+        func seal(_ extra: [String], input: String = "cat.png", key: String = "alice.key", output: String = "out") throws -> Run {
+            try w.sealdrop(["seal", input, "--to", "root/encryption.crt", "--key", key, "-o", output] + extra)
+        }
+        func expectOneError(_ run: Run, _ fragment: String, hint: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            expectFailure(run, fragment, sourceLocation: sourceLocation)
+            #expect(run.stderr.contains("hint: \(hint)"), "\(run.stderr)", sourceLocation: sourceLocation)
+            let lines = run.stderr.split(separator: "\n")
+            #expect(lines.count == 2, "one error line and one hint: \(run.stderr)", sourceLocation: sourceLocation)
+            #expect(!run.stderr.contains("NSCocoaErrorDomain") && !run.stderr.contains("Error Domain"), sourceLocation: sourceLocation)
+        }
+
+        try w.write("a file", to: "existingfile")
+        expectOneError(try seal([], output: "existingfile"), "sealdrop: error: existingfile exists and is not a folder",
+                       hint: "-o names the output folder")
+        expectOneError(try seal([], input: "nope.png"), "sealdrop: error: nope.png: No such file or directory", hint: "check the path")
+        #expect(!(try seal([], input: "nope.png")).stderr.contains("nope.png: nope.png"), "the path once")
+        expectOneError(try seal([], key: "alice.pub"), "sealdrop: error: alice.pub: PEM block is PUBLIC KEY",
+                       hint: "that file holds a public key; give the private key instead")
+        expectOneError(try seal([], key: "nope.key"), "sealdrop: error: nope.key: no such file", hint: "check the path")
+        #expect(!(try seal([], key: "nope.key")).stderr.contains(".crt"), "the key is named, not a certificate derived from it")
+        try FileManager.default.copyItem(atPath: w.path("cat.png"), toPath: w.path("back\\slash.png"))
+        expectOneError(try seal([], input: "back\\slash.png"), "\"back\\slash.png\" cannot be an image name: may not contain /, \\",
+                       hint: "rename the file, or for a single image give another name with --name")
+        #expect(!w.exists("out"), "failed batches leave no output folder")
+
+        let badName = try seal(["--name", "a/b.png"])
+        #expect(badName.status == 64)
+        #expect(badName.stderr.contains("--name a/b.png: an image name may not contain /"), "\(badName.stderr)")
+        let post = try w.sealdrop(["post", "cat.png", "--name", "a/b.png"], home: "alice")
+        #expect(post.status == 64)
+        #expect(post.stderr.contains("--name a/b.png: an image name may not contain /"), "\(post.stderr)")
+        #expect(!post.stderr.contains("malformed envelope"))
+    }
+
+    /// openssl's traditional encrypted `RSA PRIVATE KEY` files work wherever a key is taken.
+    @Test func traditionalOpensslKeysAreRead() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let folder = SealOpenTests.images + "/../keys/traditional"
+        for cipher in ["aes256", "des3"] {
+            try FileManager.default.copyItem(atPath: "\(folder)/\(cipher).key", toPath: w.path("\(cipher).key"))
+            let run = try w.sealdrop(["request", "--key", "\(cipher).key", "--user", "old", "-o", "\(cipher).csr"],
+                                     passphrase: "sealdrop test vectors")
+            #expect(run.status == 0, "\(run.stderr)")
+            let check = try w.openssl(["req", "-in", "\(cipher).csr", "-verify", "-noout"])
+            #expect(check.status == 0, "\(check.stderr)")
+        }
+        try FileManager.default.copyItem(atPath: "\(folder)/clear.key", toPath: w.path("clear.key"))
+        expectFailure(try w.sealdrop(["request", "--key", "clear.key", "--user", "old", "-o", "c.csr"]), "clear.key: private key is not encrypted")
+    }
 }

@@ -89,9 +89,7 @@ enum BatchReport {
             }
             for result in results {
                 if case .failed(let error) = result.outcome {
-                    let (message, hint) = Diagnostics.describe(error)
-                    FileHandle.standardError.write(Data("sealdrop: error: \(result.item.input): \(message)\n".utf8))
-                    if let hint { FileHandle.standardError.write(Data("hint: \(hint)\n".utf8)) }
+                    Diagnostics.report(FileFailure(path: result.item.input, underlying: error))
                 }
             }
         }

@@ -60,10 +60,8 @@ enum Diagnostics {
         switch error {
         case let failure as FileFailure:
             let (message, hint) = describe(failure.underlying)
-            // File errors already name their path.
-            if failure.underlying is FileError || failure.underlying is AtomicFile.Failure {
-                return (message, hint)
-            }
+            // Most file errors name their path already: never twice.
+            if message.hasPrefix(failure.path + ":") || message.hasPrefix(failure.path + " ") { return (message, hint) }
             return ("\(failure.path): \(message)", hint)
         case let failure as UsageFailure:
             return (failure.message, failure.hint)
@@ -126,7 +124,12 @@ enum Diagnostics {
         case let error as EnvelopeError:
             return (error.description, hint(for: error))
         case let error as IOFailure:
-            return (error.description, error.code == ENOSPC ? "the disk is full; free space and run the command again" : nil)
+            switch error.code {
+            case ENOSPC: return (error.description, "the disk is full; free space and run the command again")
+            case ENOENT: return (error.description, "check the path")
+            case EACCES, EPERM: return (error.description, "check the permissions of the file and its folder")
+            default: return (error.description, nil)
+            }
         case let error as BatchPlan.Conflict:
             return (error.description, "seal those inputs into different output folders")
         case let error as CryptoError:
@@ -134,6 +137,13 @@ enum Diagnostics {
             case .invalidKey: return (error.description, "sealdrop uses RSA keys of 2048, 3072 or 4096 bits")
             default: return (error.description, nil)
             }
+        case let error as NSError where error.domain == NSCocoaErrorDomain:
+            // Foundation's file errors: said as the system call's error, with the path.
+            let path = error.userInfo[NSFilePathErrorKey] as? String
+            let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError
+            let reason = underlying?.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(underlying!.code)))
+                : error.localizedDescription
+            return (path.map { "\($0): \(reason)" } ?? reason, nil)
         default:
             return ("\(error)", nil)
         }
@@ -154,11 +164,13 @@ enum Diagnostics {
     static func hint(for error: PKIError) -> String? {
         switch error {
         case .wrongPassphrase:
-            "the passphrase is read from --passphrase-file, else SEALDROP_PASSPHRASE, else the terminal prompt"
+            "the passphrase is read from --passphrase-fd or --passphrase-file, else SEALDROP_PASSPHRASE, else the terminal prompt"
         case .unencryptedPrivateKey:
             "encrypt it first: openssl pkcs8 -topk8 -scrypt -in KEY -out KEY.enc"
+        case .wrongPEMType(let expected, let found) where expected.contains("PRIVATE KEY") && !found.contains("PRIVATE KEY"):
+            "that file holds a \(found.lowercased()); give the private key instead (keygen wrote it as BASE.key beside BASE.pub)"
         case .notPEM(let expected), .wrongPEMType(let expected, _):
-            "expected a PEM file starting with -----BEGIN \(expected)-----"
+            "expected a PEM file: " + expected.components(separatedBy: " or ").map { "-----BEGIN \($0)-----" }.joined(separator: " or ")
         case .invalidName:
             "names are 1 to 32 characters: a-z, 0-9, '-' and '_', starting with a letter"
         case .unsupportedAlgorithm:

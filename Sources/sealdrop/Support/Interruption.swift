@@ -55,6 +55,14 @@ final class OutputFolders: @unchecked Sendable {
     private var created: [String] = []
     private var checked: Set<String> = []
 
+    /// `-o` must name a folder (or a path where one can be made), not a file.
+    static func checkUsable(_ directory: String, option: String = "-o") throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue else { return }
+        throw UsageFailure(message: "\(directory) exists and is not a folder",
+                           hint: "\(option) names the output folder: choose another path, or - for standard output")
+    }
+
     /// Makes `directory` and any missing parents.
     func prepare(_ directory: String) throws {
         try lock.withLock {
