@@ -50,6 +50,13 @@ public struct BlobStore: Sendable {
         return found.sorted()
     }
 
+    /// Removes a stored blob; one already gone is fine.
+    public func remove(_ hash: String) throws {
+        guard unlink(path(for: hash)) == 0 || errno == ENOENT else {
+            throw IOFailure(call: "unlink", path: path(for: hash), code: errno)
+        }
+    }
+
     /// SHA-256 of the stored bytes (for fsck).
     public func digest(of hash: String) throws -> String {
         var input = try FileSource(path: path(for: hash), followSymlinks: false)

@@ -77,6 +77,7 @@ extension Catalogue {
                 try db.execute(sql: "INSERT INTO seen_envelopes (sender_key, id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?, ?)",
                                arguments: [image.senderKey, Data(image.envelopeID), image.owner, image.ingestedAt.timeIntervalSince1970,
                                            image.inboxName])
+                let replaced = try String.fetchOne(db, sql: "SELECT blob FROM images WHERE name = ?", arguments: [image.name])
                 try db.execute(sql: """
                     INSERT OR REPLACE INTO images
                         (name, owner, media_type, width, height, size, blob, envelope_id, created_at, ingested_at)
@@ -84,6 +85,14 @@ extension Catalogue {
                     """, arguments: [image.name, image.owner, image.mediaType, image.width, image.height, image.size,
                                      image.blob, Data(image.envelopeID), image.createdAt.timeIntervalSince1970,
                                      image.ingestedAt.timeIntervalSince1970])
+                // The superseded version's blob goes once this commits, unless another row holds it;
+                // the new blob is nobody's garbage (the same image posted again).
+                try db.execute(sql: "DELETE FROM blob_garbage WHERE blob = ?", arguments: [image.blob])
+                if let replaced, replaced != image.blob,
+                   try Row.fetchOne(db, sql: "SELECT 1 FROM images WHERE blob = ?", arguments: [replaced]) == nil {
+                    try db.execute(sql: "INSERT OR IGNORE INTO blob_garbage (blob, since) VALUES (?, ?)",
+                                   arguments: [replaced, image.ingestedAt.timeIntervalSince1970])
+                }
                 // The next line of the chain, encoded exactly as the log will hold it.
                 let last = try Self.position(db)
                 let record = NotificationRecord(
@@ -124,6 +133,27 @@ extension Catalogue {
 
     public func images() throws -> [ImageRecord] {
         try writer.read { db in try Row.fetchAll(db, sql: Self.imageQuery + " ORDER BY images.name").map(ImageRecord.init) }
+    }
+
+    /// Blobs of superseded versions still to be removed from disk.
+    public func blobGarbage() throws -> [String] {
+        try writer.read { db in try String.fetchAll(db, sql: "SELECT blob FROM blob_garbage ORDER BY blob") }
+    }
+
+    /// Removes each superseded blob that no row holds through `remove` (which must accept
+    /// one already gone), then forgets it: a crash between the two repeats the removal.
+    /// Returns the blobs removed.
+    @discardableResult
+    public func collectBlobGarbage(_ remove: (String) throws -> Void) throws -> [String] {
+        var removed: [String] = []
+        for blob in try blobGarbage() {
+            if try !isBlobReferenced(blob) {
+                try remove(blob)
+                removed.append(blob)
+            }
+            try writer.write { db in try db.execute(sql: "DELETE FROM blob_garbage WHERE blob = ?", arguments: [blob]) }
+        }
+        return removed
     }
 
     public func isBlobReferenced(_ hash: String) throws -> Bool {

@@ -148,6 +148,12 @@ public final class Catalogue: Sendable {
                 try db.execute(sql: "UPDATE notifications SET line_hash = ? WHERE seq = ?", arguments: [prev, record.seq])
             }
         }
+        migrator.registerMigration("v4-blob-garbage") { db in
+            // Blobs of superseded versions, recorded in the transaction that replaces them and
+            // removed from disk after it commits: a crash in between leaves a known leftover
+            // that the next ingest removes, never an unexplained orphan.
+            try db.execute(sql: "CREATE TABLE blob_garbage (blob TEXT PRIMARY KEY NOT NULL, since REAL NOT NULL)")
+        }
         return migrator
     }
 }

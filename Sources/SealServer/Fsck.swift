@@ -43,7 +43,9 @@ public struct Fsck: Sendable {
                     repairable: false))
             }
         }
-        let referenced = Set(images.map(\.blob))
+        // Superseded versions awaiting removal and drops being ingested are accounted for.
+        let referenced = Set(images.map(\.blob)).union(try catalogue.blobGarbage())
+            .union(WorkQueue.claimedHashes(in: root.work))
         let rows = Dictionary(images.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for hash in try blobs.hashes() where !referenced.contains(hash) {
             // An unreferenced envelope newer than its name's row may be the one a rolled-back
@@ -109,21 +111,39 @@ public struct Fsck: Sendable {
         }
     }
 
-    /// Removes orphan blobs (never one that may be a row's envelope), rewrites the log from
-    /// the catalogue and sets wrong modes; returns what remains.
-    public func repair() throws -> [Problem] {
+    /// What `repair` did and what it could not.
+    public struct Repair: Sendable {
+        /// One sentence per action ("removed orphan blob HASH").
+        public var done: [String] = []
+        public var remaining: [Problem] = []
+    }
+
+    /// Removes orphan blobs (never one that may be a row's envelope) and superseded ones,
+    /// rewrites the log from the catalogue and sets wrong modes; says each thing it did.
+    public func repair() throws -> Repair {
         let lock = try IngestLock(path: root.lockPath)
         defer { withExtendedLifetime(lock) {} }
         let blobs = BlobStore(directory: root.blobs)
-        let problems = try check()
-        for problem in problems {
+        var repair = Repair()
+        for blob in try root.catalogue().collectBlobGarbage(blobs.remove) {
+            repair.done.append("removed the blob of a superseded version: \(blob)")
+        }
+        for problem in try check() {
             switch problem.kind {
-            case .orphanBlob: unlink(blobs.path(for: problem.detail))
-            case .logMismatch: try NotificationLog(path: root.notificationLogPath).rebuild(from: root.catalogue(), signer: nil)
-            case .wrongMode: for (path, mode) in expectedModes { chmod(path, mode) }
+            case .orphanBlob:
+                try blobs.remove(problem.detail)
+                repair.done.append("removed orphan blob \(problem.detail)")
+            case .logMismatch:
+                let catalogue = try root.catalogue()
+                try NotificationLog(path: root.notificationLogPath).rebuild(from: catalogue, signer: nil)
+                repair.done.append("rewrote \(root.notificationLogPath) from the catalogue (\(try catalogue.notificationPosition().seq) lines)")
+            case .wrongMode:
+                for (path, mode) in expectedModes where chmod(path, mode) == 0 {}
+                repair.done.append("set the mode of \(problem.detail)")
             case .missingBlob, .corruptBlob, .wrongBlob, .strayEnvelope: break
             }
         }
-        return try check()
+        repair.remaining = try check()
+        return repair
     }
 }

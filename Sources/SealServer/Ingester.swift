@@ -65,6 +65,8 @@ public final class Ingester: @unchecked Sendable {
         var report = Report()
         try log.catchUp(from: catalogue, signer: delivery)
         expireOutboxes()
+        // Superseded blobs a crash left between a commit and their removal.
+        try catalogue.collectBlobGarbage(blobs.remove)
         while !shouldStop() {
             let lock = try IngestLock(path: root.lockPath)
             let items = try nextBatch(into: &report)
@@ -169,10 +171,9 @@ public final class Ingester: @unchecked Sendable {
             }
         }
         if !accepted.isEmpty {
-            // Versions these replace: their blobs go once the new rows are committed.
-            let replaced = try accepted.compactMap { try catalogue.image(named: $0.record.name)?.blob }
             let refused = try catalogue.record(accepted.map(\.record))
-            defer { for blob in replaced { try? discardUnreferencedBlob(blob) } }
+            // Versions these replaced: their blobs go now that the new rows are committed.
+            defer { try? catalogue.collectBlobGarbage(blobs.remove) }
             for (index, (item, record)) in accepted.enumerated() {
                 if let refusal = refused[index] {
                     let reason = switch refusal {

@@ -169,6 +169,15 @@ struct WorkQueue {
         return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id }, claimed)
     }
 
+    /// The hashes of the drops claimed and not yet dealt with: a blob of one of these may be
+    /// stored ahead of its commit (fsck must not call it an orphan).
+    static func claimedHashes(in directory: String) -> Set<String> {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return Set(files.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.compactMap { file in
+            FileManager.default.contents(atPath: "\(directory)/\(file)").flatMap { try? JSONDecoder().decode(Item.self, from: $0) }?.sha256
+        })
+    }
+
     /// SHA-256 (hex) of a copy that must be `size` bytes long.
     static func digest(of path: String, size: Int) throws -> String {
         var source = try FileSource(path: path, followSymlinks: false)

@@ -284,12 +284,20 @@ extension Sealdrop.Server {
         @Argument(help: "The server root directory.")
         var root: String
 
-        @Flag(help: "Remove orphan blobs and rebuild the notification log.")
+        @Flag(help: "Remove orphan and superseded blobs, rebuild the notification log, fix modes; says each thing it did.")
         var repair = false
 
         func perform() throws {
             let checker = SealServer.Fsck(root: ServerRoot(path: root))
-            let problems = try about(root) { repair ? try checker.repair() : try checker.check() }
+            var problems: [SealServer.Fsck.Problem]
+            if repair {
+                let outcome = try about(root) { try checker.repair() }
+                for sentence in outcome.done { print(sentence) }
+                if outcome.done.isEmpty { print("nothing to repair") }
+                problems = outcome.remaining
+            } else {
+                problems = try about(root) { try checker.check() }
+            }
             for problem in problems { print(problem) }
             guard problems.isEmpty else {
                 throw UsageFailure(message: "\(root): \(problems.count) problem\(problems.count == 1 ? "" : "s") found",

@@ -36,12 +36,15 @@ import Testing
         try "".write(toFile: server.root.notificationLogPath, atomically: false, encoding: .utf8)
         let problems = try Fsck(root: server.root).check()
         #expect(Set(problems.map(\.kind)) == [.orphanBlob, .logMismatch])
-        #expect(try Fsck(root: server.root).repair().isEmpty)
+        let repair = try Fsck(root: server.root).repair()
+        #expect(repair.remaining.isEmpty)
+        #expect(repair.done.contains("removed orphan blob ab00"), "\(repair.done)")
+        #expect(repair.done.contains { $0.hasPrefix("rewrote \(server.root.notificationLogPath) from the catalogue") }, "\(repair.done)")
         #expect(!FileManager.default.fileExists(atPath: orphan))
         // A corrupted blob cannot be repaired, and is reported.
         let hash = try #require(try server.catalogue.images().first?.blob)
         try Data([0]).write(to: URL(fileURLWithPath: blobs.path(for: hash)))
-        #expect(try Fsck(root: server.root).repair().map(\.kind) == [.corruptBlob])
+        #expect(try Fsck(root: server.root).repair().remaining.map(\.kind) == [.corruptBlob])
     }
 }
 

@@ -92,6 +92,8 @@ import Testing
         try Data("changed".utf8).append(to: w.path("photos/img00.png"))
         let changed = try w.sealdrop(["post", "photos"], home: "alice")
         #expect(changed.stdout.contains("posted 1 file"), "\(changed.stdout)")
+        let fsck = try w.sealdrop(["server", "fsck", "root"])
+        #expect(fsck.status == 0 && fsck.stdout.contains("root: clean"), "a new version leaves no orphan: \(fsck.stdout)")
         let tail = try w.sealdrop(["tail", "--json"], home: "alice")
         #expect(tail.stdout.split(separator: "\n").count == 6, "4 + 1 new + 1 new version, no duplicates:\n\(tail.stdout)")
         let forced = try w.sealdrop(["post", "photos", "--force", "--no-wait"], home: "alice")
