@@ -66,6 +66,25 @@ public struct Fetcher: Sendable {
     /// Waits for the answer to `requestID`, verifies it, writes the image to `output`
     /// (temporary name, then rename) and removes the collected answer.
     public func receive(_ requestID: String, image: String, to output: String, timeout: Double, replace: Bool = false) throws -> Delivered {
+        try receive(requestID, image: image, into: .file(output, replace: replace), timeout: timeout)
+    }
+
+    /// Where a fetched image goes: a file that appears only when complete and verified, or a
+    /// stream (standard output) that receives it chunk by chunk once the whole envelope verified.
+    public enum Destination: Sendable {
+        case file(String, replace: Bool)
+        case stream(StreamSink)
+
+        var label: String {
+            switch self {
+            case .file(let path, _): path
+            case .stream(let sink): sink.label
+            }
+        }
+    }
+
+    /// As `receive(_:image:to:...)`, into `destination`.
+    public func receive(_ requestID: String, image: String, into destination: Destination, timeout: Double) throws -> Delivered {
         let user = profile.settings.user
         let statementName = Outbox.answerStatement(requestID: requestID)
         let envelopeName = Outbox.answerEnvelope(requestID: requestID)
@@ -88,7 +107,7 @@ public struct Fetcher: Sendable {
         let verified = try check(answer, requestID: requestID, image: image)
         guard let envelope = try transport.outboxCopy(envelopeName, user: user) else { throw EnvelopeError.tampered }
         defer { envelope.release() }
-        return try open(answer, statement: verified, envelope: envelope.path, image: image, to: output, replace: replace)
+        return try open(answer, statement: verified, envelope: envelope.path, image: image, into: destination)
     }
 
     /// Verifies an answer kept in files (the statement, then the owner's envelope) and
@@ -98,7 +117,7 @@ public struct Fetcher: Sendable {
         let answer = try JSONDecoder().decode(
             FetchAnswer.self, from: Data(KeyFile.readBytes(statementPath, limit: FetchAnswer.maximumBytes, followSymlinks: false)))
         return try open(answer, statement: check(answer, requestID: requestID, image: image), envelope: envelopePath, image: image,
-                        to: output, replace: replace)
+                        into: .file(output, replace: replace))
     }
 
     /// The statement of an answer, checked: signed by the pinned delivery key, for this
@@ -117,7 +136,7 @@ public struct Fetcher: Sendable {
 
     /// Verifies the owner's envelope against the checked statement and decrypts it into `output`.
     func open(_ answer: FetchAnswer, statement: DeliveryStatement, envelope envelopePath: String, image: String,
-              to output: String, replace: Bool) throws -> Delivered {
+              into destination: Destination) throws -> Delivered {
         guard let owner = statement.owner, let blob = statement.blob else { throw EnvelopeError.tampered }
 
         var source = try FileSource(path: envelopePath, followSymlinks: false)
@@ -126,9 +145,7 @@ public struct Fetcher: Sendable {
               verified.header.senderCertificate.subject.commonName == owner
         else { throw EnvelopeError.tampered }
         try source.rewind()
-        var hasher = SHA256()
-        while case let chunk = try source.read(upTo: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        guard hasher.finalize().hex == blob else { throw EnvelopeError.tampered }
+        guard try source.sha256().hex == blob else { throw EnvelopeError.tampered }
         let contentKey: SecretBytes
         do {
             contentKey = try identity.key.decryptOAEP([UInt8](answer.wrappedKey), label: FetchAnswer.wrapLabel(statement: answer.statement))
@@ -136,14 +153,15 @@ public struct Fetcher: Sendable {
             throw EnvelopeError.tampered
         }
         try source.rewind()
-        var sink = try FileSink(path: output)
-        do {
+        switch destination {
+        case .file(let output, let replace):
+            try FileSink.create(output, replace: replace, durable: true) { sink in
+                try EnvelopeReader.decrypt(verified, from: &source, to: &sink, contentKey: contentKey)
+            }
+        case .stream(var sink):
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, contentKey: contentKey)
-            try sink.commit(mode: 0o644, replace: replace, durable: true)
-        } catch {
-            sink.discard()
-            throw error
         }
-        return Delivered(image: image, owner: owner, created: verified.header.createdDate, bytes: verified.payloadLength, output: output)
+        return Delivered(image: image, owner: owner, created: verified.header.createdDate, bytes: verified.payloadLength,
+                         output: destination.label)
     }
 }

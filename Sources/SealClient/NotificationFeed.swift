@@ -11,7 +11,7 @@ public struct NotificationFeed: Sendable {
     public let profile: Profile
     let authority: Certificate
     let delivery: Certificate?
-    let transport: any ServerTransport
+    public let transport: any ServerTransport
 
     /// `key` is the user's key, which a gateway needs to let them read the log.
     public init(profile: Profile, key: RSA.PrivateKey? = nil) throws {
@@ -34,8 +34,11 @@ public struct NotificationFeed: Sendable {
         return records
     }
 
-    /// Calls `deliver` with each batch of new records until `stop` fires; returns the last seq seen.
-    public func follow(after seq: Int, stop: StopSignal, deliver: ([NotificationRecord]) throws -> Void) throws -> Int {
+    /// Calls `deliver` with each batch of new records until `stop` fires, and `wakeUp` at each
+    /// wake-up (a record, or a second without one); returns the last seq seen.
+    public func follow(
+        after seq: Int, stop: StopSignal, deliver: ([NotificationRecord]) throws -> Void, wakeUp: () throws -> Void = {}
+    ) throws -> Int {
         var cursor = seq
         let watch = try transport.watchLog(after: seq)
         while !stop.isStopped {
@@ -44,6 +47,7 @@ public struct NotificationFeed: Sendable {
                 try deliver(fresh)
                 cursor = last.seq
             }
+            try wakeUp()
             if Inotify.wait(watch.fd, wake: stop.readFD, timeout: 1) { break }
             watch.drain()
         }

@@ -101,6 +101,36 @@ public struct Registration: Sendable {
     /// resumes, never a key it would have to replace.
     public func prepare(authority: Certificate, passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
         guard try existing() == .none else { throw Failure.alreadyRegistered(home) }
+        let (transport, profile) = try pin(authority)
+        let key = try keyAndRequest(profile: profile, passphrase: passphrase, keySize: keySize)
+        try transport.sendRegistration(KeyFile.readText(profile.requestPath))
+        return key
+    }
+
+    /// Makes a profile of a key and certificate made elsewhere (`keygen` and `server issue`,
+    /// or openssl): the certificate must be this server's, current, for this user and for
+    /// this key. The key is written in sealdrop's own format under `passphrase`, then the
+    /// certificate, then the pinned server files; nothing existing is replaced.
+    public func importIdentity(key: RSA.PrivateKey, certificate: Certificate, authority: Certificate,
+                               passphrase: SecretBytes) throws {
+        guard try existing() == .none else { throw Failure.alreadyRegistered(home) }
+        try certificate.verify(issuedBy: authority, role: .user)
+        guard certificate.subject.commonName == user.value else {
+            throw PKIError.certificateRejected("it is issued to \(certificate.subject), not \(user.value)")
+        }
+        guard certificate.publicKey == key.publicKey else {
+            throw PKIError.certificateRejected("it is for another key than the one given")
+        }
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let profile = Profile(home: home, settings: .init(server: server, user: user.value, caFingerprint: authority.fingerprint.description))
+        try KeyFile.write(key, base: "\(home)/\(user.value)", passphrase: passphrase)
+        try AtomicFile.write(certificate.pem, to: profile.certificatePath)
+        _ = try pin(authority)
+    }
+
+    /// Checks the server's encryption and delivery certificates against `authority` and
+    /// writes them, the CA and the settings into the profile; returns the pinned transport.
+    func pin(_ authority: Certificate) throws -> (any ServerTransport, Profile) {
         // From here on, a gateway is reached over TLS pinned to the CA the user accepted.
         let transport = try makeTransport(server: server, authority: authority, spool: spool)
         // The server's roles are pinned with its CA: a user certificate put in their place
@@ -117,9 +147,7 @@ public struct Registration: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(Array(try encoder.encode(profile.settings)), to: home + "/profile.json", replace: true)
-        let key = try keyAndRequest(profile: profile, passphrase: passphrase, keySize: keySize)
-        try transport.sendRegistration(KeyFile.readText(profile.requestPath))
-        return key
+        return (transport, profile)
     }
 
     /// Renews this profile's certificate before it expires, for the same key: a renewal

@@ -127,6 +127,23 @@ public struct PostLog: Sendable {
         return standing
     }
 
+    /// True when some post still waits for its verdict.
+    public func hasPending() throws -> Bool {
+        try entries().contains { $0.state == "pending" }
+    }
+
+    /// Collects the verdicts that came for the posts still pending (each once, from the
+    /// outbox), records them, and returns the entries they settled.
+    @discardableResult
+    public func settle(_ verdicts: Verdicts) throws -> [Entry] {
+        let pending = try entries().filter { $0.state == "pending" }
+        guard !pending.isEmpty else { return [] }
+        let found = try verdicts.collect(Set(pending.map(\.id)))
+        let settled = pending.compactMap { entry in found[entry.id].map { entry.with($0) } }
+        try append(settled)
+        return settled
+    }
+
     /// Where each post stands, by envelope id, in the order first posted.
     public func entries() throws -> [Entry] {
         guard let bytes = try KeyFile.readBytesIfPresent(path, limit: 256 << 20, followSymlinks: false) else { return [] }

@@ -11,6 +11,10 @@ extension Sealdrop {
                 Each line times sealdrop's Swift API and the same libgcrypt calls made directly, \
                 alternately, and prints both with their ratio (1.00 = libgcrypt's speed). \
                 Build with -c release for meaningful figures.
+
+                Examples:
+                  sealdrop bench
+                  sealdrop bench --seconds 1 --sizes 64k,1m --json > bench.json
                 """)
 
         @Option(help: "Seconds spent on each line.")
@@ -55,6 +59,9 @@ extension Sealdrop {
                 return size
             }
         }
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let benchmarks = PrimitiveBenchmarks(seconds: seconds, sizes: try parsedSizes(sizes), rsaSizes: try parsedKeySizes())

@@ -12,13 +12,21 @@ extension Sealdrop {
 
 extension Sealdrop.Cert {
     struct Show: Reporting {
-        static let configuration = CommandConfiguration(abstract: "Print a certificate's fields.")
+        static let configuration = CommandConfiguration(abstract: "Print a certificate's fields.",
+            discussion: """
+                Examples:
+                  sealdrop cert show alice.crt
+                  sealdrop cert show server/ca.crt --json
+                """)
 
         @Argument(help: "The certificate (PEM).")
         var file: String
 
         @Flag(help: "Print JSON.")
         var json = false
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let certificate = try about(file) { try Certificate(pem: KeyFile.readText(file)) }
@@ -51,7 +59,11 @@ extension Sealdrop.Cert {
 
     struct Verify: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Verify a certificate against a CA certificate: signature, validity, usage, name.")
+            abstract: "Verify a certificate against a CA certificate: signature, validity, usage, name.",
+            discussion: """
+                Examples:
+                  sealdrop cert verify alice.crt --ca server/ca.crt --name alice
+                """)
 
         @Argument(help: "The certificate to check (PEM).")
         var file: String
@@ -62,6 +74,9 @@ extension Sealdrop.Cert {
         @Option(help: "Also require this user name.")
         var name: String?
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let authority = try about(ca) { try Certificate(pem: KeyFile.readText(ca)) }
             guard authority.extensions.isCA == true, authority.isSelfSigned else {
@@ -69,7 +84,7 @@ extension Sealdrop.Cert {
             }
             let certificate = try about(file) { try Certificate(pem: KeyFile.readText(file)) }
             try about(file) { try certificate.verify(issuedBy: authority, name: name) }
-            print("\(file): OK (\(certificate.subject), issued by \(authority.subject), valid until \(iso8601(certificate.notAfter)))")
+            say("\(file): OK (\(certificate.subject), issued by \(authority.subject), valid until \(iso8601(certificate.notAfter)))")
         }
     }
 }

@@ -14,6 +14,11 @@ extension Sealdrop {
                 signature, and every MAC have verified; the file then appears under its final name. \
                 With one NAME, -o may name the file; otherwise -o is a folder (default: here). \
                 An image whose file exists already is skipped (a resumed batch), unless --force.
+
+                Examples:
+                  sealdrop fetch cat.png
+                  sealdrop fetch cat.png -o ~/Pictures/cat.png
+                  sealdrop fetch --all -o gallery/   # run again to resume
                 """)
 
         @Argument(help: "Image names.")
@@ -22,7 +27,7 @@ extension Sealdrop {
         @Flag(help: "Fetch every image the notification log lists.")
         var all = false
 
-        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file (one name) or folder.", valueName: "path"))
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file (one name) or folder; - writes one image to standard output.", valueName: "path"))
         var output: String = "."
 
         @Option(help: "Seconds to wait for each answer.")
@@ -40,16 +45,37 @@ extension Sealdrop {
         func validate() throws {
             guard all || !names.isEmpty else { throw ValidationError("name at least one image, or pass --all") }
             guard !(all && !names.isEmpty) else { throw ValidationError("--all takes no names") }
+            if output == StandardStreams.dash, all || names.count != 1 {
+                throw ValidationError("-o - writes one image to standard output: name exactly one")
+            }
         }
+
+        /// One image to standard output, written once the whole envelope verified; what was
+        /// fetched is said on standard error, which is not the data.
+        private func fetchToStandardOutput(_ wanted: [String], fetcher: Fetcher) throws {
+            try StandardStreams.checkBinaryOutput("image bytes", suggestion: "redirect it to a file or a pipe, or give -o FILE")
+            let name = wanted[0]
+            let id = try fetcher.request(name)
+            let result = try about(name) { try fetcher.receive(id, image: name, into: .stream(.standardOutput), timeout: timeout) }
+            if Verbosity.current != .quiet {
+                FileHandle.standardError.write(Data(
+                    "\"\(LogText.escaped(result.image))\" posted by \(result.owner) on \(iso8601(result.created)), verified\n".utf8))
+            }
+        }
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
+            detail("profile \(profile.home): \(profile.settings.user) on \(profile.settings.server)")
             let secret = try passphrase.existing(for: profile.keyPath)
             let fetcher = try about(profile.keyPath) { try Fetcher(profile: profile, passphrase: secret) }
             var wanted = names
             if all {
                 wanted = Array(Set(try fetcher.feed().records(after: 0).map(\.name))).sorted()
             }
+            if output == StandardStreams.dash { return try fetchToStandardOutput(wanted, fetcher: fetcher) }
             var isDirectory: ObjCBool = false
             let toFile = wanted.count == 1 && !(FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue)
                 && !output.hasSuffix("/") && output != "."
@@ -83,7 +109,7 @@ extension Sealdrop {
             folders.removeEmpty()
             if !batch.json {
                 for result in delivered.all {
-                    print("\(result.output): \"\(result.image)\" posted by \(result.owner) on \(iso8601(result.created)), verified")
+                    say("\(result.output): \"\(result.image)\" posted by \(result.owner) on \(iso8601(result.created)), verified")
                 }
             }
             try BatchReport.finish(results, verb: "fetched", seconds: Date().timeIntervalSince(start), json: batch.json,

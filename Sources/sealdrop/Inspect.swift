@@ -7,13 +7,21 @@ import SealPKI
 extension Sealdrop {
     struct Inspect: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Print an envelope's clear fields; no key is needed and nothing is verified.")
+            abstract: "Print an envelope's clear fields; no key is needed and nothing is verified.",
+            discussion: """
+                Examples:
+                  sealdrop inspect cat.png.seal
+                  cat cat.png.seal | sealdrop inspect - --json
+                """)
 
         @Argument(help: "The envelope (binary or armour); - reads it from standard input.")
         var envelope: String
 
         @Flag(help: "Print JSON.")
         var json = false
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             var source = try StandardStreams.envelope(envelope)

@@ -28,6 +28,9 @@ extension Sealdrop {
             }
         }
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let keyPath = KeyFile.privatePath(out)
             for path in [keyPath, KeyFile.publicPath(out)] where FileManager.default.fileExists(atPath: path) {
@@ -36,9 +39,9 @@ extension Sealdrop {
             let secret = try passphrase.new(for: keyPath)
             let key = try RSA.PrivateKey.generate(size: RSA.KeySize(rawValue: bits)!)
             try about(keyPath) { try KeyFile.write(key, base: out, passphrase: secret) }
-            print("wrote \(keyPath) (encrypted, mode 0600) and \(KeyFile.publicPath(out))")
-            print("key   RSA \(bits) bits")
-            print("fingerprint \(key.publicKey.fingerprint)")
+            say("wrote \(keyPath) (encrypted, mode 0600) and \(KeyFile.publicPath(out))")
+            say("key   RSA \(bits) bits")
+            say("fingerprint \(key.publicKey.fingerprint)")
         }
     }
 }

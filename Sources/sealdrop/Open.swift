@@ -11,6 +11,10 @@ extension Sealdrop {
                 Checks the sender's certificate against the CA, the signature, and every chunk's MAC \
                 before releasing a byte; the output file (named after the envelope's image name) \
                 appears only when all checks pass.
+
+                Examples:
+                  sealdrop open sealed/ --key bob.key --ca ca.crt -o opened/
+                  sealdrop open - --key bob.key --ca ca.crt -o - < cat.png.seal > cat.png
                 """)
 
         @Argument(help: ArgumentHelp("Envelopes (binary or armour) or folders of envelopes; - reads one from standard input.", valueName: "envelope-or-dir"))
@@ -40,6 +44,9 @@ extension Sealdrop {
             }
         }
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let authority = try about(ca) { try Certificate(pem: KeyFile.readText(ca)) }
             guard authority.extensions.isCA == true, authority.isSelfSigned else {
@@ -47,6 +54,7 @@ extension Sealdrop {
             }
             let secret = try passphrase.existing(for: key)
             let identity = RSAIdentity(key: try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) })
+            detail("opening with \(key); senders must chain to \(authority.subject) (\(ca))")
             if inputs == [StandardStreams.dash] || output == StandardStreams.dash {
                 return try openOne(inputs[0], identity: identity, authority: authority)
             }
@@ -97,7 +105,7 @@ extension Sealdrop {
                     return target
                 }
             }
-            print("opened \(source.path) (\(BatchReport.formatSize(opened.payloadLength))) into \(try OutputPath.inside(output, name: opened.header.name))")
+            say("opened \(source.path) (\(BatchReport.formatSize(opened.payloadLength))) into \(try OutputPath.inside(output, name: opened.header.name))")
         }
     }
 }

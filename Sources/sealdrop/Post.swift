@@ -59,9 +59,13 @@ extension Sealdrop {
             try ImageNameOption.validate(name)
         }
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             let encryption = try about(profile.encryptionPath) { try profile.encryptionCertificate() }
+            detail("profile \(profile.home): \(profile.settings.user) on \(profile.settings.server)")
             let secret = try passphrase.existing(for: profile.keyPath)
             let signer = try about(profile.keyPath) { try profile.signer(passphrase: secret) }
             let transport = try about(profile.settings.server) { try profile.transport(key: signer.key) }
@@ -106,14 +110,14 @@ extension Sealdrop {
             let waiting = posted.byID
             var refused = 0
             if !noWait, !interruption.stopped, !waiting.isEmpty {
-                if !batch.json { print("waiting for the server's verdicts (up to \(Int(wait)) s)") }
+                if !batch.json { say("waiting for the server's verdicts (up to \(Int(wait)) s)") }
                 let verdicts = try about(profile.settings.server) {
                     try Verdicts(transport: transport, user: profile.settings.user).wait(
                         for: Set(waiting.keys), timeout: wait, stopped: { interruption.stopped }
                     ) { id, verdict in
                         guard let entry = waiting[id] else { return }
                         switch verdict {
-                        case .accepted: if !batch.json { print("  accepted \(LogText.escaped(entry.name))") }
+                        case .accepted: if !batch.json { say("  accepted \(LogText.escaped(entry.name))") }
                         case .refused(let reason): print("  refused  \(LogText.escaped(entry.name)): \(reason)")
                         }
                         fflush(nil)
@@ -127,7 +131,7 @@ extension Sealdrop {
                         "sealdrop: \(pending) of \(waiting.count) not answered within \(Int(wait)) s (the server may ingest from cron)\n"
                         + "hint: sealdrop status shows their verdicts when they come\n").utf8))
                 }
-                if !batch.json { print("\(verdicts.count - refused) accepted, \(refused) refused, \(pending) not answered yet") }
+                if !batch.json { say("\(verdicts.count - refused) accepted, \(refused) refused, \(pending) not answered yet") }
             }
             try interruption.exitIfStopped(results)
             guard sent else { throw ExitCode.failure }

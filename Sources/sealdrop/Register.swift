@@ -49,6 +49,9 @@ extension Sealdrop {
             }
         }
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let home = profileHome.path
             if renew { return try renewCertificate(home: home) }
@@ -65,35 +68,19 @@ extension Sealdrop {
                 let secret = FileManager.default.fileExists(atPath: profile.keyPath)
                     ? try passphrase.existing(for: profile.keyPath) : try passphrase.new(for: profile.keyPath)
                 key = try about(home) { try registration.resume(passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
-                print("resuming the registration of \"\(name)\" with the key in \(profile.keyPath); waiting for the server (up to \(Int(timeout)) s)")
+                say("resuming the registration of \"\(name)\" with the key in \(profile.keyPath); waiting for the server (up to \(Int(timeout)) s)")
             case .none:
                 key = try pinAndPrepare(registration, name: name, home: home)
-                print("request for \"\(name)\" sent; waiting for the server (up to \(Int(timeout)) s)")
+                say("request for \"\(name)\" sent; waiting for the server (up to \(Int(timeout)) s)")
             }
             let certificate = try registration.awaitCertificate(for: key, timeout: timeout)
-            print("registered \"\(name)\": certificate valid until \(iso8601(certificate.notAfter))")
-            print("profile in \(home)")
+            say("registered \"\(name)\": certificate valid until \(iso8601(certificate.notAfter))")
+            say("profile in \(home)")
         }
 
         /// Shows the server's CA, has its fingerprint checked, and writes the profile.
         func pinAndPrepare(_ registration: Registration, name: UserName, home: String) throws -> RSA.PrivateKey {
-            let server = registration.server
-            let authority = try about(server) { try registration.serverAuthority() }
-            print("server CA      \(authority.subject)")
-            print("CA fingerprint \(authority.fingerprint)")
-            if let expectFingerprint {
-                guard Fingerprint(parsing: expectFingerprint) == authority.fingerprint else {
-                    throw UsageFailure(
-                        message: "the server's CA fingerprint does not match --expect-fingerprint",
-                        hint: "do not register: someone may be impersonating the server; ask the administrator")
-                }
-                print("matches the expected fingerprint")
-            } else if let answer = Terminal.ask("Does this match the fingerprint the administrator gave you? [y/N] "),
-                      !["y", "yes"].contains(answer.lowercased()) {
-                throw UsageFailure(message: "registration cancelled: fingerprint not confirmed", hint: nil)
-            } else {
-                FileHandle.standardError.write(Data("sealdrop: warning: pinning the CA without checking its fingerprint (pass --expect-fingerprint)\n".utf8))
-            }
+            let authority = try Self.confirmedAuthority(of: registration, expecting: expectFingerprint)
             let secret = try passphrase.new(for: "\(home)/\(name).key")
             return try about(home) { try registration.prepare(authority: authority, passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
         }
@@ -103,9 +90,34 @@ extension Sealdrop {
             let current = try about(profile.certificatePath) { try profile.certificate() }
             let registration = Registration(home: home, server: profile.settings.server, user: try UserName(profile.settings.user))
             let secret = try passphrase.existing(for: profile.keyPath)
-            print("renewal for \"\(profile.settings.user)\" (valid until \(iso8601(current.notAfter))) dropped; waiting for the server (up to \(Int(timeout)) s)")
+            say("renewal for \"\(profile.settings.user)\" (valid until \(iso8601(current.notAfter))) dropped; waiting for the server (up to \(Int(timeout)) s)")
             let certificate = try registration.renew(passphrase: secret, timeout: timeout)
-            print("renewed \"\(profile.settings.user)\": certificate valid until \(iso8601(certificate.notAfter))")
+            say("renewed \"\(profile.settings.user)\": certificate valid until \(iso8601(certificate.notAfter))")
         }
+    }
+
+}
+
+extension Sealdrop.Register {
+    /// The server's CA, shown with its fingerprint, which must match `expected` or, without
+    /// it, be confirmed on the terminal (with no terminal, pinned with a warning).
+    static func confirmedAuthority(of registration: Registration, expecting expected: String?) throws -> Certificate {
+        let authority = try about(registration.server) { try registration.serverAuthority() }
+        say("server CA      \(authority.subject)")
+        say("CA fingerprint \(authority.fingerprint)")
+        if let expected {
+            guard Fingerprint(parsing: expected) == authority.fingerprint else {
+                throw UsageFailure(
+                    message: "the server's CA fingerprint does not match --expect-fingerprint",
+                    hint: "do not go on: someone may be impersonating the server; ask the administrator")
+            }
+            say("matches the expected fingerprint")
+        } else if let answer = Terminal.ask("Does this match the fingerprint the administrator gave you? [y/N] "),
+                  !["y", "yes"].contains(answer.lowercased()) {
+            throw UsageFailure(message: "cancelled: fingerprint not confirmed", hint: nil)
+        } else {
+            FileHandle.standardError.write(Data("sealdrop: warning: pinning the CA without checking its fingerprint (pass --expect-fingerprint)\n".utf8))
+        }
+        return authority
     }
 }

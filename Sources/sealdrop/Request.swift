@@ -5,7 +5,12 @@ import SealPKI
 extension Sealdrop {
     struct Request: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Write a PKCS#10 certificate request for a user name, signed by the key.")
+            abstract: "Write a PKCS#10 certificate request for a user name, signed by the key.",
+            discussion: """
+                Examples:
+                  sealdrop request --key alice.key --user alice -o alice.csr
+                  openssl req -in alice.csr -verify -noout
+                """)
 
         @Option(help: ArgumentHelp("The private key (BASE.key).", valueName: "file"))
         var key: String
@@ -21,14 +26,17 @@ extension Sealdrop {
 
         @OptionGroup var passphrase: PassphraseOptions
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let name = try UserName(user)
             let secret = try passphrase.existing(for: key)
             let privateKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
             let request = try CertificateRequest(userName: name, key: privateKey)
             try about(output) { try AtomicFile.write(request.pem, to: output, replace: force) }
-            print("wrote \(output): request for \"\(name)\"")
-            print("key fingerprint \(privateKey.publicKey.fingerprint)")
+            say("wrote \(output): request for \"\(name)\"")
+            say("key fingerprint \(privateKey.publicKey.fingerprint)")
         }
     }
 }

@@ -12,6 +12,10 @@ extension Sealdrop {
                 Folders are walked recursively and mirrored under the output folder as NAME.seal. \
                 An existing output is skipped unless --force, so an interrupted batch resumes. \
                 Files in folders that are not images are skipped; named files must be images.
+
+                Examples:
+                  sealdrop seal photos/ --to bob.crt --key alice.key -o sealed/ --batch-sign
+                  cat cat.png | sealdrop seal - --to bob.crt --key alice.key -o - --armor
                 """)
 
         @Argument(help: ArgumentHelp("Images or folders of images; - reads one image from standard input.", valueName: "image-or-dir"))
@@ -72,6 +76,9 @@ extension Sealdrop {
             return value
         }
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let recipient = try about(to) { try Certificate(pem: KeyFile.readText(to)) }
             try about(to) { try Credentials.checkRecipient(recipient) }
@@ -81,6 +88,7 @@ extension Sealdrop {
             let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
             let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
+            detail("signing as \(ownerCertificate.subject) (\(key), \(certificatePath)); sealing to \(recipient.subject) (\(to))")
             let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),
                                         suite: Suite(name: suite)!, chunkSize: try parsedChunkSize())
             if inputs == [StandardStreams.dash] {
@@ -173,7 +181,7 @@ extension Sealdrop {
             var sink = try about(target) { try FileSink(path: target, armor: armor) }
             let summary = try about(label) { try sealer.seal(from: &source, to: &sink, name: name) }
             try sink.commit(mode: 0o644, replace: force, durable: false)
-            print("sealed \(label) (\(BatchReport.formatSize(summary.payloadLength))) into \(target)")
+            say("sealed \(label) (\(BatchReport.formatSize(summary.payloadLength))) into \(target)")
         }
     }
 }

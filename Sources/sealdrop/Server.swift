@@ -16,13 +16,21 @@ extension Sealdrop {
 extension Sealdrop.Server {
     struct Init: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Create a server root: CA, encryption, delivery and TLS keys, inbox, outbox and store directories.")
+            abstract: "Create a server root: CA, encryption, delivery and TLS keys, inbox, outbox and store directories.",
+            discussion: """
+                Examples:
+                  sealdrop server init /srv/sealdrop
+                  sealdrop server init /srv/sealdrop --hostname images.example.org --hostname 192.0.2.7
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
 
         @OptionGroup var keys: ServerKeyOptions
         @OptionGroup var passphrase: PassphraseOptions
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
@@ -31,13 +39,13 @@ extension Sealdrop.Server {
             let created = try about(root) {
                 try serverRoot.initialize(passphrase: secret, keySize: keys.keySize, hostnames: hostnames)
             }
-            print("initialised server root \(root)")
-            print("CA          \(created.authority.subject)")
-            print("encryption  \(serverRoot.encryptionCertificatePath) (separate key, issued by the CA)")
-            print("delivery    \(serverRoot.deliveryCertificatePath) (signs fetch answers, issued by the CA)")
-            print("TLS         \(serverRoot.tlsCertificatePath) (for \(hostnames.map(\.description).joined(separator: ", ")))")
-            print("CA fingerprint \(created.authority.fingerprint)")
-            print("Give users this fingerprint through a channel you trust; they check it when they register.")
+            say("initialised server root \(root)")
+            say("CA          \(created.authority.subject)")
+            say("encryption  \(serverRoot.encryptionCertificatePath) (separate key, issued by the CA)")
+            say("delivery    \(serverRoot.deliveryCertificatePath) (signs fetch answers, issued by the CA)")
+            say("TLS         \(serverRoot.tlsCertificatePath) (for \(hostnames.map(\.description).joined(separator: ", ")))")
+            say("CA fingerprint \(created.authority.fingerprint)")
+            say("Give users this fingerprint through a channel you trust; they check it when they register.")
         }
     }
 
@@ -58,6 +66,9 @@ extension Sealdrop.Server {
         @OptionGroup var keys: ServerKeyOptions
         @OptionGroup var passphrase: PassphraseOptions
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
@@ -67,14 +78,18 @@ extension Sealdrop.Server {
                 try serverRoot.issueTLSCertificate(by: serverRoot.authority(passphrase: secret), hostnames: hostnames, passphrase: secret,
                                                    keySize: keys.keySize)
             }
-            print("issued \(serverRoot.tlsCertificatePath) for \(hostnames.map(\.description).joined(separator: ", "))")
-            print("valid until \(certificate.notAfter)")
+            say("issued \(serverRoot.tlsCertificatePath) for \(hostnames.map(\.description).joined(separator: ", "))")
+            say("valid until \(certificate.notAfter)")
         }
     }
 
     struct Issue: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Issue a user certificate from a PKCS#10 request (the administrator's manual path).")
+            abstract: "Issue a user certificate from a PKCS#10 request (the administrator's manual path).",
+            discussion: """
+                Examples:
+                  sealdrop server issue /srv/sealdrop alice.csr -o alice.crt
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
@@ -89,6 +104,9 @@ extension Sealdrop.Server {
         var force = false
 
         @OptionGroup var passphrase: PassphraseOptions
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
@@ -107,8 +125,8 @@ extension Sealdrop.Server {
                     try about(output) { try AtomicFile.write(certificate.pem, to: output, replace: force) }
                 }, withdraw: { _ in unlink(output) })
             }
-            print("issued \(output) to \"\(certificate.subject.commonName ?? "")\", valid until \(iso8601(certificate.notAfter))")
-            print("fingerprint \(certificate.fingerprint)")
+            say("issued \(output) to \"\(certificate.subject.commonName ?? "")\", valid until \(iso8601(certificate.notAfter))")
+            say("fingerprint \(certificate.fingerprint)")
         }
     }
 }

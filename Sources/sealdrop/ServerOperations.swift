@@ -40,8 +40,15 @@ struct IngestOptions: ParsableArguments {
         return policy
     }
 
+    /// Info by default; -q keeps warnings and errors, -v adds debug lines.
     var logger: Logger {
-        LineLogHandler.logger("sealdrop.server", format: json ? .json : LineLogHandler.Format(rawValue: logFormat) ?? .text)
+        var logger = LineLogHandler.logger("sealdrop.server", format: json ? .json : LineLogHandler.Format(rawValue: logFormat) ?? .text)
+        logger.logLevel = switch Verbosity.current {
+        case .quiet: .warning
+        case .normal: .info
+        case .verbose: .debug
+        }
+        return logger
     }
 }
 
@@ -53,6 +60,10 @@ extension Sealdrop.Server {
                 Exit status: 0 when every drop was accepted (or the inbox was empty), 3 when some \
                 were quarantined (their reasons are in ROOT/quarantine), 1 on an error that stopped \
                 ingestion. A lock keeps it from taking a file that a running `watch` has.
+
+                Examples:
+                  sealdrop server ingest /srv/sealdrop --once
+                  */5 * * * *  sealdrop server ingest /srv/sealdrop --once --passphrase-file /etc/sealdrop/pass -q
                 """)
 
         @Argument(help: "The server root directory.")
@@ -64,13 +75,16 @@ extension Sealdrop.Server {
         @OptionGroup var options: IngestOptions
         @OptionGroup var passphrase: PassphraseOptions
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
             let secret = try passphrase.existing(for: "the server keys in \(root)")
             let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
             let report = try ingester.runUntilEmpty()
-            print("accepted \(report.accepted), registered \(report.registered), answered \(report.answered), quarantined \(report.quarantined)"
+            say("accepted \(report.accepted), registered \(report.registered), answered \(report.answered), quarantined \(report.quarantined)"
                   + (report.alreadyIngested > 0 ? ", \(report.alreadyIngested) already ingested" : ""))
             if report.quarantined > 0 { throw ExitCode(3) }
         }
@@ -78,7 +92,11 @@ extension Sealdrop.Server {
 
     struct Watch: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Ingest continuously: inotify wake-ups, a periodic rescan, graceful stop on SIGTERM/SIGINT.")
+            abstract: "Ingest continuously: inotify wake-ups, a periodic rescan, graceful stop on SIGTERM/SIGINT.",
+            discussion: """
+                Examples:
+                  sealdrop server watch /srv/sealdrop --passphrase-file /etc/sealdrop/pass --log-format json
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
@@ -88,6 +106,9 @@ extension Sealdrop.Server {
 
         @OptionGroup var options: IngestOptions
         @OptionGroup var passphrase: PassphraseOptions
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
@@ -153,6 +174,9 @@ extension Sealdrop.Server {
             return host.isEmpty ? nil : (host, port)
         }
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
@@ -185,13 +209,21 @@ extension Sealdrop.Server {
     }
 
     struct Status: Reporting {
-        static let configuration = CommandConfiguration(abstract: "Counts, inbox backlog, quarantine and last ingest.")
+        static let configuration = CommandConfiguration(abstract: "Counts, inbox backlog, quarantine and last ingest.",
+            discussion: """
+                Examples:
+                  sealdrop server status /srv/sealdrop
+                  sealdrop server status /srv/sealdrop --json
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
 
         @Flag(help: "Print JSON.")
         var json = false
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let status = try about(root) { try ServerStatus(root: ServerRoot(path: root)) }
@@ -212,13 +244,20 @@ extension Sealdrop.Server {
     }
 
     struct Users: Reporting {
-        static let configuration = CommandConfiguration(abstract: "List registered users.")
+        static let configuration = CommandConfiguration(abstract: "List registered users.",
+            discussion: """
+                Examples:
+                  sealdrop server users /srv/sealdrop
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
 
         @Flag(help: "Print JSON.")
         var json = false
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let users = try about(root) { try ServerRoot(path: root).catalogue().users() }
@@ -240,7 +279,11 @@ extension Sealdrop.Server {
 
     struct Revoke: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Revoke a user: their later drops are quarantined; their images stay listed.")
+            abstract: "Revoke a user: their later drops are quarantined; their images stay listed.",
+            discussion: """
+                Examples:
+                  sealdrop server revoke /srv/sealdrop mallory
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
@@ -248,18 +291,26 @@ extension Sealdrop.Server {
         @Argument(help: "The user name.")
         var name: String
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             if let earlier = try about(root) { try ServerRoot(path: root).catalogue().revoke(name: name) } {
-                print("\(name) was already revoked on \(iso8601(earlier)); nothing changed")
+                say("\(name) was already revoked on \(iso8601(earlier)); nothing changed")
             } else {
-                print("revoked \(name)")
+                say("revoked \(name)")
             }
         }
     }
 
     struct Requeue: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Put quarantined drops back into the inbox (those set aside because the server stopped while examining them).")
+            abstract: "Put quarantined drops back into the inbox (those set aside because the server stopped while examining them).",
+            discussion: """
+                Examples:
+                  ls /srv/sealdrop/quarantine
+                  sealdrop server requeue /srv/sealdrop d0000019ad1b2c3d4e5f60718
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
@@ -267,19 +318,27 @@ extension Sealdrop.Server {
         @Argument(help: "The ids of the drops: their file names in ROOT/quarantine.")
         var ids: [String]
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let quarantine = Quarantine(root: ServerRoot(path: root))
             _ = try about(root) { try ServerRoot(path: root).authorityCertificate() }
             for id in ids {
                 try about("\(root)/quarantine") { try quarantine.requeue(id) }
-                print("requeued \(id)")
+                say("requeued \(id)")
             }
         }
     }
 
     struct Fsck: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Check that every image has its blob, every blob an image, and the log matches the database.")
+            abstract: "Check that every image has its blob, every blob an image, and the log matches the database.",
+            discussion: """
+                Examples:
+                  sealdrop server fsck /srv/sealdrop
+                  sealdrop server fsck /srv/sealdrop --repair
+                """)
 
         @Argument(help: "The server root directory.")
         var root: String
@@ -287,13 +346,16 @@ extension Sealdrop.Server {
         @Flag(help: "Remove orphan and superseded blobs, rebuild the notification log, fix modes; says each thing it did.")
         var repair = false
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let checker = SealServer.Fsck(root: ServerRoot(path: root))
             var problems: [SealServer.Fsck.Problem]
             if repair {
                 let outcome = try about(root) { try checker.repair() }
-                for sentence in outcome.done { print(sentence) }
-                if outcome.done.isEmpty { print("nothing to repair") }
+                for sentence in outcome.done { say(sentence) }
+                if outcome.done.isEmpty { say("nothing to repair") }
                 problems = outcome.remaining
             } else {
                 problems = try about(root) { try checker.check() }
@@ -303,7 +365,7 @@ extension Sealdrop.Server {
                 throw UsageFailure(message: "\(root): \(problems.count) problem\(problems.count == 1 ? "" : "s") found",
                                    hint: problems.contains(where: \.repairable) ? "run: sealdrop server fsck \(root) --repair" : nil)
             }
-            print("\(root): clean")
+            say("\(root): clean")
         }
     }
 }

@@ -21,22 +21,19 @@ extension Sealdrop {
         @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             let certificate = try about(profile.certificatePath) { try profile.certificate() }
             let log = PostLog(profile: profile)
-            var entries = try about(log.path) { try log.entries() }
-            let pending = Set(entries.filter { $0.state == "pending" }.map(\.id))
-            if !pending.isEmpty {
+            if try about(log.path, { try log.hasPending() }) {
                 let key = try passphrase.keyIfRemote(for: profile)
                 let transport = try about(profile.settings.server) { try profile.transport(key: key) }
-                let verdicts = try about(profile.settings.server) {
-                    try Verdicts(transport: transport, user: profile.settings.user).collect(pending)
-                }
-                let updates = entries.compactMap { entry in verdicts[entry.id].map { entry.with($0) } }
-                try about(log.path) { try log.append(updates) }
-                entries = try about(log.path) { try log.entries() }
+                try about(profile.settings.server) { try log.settle(Verdicts(transport: transport, user: profile.settings.user)) }
             }
+            let entries = try about(log.path) { try log.entries() }
             let waiting = entries.filter { $0.state == "pending" }
             let refused = entries.filter { $0.state == "refused" }
             if json {

@@ -8,7 +8,15 @@ import SealPKI
 extension Sealdrop {
     struct Tail: Reporting {
         static let configuration = CommandConfiguration(
-            abstract: "Show new notifications since you last looked; --follow keeps showing them as they land.")
+            abstract: "Show new notifications since you last looked; --follow keeps showing them as they land.",
+            discussion: """
+                Your own posts that the server refused, which never reach the log, are shown too \
+                (refused: your post NAME (FILE): REASON), once.
+
+                Examples:
+                  sealdrop tail
+                  sealdrop tail --follow --json | jq .name
+                """)
 
         @Flag(help: "Keep running and print each notification as it lands.")
         var follow = false
@@ -22,6 +30,9 @@ extension Sealdrop {
         @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
 
+        @OptionGroup var verbosity: VerbosityOptions
+
+
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
@@ -32,22 +43,55 @@ extension Sealdrop {
                 fflush(nil)
                 if let last = records.last { try profile.saveCursor(max(last.seq, profile.cursor())) }
             }
+            // The user's own posts the server refused are news too: they never reach the log.
+            let log = PostLog(profile: profile)
+            let verdicts = Verdicts(transport: feed.transport, user: profile.settings.user)
+            var lastLook = Date.distantPast
+            let refusals: () throws -> Void = {
+                guard Date().timeIntervalSince(lastLook) >= 2, try log.hasPending() else { return }
+                lastLook = Date()
+                for entry in try log.settle(verdicts) {
+                    guard case "refused" = entry.state else { continue }
+                    print(Self.refusalLine(entry, json: json))
+                }
+                fflush(nil)
+            }
             if follow {
-                _ = try feed.follow(after: start, stop: StopSignal(), deliver: show)
+                _ = try feed.follow(after: start, stop: StopSignal(), deliver: show, wakeUp: refusals)
             } else {
                 try show(try feed.records(after: start))
+                try about(log.path) { try refusals() }
             }
+        }
+
+        static func refusalLine(_ entry: PostLog.Entry, json: Bool) -> String {
+            let reason = entry.reason ?? "no reason given"
+            if json {
+                let data = try! JSONSerialization.data(
+                    withJSONObject: ["type": "refused", "name": entry.name, "reason": reason, "file": entry.file, "id": entry.id],
+                    options: [.sortedKeys, .withoutEscapingSlashes])
+                return String(decoding: data, as: UTF8.self)
+            }
+            return "refused: your post \(LogText.escaped(entry.name)) (\(LogText.escaped(entry.file))): \(reason)"
         }
     }
 
     struct List: Reporting {
-        static let configuration = CommandConfiguration(abstract: "List the images the server has accepted (latest per name).")
+        static let configuration = CommandConfiguration(abstract: "List the images the server has accepted (latest per name).",
+            discussion: """
+                Examples:
+                  sealdrop list
+                  sealdrop list --json
+                """)
 
         @Flag(help: "Print JSON.")
         var json = false
 
         @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
+
+        @OptionGroup var verbosity: VerbosityOptions
+
 
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)

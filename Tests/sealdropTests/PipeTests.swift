@@ -121,4 +121,20 @@ import Testing
         #expect(toStdout.stderr.contains("give exactly one input"))
         #expect(!w.exists("-"), "-o - is standard output, never a folder named -")
     }
+
+    @Test func fetchWritesOneImageToStandardOutput() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (daemon, _) = try w.startServer(.directory, registering: ["alice", "bob"])
+        defer { daemon.stop() }
+        try FileManager.default.copyItem(atPath: SealOpenTests.images + "/coffee.gif", toPath: w.path("coffee.gif"))
+        let post = try w.sealdrop(["post", "coffee.gif"], home: "alice")
+        #expect(post.status == 0, "\(post.stderr)")
+        let fetch = try w.shell(#"SEALDROP_HOME=bob "$SEALDROP" fetch coffee.gif -o - | cmp - coffee.gif"#)
+        #expect(fetch.status == 0, "\(fetch.stderr)")
+        #expect(fetch.stderr.contains("\"coffee.gif\" posted by alice"), "said on standard error: \(fetch.stderr)")
+        #expect(!w.exists("-"), "never a file named -")
+        let two = try w.sealdrop(["fetch", "coffee.gif", "other.gif", "-o", "-"], home: "bob")
+        #expect(two.status == 64 && two.stderr.contains("name exactly one"))
+    }
 }

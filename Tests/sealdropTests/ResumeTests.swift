@@ -100,6 +100,30 @@ import Testing
         #expect(forced.stdout.contains("posted 5 files"), "\(forced.stdout)")
     }
 
+    /// A post refused after `post` stopped waiting reaches the user through `tail`, once.
+    @Test func tailShowsYourOwnRefusalsOnce() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (daemon, _) = try w.startServer(.directory, registering: ["alice", "bob"])
+        defer { daemon.stop() }
+        try images(w, "photos", count: 1)
+        #expect(try w.sealdrop(["post", "photos/img00.png", "--name", "x.png"], home: "alice").status == 0)
+        let bob = try w.sealdrop(["post", "photos/img00.png", "--name", "x.png", "--no-wait"], home: "bob")
+        #expect(bob.status == 0, "\(bob.stderr)")
+        var refusal = ""
+        let deadline = Date().addingTimeInterval(60)
+        while refusal.isEmpty, Date() < deadline {
+            let tail = try w.sealdrop(["tail"], home: "bob")
+            refusal = tail.stdout.split(separator: "\n").first { $0.hasPrefix("refused: ") }.map(String.init) ?? ""
+            if refusal.isEmpty { usleep(200_000) }
+        }
+        #expect(refusal == "refused: your post x.png (photos/img00.png): the name \"x.png\" belongs to alice", "\(refusal)")
+        let again = try w.sealdrop(["tail", "--json"], home: "bob")
+        #expect(!again.stdout.contains("refused"), "said once: \(again.stdout)")
+        let status = try w.sealdrop(["status"], home: "bob")
+        #expect(status.stdout.contains("refused  x.png: the name \"x.png\" belongs to alice"), "\(status.stdout)")
+    }
+
     @Test func collidingNamesAreRefusedBeforeAnythingIsSent() throws {
         let w = try Workspace()
         defer { w.cleanup() }

@@ -104,6 +104,21 @@ public final class FileSink: ByteSink {
         "\(directory)/.sd-\(UUID().uuidString.prefix(8).lowercased()).\(suffix)"
     }
 
+    /// A file at `path` holding what `body` writes, committed when `body` returns; when
+    /// anything throws, nothing appears.
+    public static func create(
+        _ path: String, mode: mode_t = 0o644, replace: Bool, durable: Bool, _ body: (inout FileSink) throws -> Void
+    ) throws {
+        var sink = try FileSink(path: path)
+        do {
+            try body(&sink)
+            try sink.commit(mode: mode, replace: replace, durable: durable)
+        } catch {
+            sink.discard()
+            throw error
+        }
+    }
+
     static let partialSuffix = "partial"
 
     /// Removes the named partial files (`.sd-XXXXXXXX.partial`, the fallback where there is no

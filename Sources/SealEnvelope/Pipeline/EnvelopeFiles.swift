@@ -76,13 +76,8 @@ public enum EnvelopeFiles {
     ) throws -> Opened {
         let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority, now: now)
         try source.rewind()
-        var sink = try FileSink(path: try output(verified.header))
-        do {
+        try FileSink.create(try output(verified.header), replace: replace, durable: false) { sink in
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
-            try sink.commit(mode: 0o644, replace: replace, durable: false)
-        } catch {
-            sink.discard()
-            throw error
         }
         return Opened(header: verified.header, payloadLength: verified.payloadLength)
     }

@@ -3,7 +3,7 @@ import SealPKI
 
 /// Bytes read from a descriptor that may be a pipe or a terminal (standard input): read(2)
 /// only, so `skip` reads and drops.
-public struct StreamSource: ByteSource {
+public struct StreamSource: ByteSource, Sendable {
     let fd: Int32
     public let label: String
 
@@ -24,7 +24,7 @@ public struct StreamSource: ByteSource {
 }
 
 /// Bytes written straight to a descriptor (standard output).
-public struct StreamSink: ByteSink {
+public struct StreamSink: ByteSink, Sendable {
     let fd: Int32
     public let label: String
 

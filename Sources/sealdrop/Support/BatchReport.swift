@@ -24,7 +24,7 @@ final class ProgressBar: @unchecked Sendable {
     private let verb: String
     private var lastDraw = 0.0
 
-    init(verb: String, enabled: Bool = isatty(STDERR_FILENO) == 1) {
+    init(verb: String, enabled: Bool = isatty(STDERR_FILENO) == 1 && Verbosity.current != .quiet) {
         self.verb = verb
         self.enabled = enabled
     }
@@ -80,12 +80,18 @@ enum BatchReport {
                        "seconds": (seconds * 1000).rounded() / 1000, "items": items])
         } else {
             let rate = seconds > 0 ? Double(bytes) / seconds / 1e6 : 0
-            Swift.print("\(verb) \(done) file\(done == 1 ? "" : "s") (\(formatSize(bytes))) in \(String(format: "%.2f", seconds)) s, "
+            say("\(verb) \(done) file\(done == 1 ? "" : "s") (\(formatSize(bytes))) in \(String(format: "%.2f", seconds)) s, "
                         + "\(String(format: "%.1f", rate)) MB/s, \(String(format: "%.1f", seconds > 0 ? Double(done) / seconds : 0)) files/s; "
                         + "\(skipped) skipped\(existing > 0 ? " (\(existing) already done)" : ""), \(failed) failed"
                         + (notStarted > 0 ? ", \(notStarted) not started" : ""))
             for result in results {
-                if case .skipped(.notAnImage) = result.outcome { Swift.print("  skipped \(result.item.input): not an image") }
+                switch result.outcome {
+                case .skipped(.notAnImage): say("  skipped \(result.item.input): not an image")
+                case .skipped(let reason): detail("  skipped \(result.item.input): \(reason)")
+                case .done(let output, let n):
+                    detail("  \(verb) \(result.item.input) -> \(output) (\(formatSize(n)), \(String(format: "%.2f", result.seconds)) s)")
+                case .failed: break
+                }
             }
             for result in results {
                 if case .failed(let error) = result.outcome {

@@ -21,11 +21,13 @@ struct UsageFailure: Error {
 
 /// A command whose errors are printed the sealdrop way before exiting non-zero.
 protocol Reporting: ParsableCommand {
+    var verbosity: VerbosityOptions { get }
     func perform() throws
 }
 
 extension Reporting {
     func run() throws {
+        Verbosity.current = verbosity.level
         do {
             try perform()
         } catch let exit as ExitCode {
