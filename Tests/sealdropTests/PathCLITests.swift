@@ -52,6 +52,13 @@ import Testing
         try run(["request", "--key", p("b") + ".key", "--user", "bob", "-o", p("q")])
         try run(["server", "issue", p("r"), p("q"), "-o", p("t")], expect: 1)
         try run(["server", "issue", p("r"), p("q"), "-o", p("u")])
+        // The client side: a profile from those files, then every profile command on it.
+        try w.write("test passphrase\n", to: form == .unicode ? "é w" : "w")
+        try run(["profile", "import", "--key", p("b") + ".key", "--cert", p("u"), "--server", p("r"), "--home", p("h"),
+                 "--passphrase-file", p("w")])
+        try run(["post", p("i"), "--home", p("h"), "--no-wait", "--passphrase-file", p("w")])
+        try run(["server", "ingest", p("r"), "--once"])
+        for command in [["status"], ["tail"], ["list"]] { try run(command + ["--home", p("h")]) }
         #expect(runs.allSatisfy { !$0.1.signalled })
     }
 }
