@@ -14,7 +14,8 @@ public final class Ingester: @unchecked Sendable {
     // Used by one thread at a time (the lock serialises processes; callers serialise calls).
     public let root: ServerRoot
     let catalogue: Catalogue
-    let identity: RSAIdentity
+    /// The encryption key, remembering batch keys: a batch of envelopes costs one unwrap.
+    public let identity: BatchKeyCache
     let authority: CertificateAuthority
     let policy: IngestPolicy
     let logger: Logger
@@ -42,10 +43,11 @@ public final class Ingester: @unchecked Sendable {
         self.logger = logger
         catalogue = try root.catalogue()
         authority = try root.authority(passphrase: passphrase)
-        identity = RSAIdentity(key: try KeyFile.readPrivateKey(at: root.encryptionKeyPath, passphrase: passphrase))
-        guard try root.encryptionCertificate().publicKey == identity.key.publicKey else {
+        let key = try KeyFile.readPrivateKey(at: root.encryptionKeyPath, passphrase: passphrase)
+        guard try root.encryptionCertificate().publicKey == key.publicKey else {
             throw PKIError.certificateRejected("encryption.key does not match encryption.crt")
         }
+        identity = BatchKeyCache(RSAIdentity(key: key))
         try root.makeLayout()
         blobs = BlobStore(directory: root.blobs)
         quarantine = Quarantine(root: root)

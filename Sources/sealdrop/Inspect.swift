@@ -41,6 +41,7 @@ extension Sealdrop {
                 ("sender_issuer", h.senderCertificate.issuer.description),
                 ("sender_certificate", h.senderCertificate.fingerprint.description),
                 ("recipient_key", Fingerprint(digest: try SHA256Digest(bytes: h.recipient)).description),
+                ("key_mode", h.keyMode.description),
                 ("key_commitment", h.keyCommitment.hexString),
                 ("wrapped_key_bytes", h.wrappedKey.count),
                 ("chunk_size", h.chunkSize),

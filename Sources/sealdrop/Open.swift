@@ -53,7 +53,8 @@ extension Sealdrop {
                 throw FileFailure(path: ca, underlying: PKIError.certificateRejected("not a self-signed CA certificate"))
             }
             let secret = try passphrase.existing(for: key)
-            let identity = RSAIdentity(key: try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) })
+            // A folder of batch envelopes (§5.1) costs one RSA operation per batch.
+            let identity = BatchKeyCache(RSAIdentity(key: try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }))
             detail("opening with \(key); senders must chain to \(authority.subject) (\(ca))")
             if inputs == [StandardStreams.dash] || output == StandardStreams.dash {
                 return try openOne(inputs[0], identity: identity, authority: authority)
@@ -83,13 +84,14 @@ extension Sealdrop {
             }, progress: bar.update)
             bar.finish()
             folders.removeEmpty()
+            detail("batch keys unwrapped: \(identity.batchUnwraps) (FORMAT.md §5.1; envelopes with their own key are not counted)")
             try BatchReport.finish(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
         }
 
         /// One envelope from standard input or to standard output. Either way it is verified
         /// completely first; standard output then receives each chunk once its tag is checked.
-        private func openOne(_ input: String, identity: RSAIdentity, authority: Certificate) throws {
+        private func openOne(_ input: String, identity: any Identity, authority: Certificate) throws {
             var source = try StandardStreams.envelope(input)
             if output == StandardStreams.dash {
                 try StandardStreams.checkBinaryOutput("image bytes", suggestion: "redirect it to a file or a pipe, or open into a folder with -o DIR")

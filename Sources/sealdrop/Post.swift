@@ -47,6 +47,10 @@ extension Sealdrop {
         @Flag(help: "Post again images this profile posted already (same name and contents).")
         var force = false
 
+        @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+            "With several images, wrap one batch key for all of them (FORMAT.md §5.1): the server unwraps once per batch."))
+        var batchWrap = true
+
 
         @OptionGroup var batch: BatchOptions
 
@@ -69,10 +73,10 @@ extension Sealdrop {
             let secret = try passphrase.existing(for: profile.keyPath)
             let signer = try about(profile.keyPath) { try profile.signer(passphrase: secret) }
             let transport = try about(profile.settings.server) { try profile.transport(key: signer.key) }
-            let poster = Poster(
-                sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!),
-                transport: transport)
+            var sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!)
             let items = try BatchPlan.items(for: inputs, outputDirectory: profile.home, allowSharedOutput: true) { $0 }
+            if batchWrap, items.count > 1 { sealer.batchKey = try BatchKey(recipient: sealer.recipient, sender: signer.certificate) }
+            let poster = Poster(sealer: sealer, transport: transport)
             try ImageNameOption.check(name, items: items, input: inputs[0])
             let fixedName = name
             let names = Dictionary(uniqueKeysWithValues: items.map {

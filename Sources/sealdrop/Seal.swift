@@ -54,6 +54,9 @@ extension Sealdrop {
 
         static let batchGroupSize = 256
 
+        @Flag(help: ArgumentHelp("Wrap one batch key for the whole run instead of a key per file: one RSA operation here and at the recipient (FORMAT.md §5.1)."))
+        var batchWrap = false
+
         @OptionGroup var batch: BatchOptions
 
         @OptionGroup var passphrase: PassphraseOptions
@@ -89,8 +92,10 @@ extension Sealdrop {
             let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
             detail("signing as \(ownerCertificate.subject) (\(key), \(certificatePath)); sealing to \(recipient.subject) (\(to))")
-            let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),
-                                        suite: Suite(name: suite)!, chunkSize: try parsedChunkSize())
+            var configured = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),
+                                            suite: Suite(name: suite)!, chunkSize: try parsedChunkSize())
+            if batchWrap { configured.batchKey = try BatchKey(recipient: configured.recipient, sender: ownerCertificate) }
+            let sealer = configured
             if inputs == [StandardStreams.dash] {
                 var input = StreamSource.standardInput
                 let head = try input.read(upTo: 1 << 16)

@@ -50,8 +50,9 @@ final class TestServer: @unchecked Sendable {
     /// Seals `image` as `user` under `name` straight into the inbox; returns the inbox name.
     @discardableResult
     func drop(_ image: String = "coffee.gif", as user: String = "alice", name: String? = nil, now: Date = Date(),
-              recipient: RSA.PublicKey? = nil) throws -> String {
-        let sealer = EnvelopeSealer(signer: signers[user]!, recipient: RSARecipient(key: recipient ?? encryption.publicKey))
+              recipient: RSA.PublicKey? = nil, batchKey: BatchKey? = nil) throws -> String {
+        var sealer = EnvelopeSealer(signer: signers[user]!, recipient: RSARecipient(key: recipient ?? encryption.publicKey))
+        sealer.batchKey = batchKey
         let inboxName = Inbox.uniqueName(suffix: ".seal")
         var source = try FileSource(path: fixturesDirectory.appendingPathComponent("images/\(image)").path)
         var sink = try FileSink(path: "\(root.inboxTemporary)/\(inboxName)")

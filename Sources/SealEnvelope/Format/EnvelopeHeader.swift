@@ -27,6 +27,15 @@ public enum Suite: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertib
     var tagLength: Int { self == .cbcHMAC ? 32 : 16 }
 }
 
+/// What the header's wrapped key is (FORMAT.md §2, §5): the envelope's own content key, or
+/// a batch key shared by envelopes sealed together, from which each derives its own.
+public enum KeyMode: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case single = 0
+    case batch = 1
+
+    public var description: String { self == .single ? "single" : "batch" }
+}
+
 /// The clear header of an envelope (FORMAT.md §2).
 public struct EnvelopeHeader: Sendable, Equatable {
     public static let magic = Array("SEALDROP".utf8)
@@ -50,6 +59,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
     public var height: UInt32
     public var senderCertificate: Certificate
     public var wrappedKey: [UInt8]
+    public var keyMode: KeyMode = .single
 
     public var createdDate: Date { Date(timeIntervalSince1970: Double(created) / 1000) }
 
@@ -60,7 +70,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
         w.u8(Self.version)
         w.u8(kind.rawValue)
         w.u8(suite.rawValue)
-        w.u8(0)
+        w.u8(keyMode.rawValue)
         w.u32(UInt32(headerLength))
         w.raw(envelopeID)
         w.u64(created)
@@ -161,7 +171,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
         var p = ByteReader(Array(prefix[9...]))
         guard let kind = EnvelopeKind(rawValue: try p.u8()) else { throw EnvelopeError.malformed("unknown kind") }
         guard let suite = Suite(rawValue: try p.u8()) else { throw EnvelopeError.malformed("unknown suite") }
-        guard try p.u8() == 0 else { throw EnvelopeError.malformed("reserved byte is not 0") }
+        guard let keyMode = KeyMode(rawValue: try p.u8()) else { throw EnvelopeError.malformed("unknown key mode") }
         let length = Int(try p.u32())
         guard length > fixedPrefixLength, length <= maximumLength else { throw EnvelopeError.malformed("header length \(length)") }
         let rest = try source.read(exactly: length - fixedPrefixLength, or: EnvelopeError.truncated)
@@ -193,7 +203,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
             let header = EnvelopeHeader(
                 kind: kind, suite: suite, envelopeID: id, created: created, chunkSize: chunkSize, recipient: recipient,
                 keyCommitment: commitment, name: name, mediaType: media, width: width, height: height,
-                senderCertificate: certificate, wrappedKey: wrapped)
+                senderCertificate: certificate, wrappedKey: wrapped, keyMode: keyMode)
             try header.validate()
             guard header.encodedLength == length else { throw EnvelopeError.malformed("header length does not match its fields") }
             return header

@@ -136,7 +136,17 @@ public enum EnvelopeReader {
     /// The content key wrapped in `header` for `identity`, checked against the key commitment.
     public static func contentKey(of header: EnvelopeHeader, identity: any Identity) throws -> SecretBytes {
         guard header.wrappedKey.count == identity.wrappedKeyLength else { throw EnvelopeError.tampered }
-        let key = try identity.unwrap(header.wrappedKey, label: KeySchedule.fieldsDigest(header.fields))
+        let key: SecretBytes
+        switch header.keyMode {
+        case .single:
+            key = try identity.unwrap(header.wrappedKey, label: KeySchedule.fieldsDigest(header.fields))
+        case .batch:
+            // §5.1: the batch key, exactly 32 bytes, then this envelope's key from its id.
+            let batchKey = try identity.unwrapBatchKey(
+                header.wrappedKey, label: KeySchedule.batchLabel(recipient: header.recipient, sender: header.senderCertificate))
+            guard batchKey.count == KeySchedule.contentKeyLength else { throw EnvelopeError.tampered }
+            key = KeySchedule.batchContentKey(batchKey: batchKey, envelopeID: header.envelopeID)
+        }
         // §5: K is exactly 32 bytes; any other length is the same error as a failed unwrap.
         guard key.count == KeySchedule.contentKeyLength, Memory.constantTimeEqual(KeySchedule.commitment(for: key), header.keyCommitment) else { throw EnvelopeError.tampered }
         return key

@@ -22,6 +22,9 @@ public struct EnvelopeSealer: Sendable {
     /// Chunks of one input sealed at once: a large file uses every core, memory stays at
     /// about two chunks per worker.
     public var chunkWorkers: Int
+    /// When set, every envelope carries this batch key instead of its own wrapped content
+    /// key (§5.1): one RSA operation for the whole batch, here and at the recipient.
+    public var batchKey: BatchKey?
     /// Only for tests of the §5 rule that readers refuse any other length: never set it.
     var unsafeContentKeyLength = KeySchedule.contentKeyLength
     /// Only for tests of the §3 rule that an image's content must match its media type.
@@ -70,17 +73,23 @@ public struct EnvelopeSealer: Sendable {
             media = MediaType(name: mediaType, width: 0, height: 0)
         }
 
-        let contentKey = SecretBytes(randomCount: unsafeContentKeyLength)
+        let envelopeID = Random.bytes(count: 16)
+        if let batchKey {
+            precondition(batchKey.recipient == recipient.fingerprint && batchKey.sender == signer.certificate,
+                         "a batch key serves one sender and one recipient")
+        }
+        let contentKey = batchKey?.contentKey(envelopeID: envelopeID) ?? SecretBytes(randomCount: unsafeContentKeyLength)
         var header = EnvelopeHeader(
-            kind: kind, suite: suite, envelopeID: Random.bytes(count: 16),
+            kind: kind, suite: suite, envelopeID: envelopeID,
             created: UInt64((now.timeIntervalSince1970 * 1000).rounded()), chunkSize: chunkSize,
             recipient: recipient.fingerprint, keyCommitment: KeySchedule.commitment(for: contentKey),
             name: name, mediaType: media.name, width: media.width, height: media.height,
             // header_length, inside the fields, counts the wrapped key: reserve its length.
-            senderCertificate: signer.certificate, wrappedKey: [UInt8](repeating: 0, count: recipient.wrappedKeyLength))
+            senderCertificate: signer.certificate, wrappedKey: [UInt8](repeating: 0, count: recipient.wrappedKeyLength),
+            keyMode: batchKey == nil ? .single : .batch)
         try header.validate()
         let fieldsDigest = KeySchedule.fieldsDigest(header.fields)
-        header.wrappedKey = try recipient.wrap(contentKey, label: fieldsDigest)
+        header.wrappedKey = try batchKey?.wrapped ?? recipient.wrap(contentKey, label: fieldsDigest)
         precondition(header.wrappedKey.count == recipient.wrappedKeyLength)
         let cipher = ChunkCiphers.make(suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: fieldsDigest))
 

@@ -17,6 +17,15 @@ public protocol Identity: Sendable {
     var wrappedKeyLength: Int { get }
     /// Any failure is `EnvelopeError.tampered`.
     func unwrap(_ wrapped: [UInt8], label: [UInt8]) throws -> SecretBytes
+    /// A batch key (§5.1): the same wrapped bytes come once per envelope of a batch, so an
+    /// identity may remember what it unwrapped (`BatchKeyCache`).
+    func unwrapBatchKey(_ wrapped: [UInt8], label: [UInt8]) throws -> SecretBytes
+}
+
+extension Identity {
+    public func unwrapBatchKey(_ wrapped: [UInt8], label: [UInt8]) throws -> SecretBytes {
+        try unwrap(wrapped, label: label)
+    }
 }
 
 /// Signs a transcript digest and names itself with a certificate.
