@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Ingestion with one key per envelope against one batch key per folder (FORMAT.md §5.1), in
+# the same run, beside the bound a key per envelope sets: libgcrypt's own RSA-3072 OAEP unwrap
+# rate on both cores, measured here too. COUNT small images (default 1000) are sealed twice,
+# once each way, dropped, and each set is timed through one durable `server ingest --once`
+# (signature, unwrap and every MAC checked, blobs fsynced, group commits of BATCH).
+# Usage: batch-ingest.sh [count] [batch]
+source "$(dirname "$0")/common.sh"
+count="${1:-1000}"
+batch="${2:-256}"
+mkdir -p "$work/photos"
+for i in $(seq 1 "$count"); do cp fixtures/images/horse.png "$work/photos/img-$i.png"; done
+cores=$(nproc)
+unwrap_ms=$("$bin" bench --primitives-only --sizes 64k --rsa-bits 3072 --seconds 2 --json \
+    | sed -n 's/.*"libgcrypt":\([0-9.e-]*\),"name":"rsa-3072 oaep unwrap".*/\1/p')
+bound=$(echo "1000 / $unwrap_ms * $cores" | bc -l)
+ingest() {  # mode, seal flags...
+    local mode="$1"; shift
+    rm -rf "$work/sealed"
+    "$bin" seal "$work/photos" --to "$work/root/encryption.crt" --key "$work/alice.key" -o "$work/sealed" "$@" >/dev/null
+    for f in "$work"/sealed/*.seal; do mv "$f" "$work/root/inbox/tmp/$mode-$(basename "$f")"; done
+    for f in "$work"/root/inbox/tmp/*.seal; do mv "$f" "$work/root/inbox/new/"; done
+    read -r s rss cpu < <(measure "$bin" server ingest "$work/root" --once --batch-size "$batch" 2>/dev/null)
+    local rate; rate=$(echo "$count / $s" | bc -l)
+    printf '%-22s %5d envelopes in %6.2f s = %6.0f envelopes/s (%.2f x the RSA bound), CPU %s%%, peak RSS %d MiB\n' \
+        "$mode" "$count" "$s" "$rate" "$(echo "$rate / $bound" | bc -l)" "$cpu" "$((rss / 1024))"
+}
+printf 'libgcrypt RSA-3072 OAEP unwrap: %.2f ms, so at most %.0f envelopes/s on %d cores with a key per envelope\n' \
+    "$unwrap_ms" "$bound" "$cores"
+ingest "key per envelope"
+# The same images again under other names, so that none is a replay or a new version.
+for f in "$work"/photos/*.png; do mv "$f" "${f%.png}-b.png"; done
+ingest "one batch key" --batch-wrap --batch-sign
+"$bin" server fsck "$work/root" >/dev/null && echo "fsck clean; $("$bin" server status "$work/root" --json)"
