@@ -225,7 +225,7 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
         return answer.status == 404 ? nil : answer.body
     }
 
-    public func logLines(after seq: Int) throws -> (first: Int, bytes: [UInt8]) {
+    public func logLines(after seq: Int, offset: Int?) throws -> LogLines {
         var bytes: [UInt8] = []
         var next = seq
         // The gateway sends at most linesPerRequest lines a request: ask until a short answer.
@@ -234,7 +234,7 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
             bytes += chunk
             let lines = chunk.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
             next += lines
-            if lines < NotificationLog.linesPerRequest { return (seq + 1, bytes) }
+            if lines < NotificationLog.linesPerRequest { return LogLines(first: seq + 1, offset: nil, bytes: bytes) }
         }
     }
 

@@ -26,11 +26,15 @@ public struct NotificationFeed: Sendable {
         // The head first: the server appends lines before it signs them, so the lines read
         // after it hold at least the lines it names.
         let head = try transport.logHead()
-        let (first, lines) = try transport.logLines(after: min(seq, known.seq))
+        // Read from where the last verified line ended, when that is where this read starts.
+        let from = min(seq, known.seq)
+        let mark = profile.logMark()
+        let lines = try transport.logLines(after: from, offset: mark?.seq == from ? mark?.offset : nil)
         let (records, verified) = try NotificationLog.verifiedRecords(
-            head: head, lines: lines, first: first, source: transport.logSource, authority: authority, delivery: delivery,
+            head: head, lines: lines.bytes, first: lines.first, source: transport.logSource, authority: authority, delivery: delivery,
             known: known, after: seq)
         try profile.saveVerifiedLogHead(verified)
+        if let end = lines.end(ofLine: verified.seq) { try profile.saveLogMark(Profile.LogMark(seq: verified.seq, offset: end)) }
         return records
     }
 

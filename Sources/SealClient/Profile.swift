@@ -138,6 +138,30 @@ public struct Profile: Sendable {
         try AtomicFile.write(Array(try JSONEncoder().encode(head)), to: logHeadPath, mode: 0o600, replace: true)
     }
 
+    /// Where the last verified line ends in the server's log file (directory servers): the
+    /// next read starts there instead of at the beginning. Only a hint: what is read from
+    /// it is verified against the head as any read is.
+    public struct LogMark: Codable, Sendable, Equatable {
+        public let seq: Int
+        public let offset: Int
+
+        public init(seq: Int, offset: Int) {
+            self.seq = seq
+            self.offset = offset
+        }
+    }
+
+    var logMarkPath: String { "\(home)/log-mark.json" }
+
+    public func logMark() -> LogMark? {
+        (try? KeyFile.readBytes(logMarkPath, limit: 4096, followSymlinks: false)).flatMap { try? JSONDecoder().decode(LogMark.self, from: Data($0)) }
+    }
+
+    public func saveLogMark(_ mark: LogMark) throws {
+        guard mark != logMark() else { return }
+        try AtomicFile.write(Array(try JSONEncoder().encode(mark)), to: logMarkPath, mode: 0o600, replace: true)
+    }
+
     public func cursor() -> Int {
         (FileManager.default.contents(atPath: cursorPath).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }) ?? 0
     }

@@ -43,10 +43,33 @@ public protocol ServerTransport: Sendable {
     /// What the log is called in errors: its path, or its URL.
     var logSource: String { get }
     /// Complete lines of the log from line `first` on, for some `first` at or before `after + 1`.
-    func logLines(after seq: Int) throws -> (first: Int, bytes: [UInt8])
+    /// `offset`, when known, is where line `after + 1` starts in the server's file: a reader
+    /// that kept it reads only what is new, however long the log has grown.
+    func logLines(after seq: Int, offset: Int?) throws -> LogLines
     /// A descriptor that becomes readable when the log may have changed, with `drain` to
     /// clear it; the caller polls it beside its stop signal.
     func watchLog(after seq: Int) throws -> LogWatch
+}
+
+/// Lines of the notification log as a transport read them.
+public struct LogLines: Sendable {
+    /// The number of the first line in `bytes`.
+    public let first: Int
+    /// Where `bytes` start in the server's file, when the transport reads that file.
+    public let offset: Int?
+    public let bytes: [UInt8]
+
+    /// Where the line numbered `seq` ends in the server's file (the next line's offset); nil
+    /// when that is not known or the line is not in `bytes`.
+    public func end(ofLine seq: Int) -> Int? {
+        guard let offset, seq >= first else { return nil }
+        var remaining = seq - first + 1
+        for (index, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
+            remaining -= 1
+            if remaining == 0 { return offset + index + 1 }
+        }
+        return nil
+    }
 }
 
 /// A wake-up source for a follower of the log.
@@ -122,8 +145,17 @@ public struct DirectoryTransport: ServerTransport {
         try KeyFile.readBytesIfPresent(root.notificationHeadPath, limit: LogHead.maximumBytes, followSymlinks: false)
     }
 
-    public func logLines(after seq: Int) throws -> (first: Int, bytes: [UInt8]) {
-        (1, try KeyFile.readBytesIfPresent(root.notificationLogPath, limit: NotificationLog.maximumBytes, followSymlinks: false) ?? [])
+    public func logLines(after seq: Int, offset: Int?) throws -> LogLines {
+        let path = root.notificationLogPath
+        if let offset, offset > 0, var file = try? FileSource(path: path, followSymlinks: false), file.size >= offset {
+            // From the byte before `offset`, which must end line `seq`: otherwise the offset is
+            // not this file's, and the whole log is read instead.
+            if try file.skip(offset - 1) == offset - 1, try file.read(upTo: 1) == [UInt8(ascii: "\n")] {
+                return LogLines(first: seq + 1, offset: offset, bytes: try file.read(upTo: NotificationLog.maximumBytes))
+            }
+        }
+        return LogLines(first: 1, offset: 0,
+                        bytes: try KeyFile.readBytesIfPresent(path, limit: NotificationLog.maximumBytes, followSymlinks: false) ?? [])
     }
 
     public func watchLog(after seq: Int) throws -> LogWatch {

@@ -3,7 +3,8 @@
 # the same run, beside the bound a key per envelope sets: libgcrypt's own RSA-3072 OAEP unwrap
 # rate on both cores, measured here too. COUNT small images (default 1000) are sealed twice,
 # once each way, dropped, and each set is timed through one durable `server ingest --once`
-# (signature, unwrap and every MAC checked, blobs fsynced, group commits of BATCH).
+# (signature, unwrap and every MAC checked, blobs fsynced, group commits of BATCH); each
+# folder is also opened with the server's key by `sealdrop open`, timed the same way.
 # Usage: batch-ingest.sh [count] [batch]
 source "$(dirname "$0")/common.sh"
 count="${1:-1000}"
@@ -18,11 +19,16 @@ ingest() {  # mode, seal flags...
     local mode="$1"; shift
     rm -rf "$work/sealed"
     "$bin" seal "$work/photos" --to "$work/root/encryption.crt" --key "$work/alice.key" -o "$work/sealed" "$@" >/dev/null
+    rm -rf "$work/opened"
+    read -r os orss ocpu < <(measure "$bin" open "$work/sealed" --key "$work/root/encryption.key" --ca "$work/root/ca.crt" -o "$work/opened")
+    local opened; opened=$(echo "$count / $os" | bc -l)
+    printf '%-22s open  %5d files in %6.2f s = %6.0f files/s (%.2f x the RSA bound), CPU %s%%, peak RSS %d MiB\n' \
+        "$mode" "$count" "$os" "$opened" "$(echo "$opened / $bound" | bc -l)" "$ocpu" "$((orss / 1024))"
     for f in "$work"/sealed/*.seal; do mv "$f" "$work/root/inbox/tmp/$mode-$(basename "$f")"; done
     for f in "$work"/root/inbox/tmp/*.seal; do mv "$f" "$work/root/inbox/new/"; done
     read -r s rss cpu < <(measure "$bin" server ingest "$work/root" --once --batch-size "$batch" 2>/dev/null)
     local rate; rate=$(echo "$count / $s" | bc -l)
-    printf '%-22s %5d envelopes in %6.2f s = %6.0f envelopes/s (%.2f x the RSA bound), CPU %s%%, peak RSS %d MiB\n' \
+    printf '%-22s ingest %5d envelopes in %6.2f s = %6.0f envelopes/s (%.2f x the RSA bound), CPU %s%%, peak RSS %d MiB\n' \
         "$mode" "$count" "$s" "$rate" "$(echo "$rate / $bound" | bc -l)" "$cpu" "$((rss / 1024))"
 }
 printf 'libgcrypt RSA-3072 OAEP unwrap: %.2f ms, so at most %.0f envelopes/s on %d cores with a key per envelope\n' \
