@@ -28,8 +28,7 @@ public struct NotificationFeed: Sendable {
         let head = try transport.logHead()
         // Read from where the last verified line ended, when that is where this read starts.
         let from = min(seq, known.seq)
-        let mark = profile.logMark()
-        let lines = try transport.logLines(after: from, offset: mark?.seq == from ? mark?.offset : nil)
+        let lines = try transport.logLines(after: from, offset: profile.logMark(at: from)?.offset)
         let (records, verified) = try NotificationLog.verifiedRecords(
             head: head, lines: lines.bytes, first: lines.first, source: transport.logSource, authority: authority, delivery: delivery,
             known: known, after: seq)
@@ -56,5 +55,34 @@ public struct NotificationFeed: Sendable {
             watch.drain()
         }
         return cursor
+    }
+}
+
+/// The latest record of each image name, kept in the profile (`images.json`) with the line it
+/// reached: `list` and `fetch --all` read only the lines after it, not the whole log.
+public struct ImageIndex: Sendable {
+    public let path: String
+
+    public init(profile: Profile) { path = profile.home + "/images.json" }
+
+    struct Stored: Codable {
+        let seq: Int
+        let images: [NotificationRecord]
+    }
+
+    /// Brings the index up to the log's verified head and returns the images, by name.
+    public func update(from feed: NotificationFeed) throws -> [NotificationRecord] {
+        let stored = (try? KeyFile.readBytes(path, limit: NotificationLog.maximumBytes, followSymlinks: false))
+            .flatMap { try? JSONDecoder().decode(Stored.self, from: Data($0)) } ?? Stored(seq: 0, images: [])
+        var latest = Dictionary(stored.images.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        let fresh = try feed.records(after: stored.seq)
+        for record in fresh { latest[record.name] = record }
+        let images = latest.values.sorted { $0.name < $1.name }
+        if let last = fresh.last {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try AtomicFile.write(Array(try encoder.encode(Stored(seq: last.seq, images: images))), to: path, mode: 0o600, replace: true)
+        }
+        return images
     }
 }

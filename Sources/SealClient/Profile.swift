@@ -151,15 +151,23 @@ public struct Profile: Sendable {
         }
     }
 
-    var logMarkPath: String { "\(home)/log-mark.json" }
+    var logMarkPath: String { "\(home)/log-marks.json" }
 
-    public func logMark() -> LogMark? {
-        (try? KeyFile.readBytes(logMarkPath, limit: 4096, followSymlinks: false)).flatMap { try? JSONDecoder().decode(LogMark.self, from: Data($0)) }
+    /// The marks kept, one per reader position (tail's cursor, list's index): a few.
+    static let markCount = 8
+
+    public func logMarks() -> [LogMark] {
+        (try? KeyFile.readBytes(logMarkPath, limit: 4096, followSymlinks: false)).flatMap { try? JSONDecoder().decode([LogMark].self, from: Data($0)) } ?? []
     }
 
+    /// The mark at line `seq`, if one was kept.
+    public func logMark(at seq: Int) -> LogMark? { logMarks().first { $0.seq == seq } }
+
     public func saveLogMark(_ mark: LogMark) throws {
-        guard mark != logMark() else { return }
-        try AtomicFile.write(Array(try JSONEncoder().encode(mark)), to: logMarkPath, mode: 0o600, replace: true)
+        let marks = logMarks()
+        guard !marks.contains(mark) else { return }
+        let kept = Array(([mark] + marks.filter { $0.seq != mark.seq }).sorted { $0.seq > $1.seq }.prefix(Self.markCount))
+        try AtomicFile.write(Array(try JSONEncoder().encode(kept)), to: logMarkPath, mode: 0o600, replace: true)
     }
 
     public func cursor() -> Int {

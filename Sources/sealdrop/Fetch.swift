@@ -73,7 +73,8 @@ extension Sealdrop {
             let fetcher = try about(profile.keyPath) { try Fetcher(profile: profile, passphrase: secret) }
             var wanted = names
             if all {
-                wanted = Array(Set(try fetcher.feed().records(after: 0).map(\.name))).sorted()
+                let index = ImageIndex(profile: profile)
+                wanted = try about(index.path) { try index.update(from: fetcher.feed()).map(\.name) }
             }
             if output == StandardStreams.dash { return try fetchToStandardOutput(wanted, fetcher: fetcher) }
             var isDirectory: ObjCBool = false

@@ -96,9 +96,8 @@ extension Sealdrop {
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
-            var latest: [String: NotificationRecord] = [:]
-            for record in try passphrase.feed(for: profile).records(after: 0) { latest[record.name] = record }
-            let images = latest.values.sorted { $0.name < $1.name }
+            let index = ImageIndex(profile: profile)
+            let images = try about(index.path) { try index.update(from: passphrase.feed(for: profile)) }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -20,7 +20,7 @@ import Testing
         let feed = try NotificationFeed(profile: bob)
         #expect(try feed.records(after: 0).map(\.name) == ["coffee.gif", "horse.png"])
         let log = try Data(contentsOf: URL(fileURLWithPath: server.root.notificationLogPath))
-        #expect(bob.logMark() == Profile.LogMark(seq: 2, offset: log.count))
+        #expect(bob.logMark(at: 2) == Profile.LogMark(seq: 2, offset: log.count))
         try posted(server, ["rocket.jpg"])
         // The lines already verified are spoiled (same length): a reader starting from its
         // mark never reads them; one without a mark does, and refuses the log.
@@ -28,7 +28,7 @@ import Testing
         spoiled.replaceSubrange(0..<20, with: Data(repeating: UInt8(ascii: "x"), count: 20))
         try spoiled.write(to: URL(fileURLWithPath: server.root.notificationLogPath))
         #expect(try feed.records(after: 2).map(\.name) == ["rocket.jpg"])
-        #expect(bob.logMark()?.seq == 3 && bob.logMark()?.offset == spoiled.count)
+        #expect(bob.logMark(at: 3)?.offset == spoiled.count)
         let (carol, _) = try FetchTests().profile(server, "alice")
         #expect(throws: NotificationLog.Corrupt.self) { try NotificationFeed(profile: carol).records(after: 0) }
     }
@@ -50,5 +50,26 @@ import Testing
         try bob.saveLogMark(Profile.LogMark(seq: 3, offset: log.count))
         try log.prefix(log.count - 1).write(to: URL(fileURLWithPath: server.root.notificationLogPath))
         #expect(throws: (any Error).self) { try feed.records(after: 3) }
+    }
+
+    /// list keeps an index of the latest record per name and reads only the lines after it.
+    @Test func theImageIndexReadsOnlyWhatIsNew() throws {
+        let server = try TestServer()
+        try posted(server, ["coffee.gif", "horse.png"])
+        let (bob, _) = try FetchTests().profile(server, "bob")
+        let feed = try NotificationFeed(profile: bob)
+        let index = ImageIndex(profile: bob)
+        #expect(try index.update(from: feed).map(\.name) == ["coffee.gif", "horse.png"])
+        // tail moves on; the index keeps its own mark.
+        try posted(server, ["rocket.jpg"])
+        _ = try feed.records(after: 2)
+        try server.drop("chelsea.webp", as: "bob", name: "coffee.gif")  // bob's coffee.gif: refused, alice owns it
+        try posted(server, ["camera.png"])
+        var spoiled = try Data(contentsOf: URL(fileURLWithPath: server.root.notificationLogPath))
+        spoiled.replaceSubrange(0..<20, with: Data(repeating: UInt8(ascii: "x"), count: 20))
+        try spoiled.write(to: URL(fileURLWithPath: server.root.notificationLogPath))
+        let images = try index.update(from: feed)
+        #expect(images.map(\.name) == ["camera.png", "coffee.gif", "horse.png", "rocket.jpg"], "read from its mark, not line 1")
+        #expect(images.first { $0.name == "coffee.gif" }?.owner == "alice")
     }
 }
