@@ -28,6 +28,8 @@ let package = Package(
             providers: [.apt(["libgcrypt20-dev"])]
         ),
         .target(name: "GcryptKit", dependencies: ["CGcrypt"]),
+        // Linux calls Swift's Glibc module leaves out (syncfs), for the server's group commits.
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .target(
             name: "SealPKI",
             dependencies: [
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "SealServer",
             dependencies: [
-                "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol",
+                "CLinux", "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,3 +1,4 @@
+import CLinux
 import DropProtocol
 import Foundation
 import GcryptKit
@@ -21,14 +22,10 @@ public struct BlobStore: Sendable {
     }
 
     /// Stores the server's own verified copy `source`, whose SHA-256 is `hash`, by linking it
-    /// into place and fsyncing the shard: nothing is read again, so the blob is the bytes
-    /// that were verified. Storing the same bytes twice is harmless.
+    /// into place: nothing is read again, so the blob is the bytes that were verified.
+    /// Storing the same bytes twice is harmless. Nothing is fsynced here: the batch's blobs
+    /// become durable together by `syncAll`, which must return before their rows commit.
     func adopt(_ source: String, hash: String) throws {
-        // The claim did not fsync the copy; it must be durable before its row commits.
-        let fd = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw IOFailure(call: "open", path: source, code: errno) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: source, code: errno) }
         try ServerRoot.makeDirectory(shard(for: hash), mode: 0o700)
         guard link(source, path(for: hash)) == 0 || errno == EEXIST else {
             throw IOFailure(call: "link", path: path(for: hash), code: errno)
@@ -36,7 +33,16 @@ public struct BlobStore: Sendable {
         // Readable by requesters through the hard links fetch answers are; blobs/ itself is
         // closed (0700), so nobody lists or reaches the store.
         guard chmod(path(for: hash), 0o644) == 0 else { throw IOFailure(call: "chmod", path: path(for: hash), code: errno) }
-        try AtomicFile.syncDirectory(shard(for: hash))
+    }
+
+    /// Makes every blob stored so far durable, with the directory entries naming them: one
+    /// syncfs(2) of the file system the store is on, a group commit for a whole batch where
+    /// an fsync of each file and shard cost two journal commits per envelope.
+    func syncAll() throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw IOFailure(call: "open", path: directory, code: errno) }
+        defer { close(fd) }
+        guard sealdrop_syncfs(fd) == 0 else { throw IOFailure(call: "syncfs", path: directory, code: errno) }
     }
 
     /// Every stored blob's hash, from the file names.

@@ -172,6 +172,14 @@ public final class Ingester: @unchecked Sendable {
                 break
             }
         }
+        // The batch's blobs are durable before any row that names them commits; if they cannot
+        // be made so (a disk error), the images wait, claimed, for a later run.
+        do {
+            if !accepted.isEmpty { try blobs.syncAll() }
+        } catch {
+            postponed = error
+            accepted = []
+        }
         if !accepted.isEmpty {
             let refused = try catalogue.record(accepted.map(\.record))
             // Versions these replaced: their blobs go now that the new rows are committed.
