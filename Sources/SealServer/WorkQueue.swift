@@ -11,10 +11,11 @@ import SealPKI
 /// stored, whatever the writer does to its file afterwards. The inbox entry stays (skipped by
 /// later listings) until the drop is dealt with, so the claim needs no fsync: a copy a crash
 /// lost or damaged is found by its hash at the next start and claimed again from the entry.
-/// An accepted copy is fsynced when it is stored, before its commit.
+/// An accepted copy is made durable with its batch (one syncfs) before its commit.
 ///
-/// `work/ID.examining` exists exactly while the drop is examined: one found at start-up is a
-/// drop the process died on, which is quarantined rather than tried again.
+/// While the drop is examined its note is named `work/ID.examining` instead (a rename: no
+/// new file, which on ext4 costs an inode allocation per drop). A note found under that name
+/// at start-up is a drop the process died on, which is quarantined rather than tried again.
 struct WorkQueue {
     let directory: String
     /// `inbox/new`, where the claimed entries wait until their drops are dealt with.
@@ -151,9 +152,9 @@ struct WorkQueue {
     func recover() throws -> (pending: [Item], interrupted: [Item], claimed: Set<RawName>) {
         var pending: [Item] = [], interrupted: [Item] = [], claimed: Set<RawName> = []
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
-        for file in files where file.hasSuffix(".json") && !file.hasPrefix(".") {
-            let id = String(file.dropLast(5))
-            guard let data = FileManager.default.contents(atPath: notePath(id)),
+        for file in files where Self.isNote(file) {
+            let id = Self.id(ofNote: file)
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
                   let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id, let name = RawName(hex: item.nameHex),
                   files.contains("\(id).drop"), (try? Self.digest(of: dropPath(id), size: item.size)) == item.sha256
             else {
@@ -163,7 +164,7 @@ struct WorkQueue {
             claimed.insert(name)
             if files.contains("\(id).examining") { interrupted.append(item) } else { pending.append(item) }
         }
-        for file in files where !files.contains(Self.noteName(of: file)) || file.hasPrefix(".") {
+        for file in files where !Self.noteNames(of: file).contains(where: files.contains) || file.hasPrefix(".") {
             unlink("\(directory)/\(file)")
         }
         return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id }, claimed)
@@ -173,7 +174,7 @@ struct WorkQueue {
     /// stored ahead of its commit (fsck must not call it an orphan).
     static func claimedHashes(in directory: String) -> Set<String> {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return Set(files.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.compactMap { file in
+        return Set(files.filter(isNote).compactMap { file in
             FileManager.default.contents(atPath: "\(directory)/\(file)").flatMap { try? JSONDecoder().decode(Item.self, from: $0) }?.sha256
         })
     }
@@ -203,20 +204,29 @@ struct WorkQueue {
         }
     }
 
-    /// The note a work file belongs to.
-    private static func noteName(of file: String) -> String {
-        guard let dot = file.firstIndex(of: ".") else { return file }
-        return file[..<dot] + ".json"
+    /// A claim's note, under either of its names.
+    static func isNote(_ file: String) -> Bool {
+        !file.hasPrefix(".") && (file.hasSuffix(".json") || file.hasSuffix(".examining"))
     }
 
-    /// Marks `item` as being examined, for the next start to see if this process dies.
+    static func id(ofNote file: String) -> String {
+        String(file[..<(file.firstIndex(of: ".") ?? file.endIndex)])
+    }
+
+    /// The names the note of a work file's claim may have.
+    private static func noteNames(of file: String) -> [String] {
+        let id = id(ofNote: file)
+        return [id + ".json", id + ".examining"]
+    }
+
+    /// Marks `item` as being examined, for the next start to see if this process dies: its
+    /// note is renamed `ID.examining`.
     func markExamining(_ item: Item) {
-        let fd = open(markPath(item.id), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if fd >= 0 { close(fd) }
+        rename(notePath(item.id), markPath(item.id))
     }
 
     func unmark(_ item: Item) {
-        unlink(markPath(item.id))
+        rename(markPath(item.id), notePath(item.id))
     }
 
     static let encoder: JSONEncoder = {
