@@ -6,7 +6,7 @@ import Testing
     static let commands = [
         "keygen", "request", "seal", "open", "inspect", "register", "post", "fetch", "list", "tail", "status", "bench",
         "cert show", "cert verify", "server init", "server tls-cert", "server issue", "server ingest", "server watch",
-        "server serve", "server status", "server users", "server revoke", "server requeue", "server fsck",
+        "server serve", "server status", "server users", "server revoke", "server requeue", "server fsck", "profile import",
     ]
 
     @Test(arguments: commands)
