@@ -42,14 +42,20 @@ public enum Legacy {
     public static func bytesToKey(password: SecretBytes, salt: [UInt8], count: Int) -> SecretBytes {
         var out: [UInt8] = []
         var previous: [UInt8] = []
-        let secret = password.withUnsafeBytes { Array($0) }
+        var secret = password.withUnsafeBytes { Array($0) }
+        // Every copy of the passphrase and of the derived bytes is zeroed on the way out.
+        defer {
+            Memory.zero(&secret)
+            Memory.zero(&previous)
+            Memory.zero(&out)
+        }
         while out.count < count {
             var input = previous + secret + salt
+            Memory.zero(&previous)
             previous = md5(input)
             Memory.zero(&input)
             out += previous
         }
-        defer { Memory.zero(&out) }
         return SecretBytes(Array(out.prefix(count)))
     }
 

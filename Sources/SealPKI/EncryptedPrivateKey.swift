@@ -54,16 +54,7 @@ public enum EncryptedPrivateKey {
         } catch let error as CryptoError {
             throw PKIError.unsupportedAlgorithm("key derivation parameters: \(error)")
         }
-        guard var plaintext = try? AES.CBC.decrypt(ciphertext, key: kek, iv: scheme.iv) else {
-            throw PKIError.wrongPassphrase
-        }
-        defer { Memory.zero(&plaintext) }
-        do {
-            return try PrivateKeyInfo.decode(plaintext)
-        } catch PKIError.malformed {
-            // A wrong passphrase that happens to leave valid padding lands here.
-            throw PKIError.wrongPassphrase
-        }
+        return try PrivateKeyInfo.decodeDecrypted(try? AES.CBC.decrypt(ciphertext, key: kek, iv: scheme.iv), PrivateKeyInfo.decode)
     }
 
     // MARK: - ASN.1

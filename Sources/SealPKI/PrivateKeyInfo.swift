@@ -53,6 +53,19 @@ enum PrivateKeyInfo {
         return try decodeRSA(rsaDER)
     }
 
+    /// A key just decrypted under a passphrase, decoded with `decode`; the plaintext is zeroed.
+    /// Bad padding (nil) and a malformed key are both a wrong passphrase: a wrong one that
+    /// happens to leave valid padding lands on the second.
+    static func decodeDecrypted(_ plaintext: [UInt8]?, _ decode: ([UInt8]) throws -> RSA.PrivateKey) throws -> RSA.PrivateKey {
+        guard var plaintext else { throw PKIError.wrongPassphrase }
+        defer { Memory.zero(&plaintext) }
+        do {
+            return try decode(plaintext)
+        } catch PKIError.malformed {
+            throw PKIError.wrongPassphrase
+        }
+    }
+
     /// PKCS#1 RSAPrivateKey (what PKCS#8 wraps, and what openssl's traditional files hold).
     static func decodeRSA(_ rsaDER: [UInt8]) throws -> RSA.PrivateKey {
         var components: RSA.PrivateKey.Components

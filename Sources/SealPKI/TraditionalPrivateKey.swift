@@ -56,15 +56,7 @@ enum TraditionalPrivateKey {
             throw PKIError.malformed("traditional key base64")
         }
         let key = Legacy.bytesToKey(password: passphrase, salt: Array(iv.prefix(8)), count: cipher.keyByteCount)
-        guard var plaintext = try Legacy.decryptCBC(Array(ciphertext), cipher: cipher, key: key, iv: iv) else {
-            throw PKIError.wrongPassphrase
-        }
-        defer { Memory.zero(&plaintext) }
-        do {
-            return try PrivateKeyInfo.decodeRSA(plaintext)
-        } catch PKIError.malformed {
-            // A wrong passphrase that happens to leave valid padding lands here.
-            throw PKIError.wrongPassphrase
-        }
+        return try PrivateKeyInfo.decodeDecrypted(
+            try Legacy.decryptCBC(Array(ciphertext), cipher: cipher, key: key, iv: iv), PrivateKeyInfo.decodeRSA)
     }
 }

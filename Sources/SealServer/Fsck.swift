@@ -138,7 +138,7 @@ public struct Fsck: Sendable {
                 try NotificationLog(path: root.notificationLogPath).rebuild(from: catalogue, signer: nil)
                 repair.done.append("rewrote \(root.notificationLogPath) from the catalogue (\(try catalogue.notificationPosition().seq) lines)")
             case .wrongMode:
-                for (path, mode) in expectedModes where chmod(path, mode) == 0 {}
+                for (path, mode) in expectedModes { chmod(path, mode) }
                 repair.done.append("set the mode of \(problem.detail)")
             case .missingBlob, .corruptBlob, .wrongBlob, .strayEnvelope: break
             }

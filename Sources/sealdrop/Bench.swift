@@ -62,7 +62,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let benchmarks = PrimitiveBenchmarks(seconds: seconds, sizes: try parsedSizes(sizes), rsaSizes: try parsedKeySizes())
             if !json {

@@ -27,7 +27,6 @@ extension Sealdrop.Cert {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let certificate = try about(file) { try Certificate(pem: KeyFile.readText(file)) }
             let fields: [(String, String)] = [
@@ -75,7 +74,6 @@ extension Sealdrop.Cert {
         var name: String?
 
         @OptionGroup var verbosity: VerbosityOptions
-
 
         func perform() throws {
             let authority = try about(ca) { try Certificate(pem: KeyFile.readText(ca)) }

@@ -65,7 +65,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             detail("profile \(profile.home): \(profile.settings.user) on \(profile.settings.server)")
@@ -92,7 +91,7 @@ extension Sealdrop {
             let bar = ProgressBar(verb: "fetching")
             let interruption = Interruption()
             let start = Date()
-            let delivered = DeliveredList()
+            let delivered = Locked([Fetcher.Delivered]())
             // Requests first (each is one RSA signature), then the answers, on every core.
             let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
                 // Fetched already (a resumed batch): kept as it is.
@@ -100,7 +99,7 @@ extension Sealdrop {
                 do {
                     let id = try fetcher.request(item.input)
                     let result = try fetcher.receive(id, image: item.input, to: item.output, timeout: timeout, replace: force)
-                    delivered.add(result)
+                    delivered.withLock { $0.append(result) }
                     return .done(output: item.output, bytes: result.bytes)
                 } catch {
                     return .failed(error)
@@ -109,7 +108,7 @@ extension Sealdrop {
             bar.finish()
             folders.removeEmpty()
             if !batch.json {
-                for result in delivered.all {
+                for result in delivered.withLock({ $0 }).sorted(by: { $0.image < $1.image }) {
                     say("\(result.output): \"\(result.image)\" posted by \(result.owner) on \(iso8601(result.created)), verified")
                 }
             }
@@ -117,13 +116,4 @@ extension Sealdrop {
                                    interruption: interruption)
         }
     }
-}
-
-/// Results collected from the batch's worker threads.
-final class DeliveredList: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var items: [Fetcher.Delivered] = []
-    func add(_ item: Fetcher.Delivered) { lock.withLock { items.append(item) } }
-    var all: [Fetcher.Delivered] { lock.withLock { items.sorted { $0.image < $1.image } } }
 }

@@ -22,7 +22,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             var source = try StandardStreams.envelope(envelope)
             let layout = try about(source.path) { try EnvelopeReader.layout(of: &source) }

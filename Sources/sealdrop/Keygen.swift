@@ -30,7 +30,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let keyPath = KeyFile.privatePath(out)
             for path in [keyPath, KeyFile.publicPath(out)] where FileManager.default.fileExists(atPath: path) {

@@ -46,7 +46,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let authority = try about(ca) { try Certificate(pem: KeyFile.readText(ca)) }
             guard authority.extensions.isCA == true, authority.isSelfSigned else {

@@ -65,7 +65,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             let encryption = try about(profile.encryptionPath) { try profile.encryptionCertificate() }
@@ -88,7 +87,7 @@ extension Sealdrop {
             let bar = ProgressBar(verb: "posting")
             let interruption = Interruption()
             let start = Date()
-            let posted = PostedList()
+            let posted = Locked([String: PostLog.Entry]())
             let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
                 let name = names[item.input]!
                 do {
@@ -101,7 +100,7 @@ extension Sealdrop {
                     let entry = PostLog.Entry(id: summary.envelopeID.hexString, name: name, file: item.input,
                                               time: iso8601(Date()), state: "pending", sha256: digest)
                     try about(log.path) { try log.append([entry]) }
-                    posted.add(entry)
+                    posted.withLock { $0[entry.id] = entry }
                     return .done(output: entry.id, bytes: summary.payloadLength)
                 } catch EnvelopeError.unrecognisedMedia where item.discovered {
                     return .skipped(.notAnImage)
@@ -111,7 +110,7 @@ extension Sealdrop {
             }, progress: bar.update)
             bar.finish()
             let sent = BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: batch.json)
-            let waiting = posted.byID
+            let waiting = posted.withLock { $0 }
             var refused = 0
             if !noWait, !interruption.stopped, !waiting.isEmpty {
                 if !batch.json { say("waiting for the server's verdicts (up to \(Int(wait)) s)") }
@@ -158,13 +157,4 @@ extension Sealdrop.Post {
             first[name] = input
         }
     }
-}
-
-/// The posts sent by a batch's workers, by envelope id.
-final class PostedList: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var entries: [String: PostLog.Entry] = [:]
-    func add(_ entry: PostLog.Entry) { lock.withLock { entries[entry.id] = entry } }
-    var byID: [String: PostLog.Entry] { lock.withLock { entries } }
 }

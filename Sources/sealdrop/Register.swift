@@ -51,7 +51,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let home = profileHome.path
             if renew { return try renewCertificate(home: home) }

@@ -28,7 +28,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let name = try UserName(user)
             let secret = try passphrase.existing(for: key)

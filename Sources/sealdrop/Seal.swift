@@ -81,7 +81,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let recipient = try about(to) { try Certificate(pem: KeyFile.readText(to)) }
             try about(to) { try Credentials.checkRecipient(recipient) }
@@ -128,14 +127,14 @@ extension Sealdrop {
             let groupSize = batchSign ? Self.batchGroupSize : max(1, items.count)
             for group in stride(from: 0, to: items.count, by: groupSize) {
                 let slice = Array(items[group..<min(items.count, group + groupSize)])
-                let pending = PendingList()
+                let pending = Locked([String: BatchSigner.Pending]())
                 var groupResults = BatchRunner.run(slice, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
                     if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                     do {
                         try folders.prepare(PathText.directory(of: item.output))
                         if batchSign {
                             let prepared = try batchSigner.prepare(item.input, to: item.output, name: fixedName, armor: armor)
-                            pending.add(item.output, prepared)
+                            pending.withLock { $0[item.output] = prepared }
                             return .done(output: item.output, bytes: prepared.summary.payloadLength)
                         }
                         let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, name: fixedName,
@@ -149,7 +148,8 @@ extension Sealdrop {
                 }, progress: bar.update)
                 if batchSign {
                     do {
-                        try batchSigner.finish(pending.inOrder(of: slice), replace: force)
+                        // In the order of the slice: the leaf order of the tree.
+                        try batchSigner.finish(pending.withLock { prepared in slice.compactMap { prepared[$0.output] } }, replace: force)
                     } catch {
                         groupResults = groupResults.map { result in
                             guard case .done = result.outcome else { return result }
@@ -183,9 +183,9 @@ extension Sealdrop {
             let target = PathText.join(output, name + ".seal")
             if !force, FileManager.default.fileExists(atPath: target) { throw AtomicFile.Failure.exists(target) }
             try about(output) { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
-            var sink = try about(target) { try FileSink(path: target, armor: armor) }
-            let summary = try about(label) { try sealer.seal(from: &source, to: &sink, name: name) }
-            try sink.commit(mode: 0o644, replace: force, durable: false)
+            let summary = try about(label) {
+                try EnvelopeFiles.seal(from: &source, to: target, with: sealer, name: name, replace: force, armor: armor)
+            }
             say("sealed \(label) (\(BatchReport.formatSize(summary.payloadLength))) into \(target)")
         }
     }
@@ -206,19 +206,5 @@ enum Credentials {
         guard now >= certificate.notBefore, now <= certificate.notAfter else {
             throw PKIError.certificateRejected("it is not valid now (\(iso8601(certificate.notBefore)) to \(iso8601(certificate.notAfter)))")
         }
-    }
-}
-
-/// Envelopes prepared by the batch's workers, awaiting their shared signature.
-final class PendingList: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var byOutput: [String: BatchSigner.Pending] = [:]
-
-    func add(_ output: String, _ pending: BatchSigner.Pending) { lock.withLock { byOutput[output] = pending } }
-
-    /// The prepared envelopes in the order of `items` (the leaf order of the tree).
-    func inOrder(of items: [BatchItem]) -> [BatchSigner.Pending] {
-        lock.withLock { items.compactMap { byOutput[$0.output] } }
     }
 }

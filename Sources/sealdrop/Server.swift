@@ -31,7 +31,6 @@ extension Sealdrop.Server {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             let secret = try passphrase.new(for: "the server keys in \(root)")
@@ -67,7 +66,6 @@ extension Sealdrop.Server {
         @OptionGroup var passphrase: PassphraseOptions
 
         @OptionGroup var verbosity: VerbosityOptions
-
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
@@ -106,7 +104,6 @@ extension Sealdrop.Server {
         @OptionGroup var passphrase: PassphraseOptions
 
         @OptionGroup var verbosity: VerbosityOptions
-
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)

@@ -77,7 +77,6 @@ extension Sealdrop.Server {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
@@ -108,7 +107,6 @@ extension Sealdrop.Server {
         @OptionGroup var passphrase: PassphraseOptions
 
         @OptionGroup var verbosity: VerbosityOptions
-
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
@@ -176,7 +174,6 @@ extension Sealdrop.Server {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
@@ -224,13 +221,10 @@ extension Sealdrop.Server {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let status = try about(root) { try ServerStatus(root: ServerRoot(path: root)) }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+                print(try jsonLine(status))
             } else {
                 print("server root    \(root)")
                 print("users          \(status.users) (\(status.revokedUsers) revoked)")
@@ -257,7 +251,6 @@ extension Sealdrop.Server {
         var json = false
 
         @OptionGroup var verbosity: VerbosityOptions
-
 
         func perform() throws {
             let users = try about(root) { try ServerRoot(path: root).catalogue().users() }
@@ -293,7 +286,6 @@ extension Sealdrop.Server {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             if let earlier = try about(root) { try ServerRoot(path: root).catalogue().revoke(name: name) } {
                 say("\(name) was already revoked on \(iso8601(earlier)); nothing changed")
@@ -319,7 +311,6 @@ extension Sealdrop.Server {
         var ids: [String]
 
         @OptionGroup var verbosity: VerbosityOptions
-
 
         func perform() throws {
             let quarantine = Quarantine(root: ServerRoot(path: root))
@@ -347,7 +338,6 @@ extension Sealdrop.Server {
         var repair = false
 
         @OptionGroup var verbosity: VerbosityOptions
-
 
         func perform() throws {
             let checker = SealServer.Fsck(root: ServerRoot(path: root))

@@ -23,7 +23,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             let certificate = try about(profile.certificatePath) { try profile.certificate() }
@@ -37,8 +36,6 @@ extension Sealdrop {
             let waiting = entries.filter { $0.state == "pending" }
             let refused = entries.filter { $0.state == "refused" }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 struct Report: Encodable {
                     let user, server, fingerprint, certificateValidUntil: String
                     let accepted: Int
@@ -51,7 +48,7 @@ extension Sealdrop {
                 let report = Report(user: profile.settings.user, server: profile.settings.server, fingerprint: certificate.fingerprint.description,
                                     certificateValidUntil: iso8601(certificate.notAfter),
                                     accepted: entries.count - waiting.count - refused.count, pending: waiting, refused: refused)
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                print(try jsonLine(report))
             } else {
                 print("user        \(profile.settings.user) (certificate valid until \(iso8601(certificate.notAfter)))")
                 print("fingerprint \(certificate.fingerprint)")

@@ -32,7 +32,6 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
@@ -92,17 +91,13 @@ extension Sealdrop {
 
         @OptionGroup var verbosity: VerbosityOptions
 
-
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
             let index = ImageIndex(profile: profile)
             let images = try about(index.path) { try index.update(from: passphrase.feed(for: profile)) }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
-                print(String(decoding: try encoder.encode(images), as: UTF8.self))
+                print(try jsonLine(images))
             } else {
                 // Columns aligned, sizes to the right; names escaped for the terminal.
                 let rows = images.map { image in
@@ -124,12 +119,7 @@ extension Sealdrop {
 
 enum NotificationText {
     static func line(_ record: NotificationRecord, json: Bool) -> String {
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
-            return String(decoding: try! encoder.encode(record), as: UTF8.self)
-        }
+        if json { return try! jsonLine(record) }
         // Checked as the server writes them, and escaped besides: nothing from the log drives the terminal.
         return "#\(record.seq) \(iso8601(record.time)) \(record.owner) posted \(LogText.escaped(record.name, keepBackslash: true)) "
             + "(\(record.mediaType), \(BatchReport.formatSize(UInt64(record.size))))"

@@ -104,15 +104,17 @@ public final class FileSink: ByteSink {
         "\(directory)/.sd-\(UUID().uuidString.prefix(8).lowercased()).\(suffix)"
     }
 
-    /// A file at `path` holding what `body` writes, committed when `body` returns; when
-    /// anything throws, nothing appears.
-    public static func create(
-        _ path: String, mode: mode_t = 0o644, replace: Bool, durable: Bool, _ body: (inout FileSink) throws -> Void
-    ) throws {
-        var sink = try FileSink(path: path)
+    /// A file at `path` holding what `body` writes (as armour with `armor`), committed when
+    /// `body` returns; when anything throws, nothing appears.
+    public static func create<T>(
+        _ path: String, mode: mode_t = 0o644, replace: Bool, durable: Bool, armor: Bool = false,
+        _ body: (inout FileSink) throws -> T
+    ) throws -> T {
+        var sink = try FileSink(path: path, armor: armor)
         do {
-            try body(&sink)
+            let result = try body(&sink)
             try sink.commit(mode: mode, replace: replace, durable: durable)
+            return result
         } catch {
             sink.discard()
             throw error

@@ -11,10 +11,18 @@ public enum EnvelopeFiles {
         armor: Bool = false
     ) throws -> SealSummary {
         var source = try FileSource(path: input)
-        var sink = try FileSink(path: output, armor: armor)
-        let summary = try sealer.seal(from: &source, to: &sink, name: name ?? PathText.lastComponent(of: input))
-        try sink.commit(mode: 0o644, replace: replace, durable: false)
-        return summary
+        return try seal(from: &source, to: output, with: sealer, name: name ?? PathText.lastComponent(of: input),
+                        replace: replace, armor: armor)
+    }
+
+    /// Seals what `source` yields (a file, or standard input) into `output`, created only on success.
+    public static func seal(
+        from source: inout some ByteSource, to output: String, with sealer: EnvelopeSealer, name: String,
+        replace: Bool = false, armor: Bool = false
+    ) throws -> SealSummary {
+        try FileSink.create(output, replace: replace, durable: false, armor: armor) { sink in
+            try sealer.seal(from: &source, to: &sink, name: name)
+        }
     }
 
     /// What opening produced.

@@ -7,6 +7,14 @@ func iso8601(_ date: Date) -> String {
     return formatter.string(from: date)
 }
 
+/// `value` as one line of JSON: sorted keys, slashes as they are, dates in ISO 8601.
+func jsonLine(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
 /// Prints `value` as one line of JSON with sorted keys.
 func printJSON(_ value: Any) {
     let data = try! JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
