@@ -1,4 +1,5 @@
 import Foundation
+import GcryptKit
 @testable import SealEnvelope
 @testable import SealPKI
 @testable import DropProtocol
@@ -33,6 +34,12 @@ public enum FuzzTargets {
             var whole = MemorySource(bytes)
             _ = try EnvelopeReader.verify(&whole, recipient: header.recipient, authority: authority)
         },
+        // FORMAT.md §12: ASCII armour, decoded strictly.
+        "armor": { bytes in
+            var source = MemorySource(bytes)
+            var sink = DiscardingSink()
+            try Armor.decode(from: &source, to: &sink)
+        },
         "x509": { bytes in
             let certificate = try Certificate(der: bytes)
             if let authority { try? certificate.verify(issuedBy: authority, at: Date(), for: .digitalSignature) }
@@ -46,6 +53,12 @@ public enum FuzzTargets {
         "pkcs8": { bytes in
             _ = try? EncryptedPrivateKey.parse(bytes)
             _ = try PrivateKeyInfo.decode(bytes)
+        },
+        // openssl's traditional encrypted RSA PRIVATE KEY (headers, DEK-Info, EVP_BytesToKey),
+        // under the passphrase of the fixtures, so that valid seeds reach the key inside.
+        "traditional-key": { bytes in
+            _ = try EncryptedPrivateKey.decrypt(pem: String(decoding: bytes, as: UTF8.self),
+                                                passphrase: SecretBytes(Array("sealdrop test vectors".utf8)))
         },
         "pkcs10": { bytes in
             let request = try CertificateRequest(der: bytes)
