@@ -51,6 +51,9 @@ extension Sealdrop {
             "With several images, wrap one batch key for all of them (FORMAT.md §5.1): the server unwraps once per batch."))
         var batchWrap = true
 
+        @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+            "With several images, sign each group of up to 256 once, over a Merkle root (FORMAT.md §7.2); each still verifies alone."))
+        var batchSign = true
 
         @OptionGroup var batch: BatchOptions
 
@@ -88,26 +91,58 @@ extension Sealdrop {
             let interruption = Interruption()
             let start = Date()
             let posted = Locked([String: PostLog.Entry]())
-            let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
-                let name = names[item.input]!
-                do {
-                    let digest = try Poster.contentDigest(of: item.input)
-                    if let earlier = standing[PostLog.Content(name: name, sha256: digest)] {
-                        return .skipped(.alreadyDone("posted already on \(earlier.time) (\(earlier.state))"))
+            // Recorded as soon as it is sent, so a run cut short still knows it.
+            @Sendable func record(_ item: BatchItem, _ summary: SealSummary, digest: String) throws -> BatchOutcome {
+                let entry = PostLog.Entry(id: summary.envelopeID.hexString, name: names[item.input]!, file: item.input,
+                                          time: iso8601(Date()), state: "pending", sha256: digest)
+                try about(log.path) { try log.append([entry]) }
+                posted.withLock { $0[entry.id] = entry }
+                return .done(output: entry.id, bytes: summary.payloadLength)
+            }
+            /// The image's digest, and why it is not posted again if it is not.
+            @Sendable func contents(_ item: BatchItem) throws -> (digest: String, skip: BatchOutcome?) {
+                let digest = try Poster.contentDigest(of: item.input)
+                guard let earlier = standing[PostLog.Content(name: names[item.input]!, sha256: digest)] else { return (digest, nil) }
+                return (digest, .skipped(.alreadyDone("posted already on \(earlier.time) (\(earlier.state))")))
+            }
+            let results: [BatchResult]
+            if batchSign, items.count > 1 {
+                // Sealed into drops up to their trailers, each group signed once, then sent.
+                let signer = BatchSigner(sealer: sealer)
+                let digests = Locked([String: String]())
+                results = SignedBatchRunner.run(
+                    items, groupSize: Sealdrop.Seal.batchGroupSize, jobs: batch.jobs, signer: signer, durable: true,
+                    stopped: { interruption.stopped },
+                    prepare: { item in
+                        do {
+                            let (digest, skip) = try contents(item)
+                            if let skip { return .settled(skip) }
+                            digests.withLock { $0[item.input] = digest }
+                            return .sealed(try signer.prepare(item.input, to: try transport.prepareDrop(), name: names[item.input]!))
+                        } catch {
+                            return .settled(Sealdrop.Seal.outcome(of: error, item: item))
+                        }
+                    },
+                    deliver: { item, envelope in
+                        do {
+                            try transport.send(drop: envelope.path)
+                        } catch {
+                            transport.discard(drop: envelope.path)
+                            throw error
+                        }
+                        return try record(item, envelope.summary, digest: digests.withLock { $0[item.input]! })
+                    },
+                    progress: bar.update)
+            } else {
+                results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
+                    do {
+                        let (digest, skip) = try contents(item)
+                        return try skip ?? record(item, try poster.post(item.input, name: names[item.input]!), digest: digest)
+                    } catch {
+                        return Sealdrop.Seal.outcome(of: error, item: item)
                     }
-                    let summary = try poster.post(item.input, name: name)
-                    // Recorded as soon as it is sent, so a run cut short still knows it.
-                    let entry = PostLog.Entry(id: summary.envelopeID.hexString, name: name, file: item.input,
-                                              time: iso8601(Date()), state: "pending", sha256: digest)
-                    try about(log.path) { try log.append([entry]) }
-                    posted.withLock { $0[entry.id] = entry }
-                    return .done(output: entry.id, bytes: summary.payloadLength)
-                } catch EnvelopeError.unrecognisedMedia where item.discovered {
-                    return .skipped(.notAnImage)
-                } catch {
-                    return .failed(error)
-                }
-            }, progress: bar.update)
+                }, progress: bar.update)
+            }
             bar.finish()
             let sent = BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: batch.json)
             let waiting = posted.withLock { $0 }

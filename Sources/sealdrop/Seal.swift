@@ -122,47 +122,46 @@ extension Sealdrop {
             let fixedName = name
             // Without --batch-sign each file is sealed and signed alone; with it, files are
             // sealed up to their trailers and each group of `batchGroupSize` shares one signature.
-            let batchSigner = BatchSigner(sealer: sealer)
-            var results: [BatchResult] = []
-            let groupSize = batchSign ? Self.batchGroupSize : max(1, items.count)
-            for group in stride(from: 0, to: items.count, by: groupSize) {
-                let slice = Array(items[group..<min(items.count, group + groupSize)])
-                let pending = Locked([String: BatchSigner.Pending]())
-                var groupResults = BatchRunner.run(slice, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
+            let results: [BatchResult]
+            if batchSign {
+                let signer = BatchSigner(sealer: sealer)
+                results = SignedBatchRunner.run(
+                    items, groupSize: Self.batchGroupSize, jobs: batch.jobs, signer: signer, replace: force,
+                    stopped: { interruption.stopped },
+                    prepare: { item in
+                        if !force, FileManager.default.fileExists(atPath: item.output) { return .settled(.skipped(.outputExists(item.output))) }
+                        do {
+                            try folders.prepare(PathText.directory(of: item.output))
+                            return .sealed(try signer.prepare(item.input, to: item.output, name: fixedName, armor: armor))
+                        } catch {
+                            return .settled(Self.outcome(of: error, item: item))
+                        }
+                    },
+                    deliver: { item, envelope in .done(output: item.output, bytes: envelope.summary.payloadLength) },
+                    progress: bar.update)
+            } else {
+                results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
                     if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                     do {
                         try folders.prepare(PathText.directory(of: item.output))
-                        if batchSign {
-                            let prepared = try batchSigner.prepare(item.input, to: item.output, name: fixedName, armor: armor)
-                            pending.withLock { $0[item.output] = prepared }
-                            return .done(output: item.output, bytes: prepared.summary.payloadLength)
-                        }
                         let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, name: fixedName,
                                                              replace: force, armor: armor)
                         return .done(output: item.output, bytes: summary.payloadLength)
-                    } catch EnvelopeError.unrecognisedMedia where item.discovered {
-                        return .skipped(.notAnImage)
                     } catch {
-                        return .failed(error)
+                        return Self.outcome(of: error, item: item)
                     }
                 }, progress: bar.update)
-                if batchSign {
-                    do {
-                        // In the order of the slice: the leaf order of the tree.
-                        try batchSigner.finish(pending.withLock { prepared in slice.compactMap { prepared[$0.output] } }, replace: force)
-                    } catch {
-                        groupResults = groupResults.map { result in
-                            guard case .done = result.outcome else { return result }
-                            return BatchResult(item: result.item, outcome: .failed(error), seconds: result.seconds)
-                        }
-                    }
-                }
-                results += groupResults
             }
             bar.finish()
             folders.removeEmpty()
             try BatchReport.finish(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
+        }
+
+        /// A file found in a folder that is not an image is skipped; anything else failed.
+        static func outcome(of error: Error, item: BatchItem) -> BatchOutcome {
+            if case EnvelopeError.unrecognisedMedia = error, item.discovered { return .skipped(.notAnImage) }
+            return .failed(error)
         }
 
         /// One image from a stream or to one: standard output gets the envelope as it is

@@ -38,6 +38,12 @@ struct Workspace {
         (FileManager.default.subpaths(atPath: url.path) ?? []).sorted()
     }
 
+    /// The envelopes the server at `root` stored (`root/blobs/ab/HASH.seal`).
+    func storedBlobs(root: String = "root") throws -> [String] {
+        (FileManager.default.subpaths(atPath: path(root + "/blobs")) ?? []).filter { $0.hasSuffix(".seal") }
+            .map { path(root + "/blobs/" + $0) }
+    }
+
     func read(_ name: String) throws -> String { try String(contentsOfFile: path(name), encoding: .utf8) }
 
     func write(_ text: String, to name: String) throws {

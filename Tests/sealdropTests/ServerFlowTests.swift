@@ -40,6 +40,14 @@ import Testing
         let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(Set(records.compactMap { $0["name"] as? String }) == ["coffee.gif", "rocket.jpg", "bob's horse.png"])
         #expect(records.compactMap { $0["seq"] as? Int }.sorted() == [1, 2, 3])
+        // alice's two images were posted as a batch: one signature over their Merkle root.
+        let signatures = try w.storedBlobs().map { blob in
+            let inspected = try w.sealdrop(["inspect", blob, "--json"])
+            let fields = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
+            return fields?["signature"] as? String ?? inspected.stderr
+        }
+        #expect(signatures.sorted() == ["rsa-pss-sha256", "rsa-pss-sha256 over a batch's Merkle root",
+                                        "rsa-pss-sha256 over a batch's Merkle root"], "\(signatures)")
 
         // alice and bob each see the other's posts; a second tail shows nothing new.
         let aliceTail = try w.sealdrop(["tail"], home: "alice")

@@ -20,6 +20,9 @@ public struct BatchSigner: Sendable {
         public let summary: SealSummary
         let transcript: Transcript
 
+        /// Where the envelope appears once its batch is signed.
+        public var path: String { sink.path }
+
         init(sink: FileSink, summary: SealSummary, transcript: Transcript) {
             self.sink = sink
             self.summary = summary
@@ -38,8 +41,8 @@ public struct BatchSigner: Sendable {
 
     /// Signs the batch's root once, writes each trailer with its proof, and moves every file
     /// into place. If signing or a trailer fails, no file of the batch appears; each file moved
-    /// into place is complete and verifies alone.
-    public func finish(_ batch: [Pending], replace: Bool = false) throws {
+    /// into place is complete and verifies alone; with `durable`, on disk before it is named.
+    public func finish(_ batch: [Pending], replace: Bool = false, durable: Bool = false) throws {
         guard !batch.isEmpty else { return }
         let transcripts = batch.map { $0.transcript.finish(payloadLength: $0.summary.payloadLength, signatureType: SignatureBlock.batch) }
         let (root, proofs) = MerkleTree.build(transcripts.map(MerkleTree.leaf))
@@ -50,7 +53,7 @@ public struct BatchSigner: Sendable {
                                              proof: proofs[index], signature: signature)
                 try pending.sink.write(trailer.bytes)
             }
-            for pending in batch { try pending.sink.commit(mode: 0o644, replace: replace, durable: false) }
+            for pending in batch { try pending.sink.commit(mode: 0o644, replace: replace, durable: durable) }
         } catch {
             batch.forEach { $0.sink.discard() }
             throw error
