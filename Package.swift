@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "GcryptKit", targets: ["GcryptKit"]),
         .library(name: "SealPKI", targets: ["SealPKI"]),
         .library(name: "SealEnvelope", targets: ["SealEnvelope"]),
+        // For benchmarks/: a catalogue grown to a million images without a million envelopes.
+        .library(name: "SealServer", targets: ["SealServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -77,6 +79,7 @@ let package = Package(
             dependencies: [
                 "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol", "SealTLS",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -22,5 +22,11 @@ let package = Package(
             path: "Benchmarks/Pipeline",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Grows a server's catalogue for scripts/scale.sh (see there).
+        .executableTarget(
+            name: "grow-catalogue",
+            dependencies: [.product(name: "SealServer", package: "sealdrop")],
+            path: "Benchmarks/GrowCatalogue"
+        ),
     ]
 )

@@ -167,18 +167,39 @@ public struct NotificationLog: Sendable {
         }
         var records: [NotificationRecord] = []
         var prev: String? = first == 1 ? LogHead.Position.start.hash : first - 1 == known.seq ? known.hash : nil
+        let decoded = decodeAndHash(lines, path: source, first: first)
         // Lines after the head are checked too (a forged one is reported), but not shown.
-        for (index, line) in lines.enumerated() {
+        for (index, result) in decoded.enumerated() {
             let number = first + index
-            let record = try decode(line, path: source, number: number)
+            let (record, hash) = try result.get()
             if let prev, record.prev != prev { throw Untrusted.rewritten(source, seq: number) }
-            let hash = LogHead.hash(ofLine: line)
             prev = hash
             if record.seq == known.seq, hash != known.hash { throw Untrusted.rewritten(source, seq: known.seq) }
             if record.seq == head.seq, hash != head.hash { throw Untrusted.rewritten(source, seq: head.seq) }
             if record.seq > seq, record.seq <= head.seq { records.append(record) }
         }
         return (records, head.position)
+    }
+
+    /// Each line decoded and hashed, on every core for a long read (a new reader of a large
+    /// log): the lines are independent until the chain is walked, in order, by the caller.
+    static func decodeAndHash(
+        _ lines: [ArraySlice<UInt8>], path: String, first: Int
+    ) -> [Result<(NotificationRecord, String), any Error>] {
+        let work = { @Sendable (index: Int) in
+            Result { (try decode(lines[index], path: path, number: first + index), LogHead.hash(ofLine: lines[index])) }
+        }
+        let stride = 4096
+        guard lines.count > stride else { return lines.indices.map(work) }
+        let results = UnsafeMutableBufferPointer<Result<(NotificationRecord, String), any Error>?>.allocate(capacity: lines.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        // Each slot is written by exactly one iteration.
+        nonisolated(unsafe) let slots = results
+        DispatchQueue.concurrentPerform(iterations: (lines.count + stride - 1) / stride) { block in
+            for index in block * stride..<min(lines.count, (block + 1) * stride) { slots[index] = work(index) }
+        }
+        return results.map { $0! }
     }
 
     /// One line, checked as the server writes it and numbered `number`.

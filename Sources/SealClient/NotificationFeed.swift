@@ -1,5 +1,7 @@
 import DropProtocol
 import Foundation
+import GRDB
+import SealEnvelope
 import GcryptKit
 import SealPKI
 
@@ -58,31 +60,82 @@ public struct NotificationFeed: Sendable {
     }
 }
 
-/// The latest record of each image name, kept in the profile (`images.json`) with the line it
-/// reached: `list` and `fetch --all` read only the lines after it, not the whole log.
+/// The latest record of each image name, kept in the profile (`images.sqlite`) with the line
+/// it reached: `list` and `fetch --all` read only the log lines after it, and `list --last N`
+/// reads N rows, however many images the server holds. It is a cache of verified lines: a
+/// missing or unreadable index is rebuilt from the log.
 public struct ImageIndex: Sendable {
     public let path: String
 
-    public init(profile: Profile) { path = profile.home + "/images.json" }
+    public init(profile: Profile) { path = profile.home + "/images.sqlite" }
 
-    struct Stored: Codable {
-        let seq: Int
-        let images: [NotificationRecord]
-    }
-
-    /// Brings the index up to the log's verified head and returns the images, by name.
-    public func update(from feed: NotificationFeed) throws -> [NotificationRecord] {
-        let stored = (try? KeyFile.readBytes(path, limit: NotificationLog.maximumBytes, followSymlinks: false))
-            .flatMap { try? JSONDecoder().decode(Stored.self, from: Data($0)) } ?? Stored(seq: 0, images: [])
-        var latest = Dictionary(stored.images.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
-        let fresh = try feed.records(after: stored.seq)
-        for record in fresh { latest[record.name] = record }
-        let images = latest.values.sorted { $0.name < $1.name }
-        if let last = fresh.last {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            try AtomicFile.write(Array(try encoder.encode(Stored(seq: last.seq, images: images))), to: path, mode: 0o600, replace: true)
+    /// Brings the index up to the log's verified head.
+    public func update(from feed: NotificationFeed) throws {
+        let database = try open()
+        let reached = try database.read { db in try Int.fetchOne(db, sql: "SELECT seq FROM reached") ?? 0 }
+        let fresh = try feed.records(after: reached)
+        guard let last = fresh.last else { return }
+        try database.write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO images (name, seq, time, owner, media_type, size, prev) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            for record in fresh {
+                try upsert.execute(arguments: [record.name, record.seq, record.time.timeIntervalSince1970, record.owner,
+                                               record.mediaType, record.size, record.prev])
+            }
+            try db.execute(sql: "UPDATE reached SET seq = ?", arguments: [last.seq])
         }
-        return images
     }
+
+    /// The images by name, or with `newest`, that many of the latest, newest first.
+    public func images(newest: Int? = nil) throws -> [NotificationRecord] {
+        try open().read { db in
+            let rows = if let newest {
+                try Row.fetchAll(db, sql: "SELECT * FROM images ORDER BY seq DESC LIMIT ?", arguments: [newest])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM images ORDER BY name")
+            }
+            return rows.map { row in
+                NotificationRecord(seq: row["seq"], time: Date(timeIntervalSince1970: row["time"]), type: "image", name: row["name"],
+                                   owner: row["owner"], mediaType: row["media_type"], size: row["size"], prev: row["prev"])
+            }
+        }
+    }
+
+    private func open() throws -> DatabaseQueue {
+        // The index before this one, a JSON file, is not read any more.
+        unlink(PathText.directory(of: path) + "/images.json")
+        do {
+            return try connect()
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            unlink(path)
+            return try connect()
+        }
+    }
+
+    private func connect() throws -> DatabaseQueue {
+        // Created 0600 whatever the umask.
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+        close(fd)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        let database = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+        return database
+    }
+
+    private static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE images (
+                    name TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL UNIQUE, time REAL NOT NULL, owner TEXT NOT NULL,
+                    media_type TEXT NOT NULL, size INTEGER NOT NULL, prev TEXT NOT NULL)
+                """)
+            try db.execute(sql: "CREATE TABLE reached (seq INTEGER NOT NULL)")
+            try db.execute(sql: "INSERT INTO reached VALUES (0)")
+        }
+        return migrator
+    }()
 }

@@ -80,11 +80,19 @@ extension Sealdrop {
             discussion: """
                 Examples:
                   sealdrop list
+                  sealdrop list --last 20
                   sealdrop list --json
                 """)
 
         @Flag(help: "Print JSON.")
         var json = false
+
+        @Option(help: ArgumentHelp("Only the N images posted last, newest first (default: every image, by name).", valueName: "N"))
+        var last: Int?
+
+        func validate() throws {
+            if let last, last < 1 { throw ValidationError("--last must be at least 1 (got \(last))") }
+        }
 
         @OptionGroup var profileHome: HomeOptions
         @OptionGroup var passphrase: PassphraseOptions
@@ -95,7 +103,10 @@ extension Sealdrop {
             let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
             let index = ImageIndex(profile: profile)
-            let images = try about(index.path) { try index.update(from: passphrase.feed(for: profile)) }
+            let images = try about(index.path) {
+                try index.update(from: passphrase.feed(for: profile))
+                return try index.images(newest: last)
+            }
             if json {
                 print(try jsonLine(images))
             } else {

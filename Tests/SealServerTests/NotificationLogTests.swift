@@ -115,6 +115,31 @@ import Testing
         #expect(throws: NotificationLog.Untrusted.rewritten(server.root.notificationLogPath, seq: 3)) { _ = try verify(server) }
     }
 
+    /// A long log is decoded on every core, and still checked, and reported, line by line in
+    /// order: the first bad line is the one named.
+    @Test func aLongLogIsCheckedInOrder() throws {
+        let server = try server(images: 1)
+        let template = try #require(try server.catalogue.images().first)
+        let records = (2...10_000).map { index in
+            ImageRecord(name: "n\(index).gif", owner: template.owner, mediaType: template.mediaType, width: template.width,
+                        height: template.height, size: template.size, blob: template.blob,
+                        envelopeID: (0..<16).map { _ in UInt8.random(in: 0...255) }, createdAt: Date(), ingestedAt: Date(),
+                        inboxName: "n\(index)", senderKey: template.senderKey)
+        }
+        #expect(try server.catalogue.record(records).isEmpty)
+        _ = try server.ingester().runUntilEmpty()
+        let (verified, head) = try verify(server)
+        #expect(verified.map(\.seq) == Array(1...10_000) && head.seq == 10_000)
+        var log = try lines(server)
+        log[8_999] = log[8_999].replacingOccurrences(of: "\"n9000.gif\"", with: "\"nX.gif\"")
+        try write(log, to: server)
+        #expect(throws: NotificationLog.Untrusted.rewritten(server.root.notificationLogPath, seq: 9_001)) { _ = try verify(server) }
+        log[4_999] = "{}"
+        try write(log, to: server)
+        #expect(throws: NotificationLog.Corrupt.self) { _ = try verify(server) }
+        do { _ = try verify(server) } catch let corrupt as NotificationLog.Corrupt { #expect(corrupt.line == 5_000) }
+    }
+
     @Test func reorderedLinesAreReported() throws {
         let server = try server(images: 3)
         let log = try lines(server)

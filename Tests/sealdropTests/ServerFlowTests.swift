@@ -59,6 +59,8 @@ import Testing
         let listed = try w.sealdrop(["list"], home: "bob").stdout.split(separator: "\n").map(String.init)
         #expect(listed.count == 3 && listed[1].hasPrefix("coffee.gif       alice  image/gif   "), "\(listed)")
         #expect(Set(listed.map { $0.count }).count == 1, "every row as wide: \(listed)")
+        let newest = try w.sealdrop(["list", "--last", "1"], home: "bob").stdout.split(separator: "\n")
+        #expect(newest.count == 1 && newest[0].hasPrefix("bob's horse.png  bob"), "\(newest)")
 
         // bob fetches alice's image: byte for byte what she posted, verified.
         let fetched = try w.sealdrop(["fetch", "rocket.jpg", "-o", "rocket-copy.jpg"], home: "bob")

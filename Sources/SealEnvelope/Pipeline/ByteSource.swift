@@ -108,7 +108,14 @@ public struct FileSource: ByteSource {
     }
 
     /// Up to `count` bytes from `fd`, fewer only at its end; short reads and EINTR retried.
-    static func read(_ fd: Int32, upTo count: Int, label: String) throws -> [UInt8] {
+    /// A request past the file's end (everything up to a limit) allocates only what is left.
+    static func read(_ fd: Int32, upTo requested: Int, label: String) throws -> [UInt8] {
+        var count = requested
+        var info = stat()
+        if count > 1 << 16, fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+            let here = lseek(fd, 0, SEEK_CUR)
+            if here >= 0 { count = min(count, max(0, Int(info.st_size) - Int(here))) }
+        }
         var out = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
