@@ -62,47 +62,53 @@ extension Catalogue {
     /// the rest commit together or not at all.
     public func record(_ images: [ImageRecord]) throws -> [Int: Refusal] {
         try writer.write { db in
+            // Prepared once per connection: a batch runs these for every image.
+            func execute(_ sql: String, _ arguments: StatementArguments) throws {
+                try db.cachedStatement(sql: sql).execute(arguments: arguments)
+            }
+            func text(_ sql: String, _ arguments: StatementArguments) throws -> String? {
+                try String.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+            }
             var refused: [Int: Refusal] = [:]
             for (index, image) in images.enumerated() {
-                if try Row.fetchOne(db, sql: "SELECT 1 FROM seen_envelopes WHERE sender_key = ? AND id = ?",
-                                    arguments: [image.senderKey, Data(image.envelopeID)]) != nil {
+                if try text("SELECT sender FROM seen_envelopes WHERE sender_key = ? AND id = ?",
+                            [image.senderKey, Data(image.envelopeID)]) != nil {
                     refused[index] = .replay
                     continue
                 }
-                if let owner = try String.fetchOne(db, sql: "SELECT owner FROM images WHERE name = ?", arguments: [image.name]),
-                   owner != image.owner {
-                    refused[index] = .nameOwnedBy(owner)
+                let replaced = try Row.fetchOne(db.cachedStatement(sql: "SELECT owner, blob FROM images WHERE name = ?"),
+                                                arguments: [image.name])
+                if let replaced, replaced["owner"] != image.owner {
+                    refused[index] = .nameOwnedBy(replaced["owner"])
                     continue
                 }
-                try db.execute(sql: "INSERT INTO seen_envelopes (sender_key, id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [image.senderKey, Data(image.envelopeID), image.owner, image.ingestedAt.timeIntervalSince1970,
-                                           image.inboxName])
-                let replaced = try String.fetchOne(db, sql: "SELECT blob FROM images WHERE name = ?", arguments: [image.name])
-                try db.execute(sql: """
+                try execute("INSERT INTO seen_envelopes (sender_key, id, sender, seen_at, inbox_name) VALUES (?, ?, ?, ?, ?)",
+                            [image.senderKey, Data(image.envelopeID), image.owner, image.ingestedAt.timeIntervalSince1970,
+                             image.inboxName])
+                try execute("""
                     INSERT OR REPLACE INTO images
                         (name, owner, media_type, width, height, size, blob, envelope_id, created_at, ingested_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [image.name, image.owner, image.mediaType, image.width, image.height, image.size,
-                                     image.blob, Data(image.envelopeID), image.createdAt.timeIntervalSince1970,
-                                     image.ingestedAt.timeIntervalSince1970])
+                    """, [image.name, image.owner, image.mediaType, image.width, image.height, image.size, image.blob,
+                          Data(image.envelopeID), image.createdAt.timeIntervalSince1970, image.ingestedAt.timeIntervalSince1970])
                 // The superseded version's blob goes once this commits, unless another row holds it;
                 // the new blob is nobody's garbage (the same image posted again).
-                try db.execute(sql: "DELETE FROM blob_garbage WHERE blob = ?", arguments: [image.blob])
-                if let replaced, replaced != image.blob,
-                   try Row.fetchOne(db, sql: "SELECT 1 FROM images WHERE blob = ?", arguments: [replaced]) == nil {
-                    try db.execute(sql: "INSERT OR IGNORE INTO blob_garbage (blob, since) VALUES (?, ?)",
-                                   arguments: [replaced, image.ingestedAt.timeIntervalSince1970])
+                try execute("DELETE FROM blob_garbage WHERE blob = ?", [image.blob])
+                if let old: String = replaced?["blob"], old != image.blob,
+                   try text("SELECT name FROM images WHERE blob = ?", [old]) == nil {
+                    try execute("INSERT OR IGNORE INTO blob_garbage (blob, since) VALUES (?, ?)",
+                                [old, image.ingestedAt.timeIntervalSince1970])
                 }
                 // The next line of the chain, encoded exactly as the log will hold it.
                 let last = try Self.position(db)
                 let record = NotificationRecord(
                     seq: last.seq + 1, time: Date(timeIntervalSince1970: image.ingestedAt.timeIntervalSince1970), type: "image",
                     name: image.name, owner: image.owner, mediaType: image.mediaType, size: image.size, prev: last.hash)
-                try db.execute(sql: """
+                try execute("""
                     INSERT INTO notifications (seq, time, type, name, owner, media_type, size, prev, line_hash)
                     VALUES (?, ?, 'image', ?, ?, ?, ?, ?, ?)
-                    """, arguments: [record.seq, image.ingestedAt.timeIntervalSince1970, image.name, image.owner, image.mediaType,
-                                     image.size, record.prev, LogHead.hash(ofLine: record.line)])
+                    """, [record.seq, image.ingestedAt.timeIntervalSince1970, image.name, image.owner, image.mediaType,
+                          image.size, record.prev, LogHead.hash(ofLine: record.line)])
             }
             return refused
         }
@@ -176,7 +182,7 @@ extension Catalogue {
     }
 
     static func position(_ db: Database) throws -> LogHead.Position {
-        guard let row = try Row.fetchOne(db, sql: "SELECT seq, line_hash FROM notifications ORDER BY seq DESC LIMIT 1") else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, line_hash FROM notifications ORDER BY seq DESC LIMIT 1")) else {
             return .start
         }
         return LogHead.Position(seq: row["seq"], hash: row["line_hash"])
