@@ -187,19 +187,10 @@ public struct NotificationLog: Sendable {
         _ lines: [ArraySlice<UInt8>], path: String, first: Int
     ) -> [Result<(NotificationRecord, String), any Error>] {
         let work = { @Sendable (index: Int) in
-            Result { (try decode(lines[index], path: path, number: first + index), LogHead.hash(ofLine: lines[index])) }
+            (try decode(lines[index], path: path, number: first + index), LogHead.hash(ofLine: lines[index]))
         }
-        let stride = 4096
-        guard lines.count > stride else { return lines.indices.map(work) }
-        let results = UnsafeMutableBufferPointer<Result<(NotificationRecord, String), any Error>?>.allocate(capacity: lines.count)
-        results.initialize(repeating: nil)
-        defer { results.deallocate() }
-        // Each slot is written by exactly one iteration.
-        nonisolated(unsafe) let slots = results
-        DispatchQueue.concurrentPerform(iterations: (lines.count + stride - 1) / stride) { block in
-            for index in block * stride..<min(lines.count, (block + 1) * stride) { slots[index] = work(index) }
-        }
-        return results.map { $0! }
+        guard lines.count > 4096 else { return lines.indices.map { index in Result { try work(index) } } }
+        return Array(lines.indices).concurrentMap(block: 4096, work)
     }
 
     /// One line, checked as the server writes it and numbered `number`.

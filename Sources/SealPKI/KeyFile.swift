@@ -26,6 +26,13 @@ public enum KeyFile {
         try EncryptedPrivateKey.decrypt(pem: readText(path), passphrase: passphrase)
     }
 
+    /// Reads and decrypts several private key files at once, on every core: each is a
+    /// memory-hard scrypt derivation (about a quarter of a second), so a server that loads
+    /// three keys starts in two of them on two cores. The first failure, in `paths` order, is thrown.
+    public static func readPrivateKeys(at paths: [String], passphrase: SecretBytes) throws -> [RSA.PrivateKey] {
+        try paths.concurrentMap { try readPrivateKey(at: $0, passphrase: passphrase) }.map { try $0.get() }
+    }
+
     public static func readPublicKey(at path: String) throws -> RSA.PublicKey {
         try RSA.PublicKey(spkiPEM: readText(path))
     }

@@ -42,8 +42,9 @@ public final class Ingester: @unchecked Sendable {
         self.policy = policy
         self.logger = logger
         catalogue = try root.catalogue()
-        authority = try root.authority(passphrase: passphrase)
-        let key = try KeyFile.readPrivateKey(at: root.encryptionKeyPath, passphrase: passphrase)
+        let keys = try KeyFile.readPrivateKeys(at: [root.caKeyPath, root.encryptionKeyPath, root.deliveryKeyPath], passphrase: passphrase)
+        authority = try CertificateAuthority(certificate: root.authorityCertificate(), key: keys[0])
+        let key = keys[1]
         guard try root.encryptionCertificate().publicKey == key.publicKey else {
             throw PKIError.certificateRejected("encryption.key does not match encryption.crt")
         }
@@ -54,9 +55,7 @@ public final class Ingester: @unchecked Sendable {
         queue = WorkQueue(directory: root.work, inbox: try DropDirectory(root.inboxNew))
         log = NotificationLog(path: root.notificationLogPath)
         registrar = Registrar(root: root, catalogue: catalogue, authority: authority)
-        delivery = try RSASigner(
-            key: KeyFile.readPrivateKey(at: root.deliveryKeyPath, passphrase: passphrase),
-            certificate: root.deliveryCertificate())
+        delivery = try RSASigner(key: keys[2], certificate: root.deliveryCertificate())
     }
 
     /// Processes everything in the inbox, batch by batch, until it is empty or `shouldStop`

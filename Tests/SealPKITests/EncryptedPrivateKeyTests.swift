@@ -22,6 +22,24 @@ import Testing
         }
     }
 
+    /// Several keys decrypted at once come back in order; the first failure in order is thrown.
+    @Test func severalKeysAtOnce() throws {
+        let scratch = try Scratch()
+        defer { scratch.cleanup() }
+        try EncryptedPrivateKey.pem(for: userKey, passphrase: passphrase).write(toFile: scratch.path("user.key"), atomically: true, encoding: .utf8)
+        try EncryptedPrivateKey.pem(for: caKey, passphrase: passphrase).write(toFile: scratch.path("ca.key"), atomically: true, encoding: .utf8)
+        try EncryptedPrivateKey.pem(for: caKey, passphrase: SecretBytes(Array("other".utf8)))
+            .write(toFile: scratch.path("other.key"), atomically: true, encoding: .utf8)
+        let keys = try KeyFile.readPrivateKeys(at: [scratch.path("ca.key"), scratch.path("user.key"), scratch.path("ca.key")], passphrase: passphrase)
+        #expect(keys.map(\.publicKey) == [caKey.publicKey, userKey.publicKey, caKey.publicKey])
+        #expect(throws: PKIError.wrongPassphrase) {
+            try KeyFile.readPrivateKeys(at: [scratch.path("user.key"), scratch.path("other.key"), scratch.path("missing.key")], passphrase: passphrase)
+        }
+        #expect(throws: FileError.missing(scratch.path("missing.key"))) {
+            try KeyFile.readPrivateKeys(at: [scratch.path("user.key"), scratch.path("missing.key"), scratch.path("other.key")], passphrase: passphrase)
+        }
+    }
+
     @Test func unencryptedAndForeignFilesAreRefused() throws {
         let scratch = try Scratch()
         defer { scratch.cleanup() }
