@@ -24,7 +24,7 @@ public struct BlobStore: Sendable {
     /// Stores the server's own verified copy `source`, whose SHA-256 is `hash`, by linking it
     /// into place: nothing is read again, so the blob is the bytes that were verified.
     /// Storing the same bytes twice is harmless. Nothing is fsynced here: the batch's blobs
-    /// become durable together by `syncAll`, which must return before their rows commit.
+    /// become durable by `sync`, which must return before their rows commit.
     func adopt(_ source: String, hash: String) throws {
         try ServerRoot.makeDirectory(shard(for: hash), mode: 0o700)
         guard link(source, path(for: hash)) == 0 || errno == EEXIST else {
@@ -35,10 +35,24 @@ public struct BlobStore: Sendable {
         guard chmod(path(for: hash), 0o644) == 0 else { throw IOFailure(call: "chmod", path: path(for: hash), code: errno) }
     }
 
-    /// Makes every blob stored so far durable, with the directory entries naming them: one
-    /// syncfs(2) of the file system the store is on, a group commit for a whole batch where
-    /// an fsync of each file and shard cost two journal commits per envelope.
-    func syncAll() throws {
+    /// Makes the blobs `hashes` durable, with the directory entries naming them, before
+    /// their rows commit. A few are fsynced one by one, with their shards and the store (a
+    /// single post waits on this); a batch gets one syncfs(2) of the file system the store is
+    /// on, a group commit where an fsync of each file and shard cost two journal commits per
+    /// envelope.
+    func sync(_ hashes: [String]) throws {
+        guard hashes.count <= Self.fsyncedOneByOne else { return try syncFileSystem() }
+        for path in hashes.map(path(for:)) + Set(hashes.map(shard(for:))).sorted() + [directory] {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
+        }
+    }
+
+    static let fsyncedOneByOne = 4
+
+    private func syncFileSystem() throws {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw IOFailure(call: "open", path: directory, code: errno) }
         defer { close(fd) }

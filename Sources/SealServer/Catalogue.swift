@@ -23,11 +23,13 @@ public final class Catalogue: Sendable {
             close(fd)
         }
         var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         configuration.busyMode = .timeout(30)
-        writer = try DatabasePool(path: path, configuration: configuration)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        // Every commit reaches the disk before it returns: the server then removes the drop
+        // and tells the sender. The pool sets NORMAL when it turns WAL on (after any
+        // prepareDatabase), under which a power cut may undo the last commits; set FULL here.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        writer = pool
         try Self.migrator.migrate(writer)
     }
 

@@ -24,6 +24,7 @@ public final class Ingester: @unchecked Sendable {
     let queue: WorkQueue
     /// Inbox entries that could not be moved out (a directory another user owns).
     var stuck: Set<RawName> = []
+    private var lastOutboxExpiry = Date.distantPast
     let log: NotificationLog
     let registrar: Registrar
     let delivery: RSASigner
@@ -65,7 +66,12 @@ public final class Ingester: @unchecked Sendable {
     public func runUntilEmpty(shouldStop: () -> Bool = { false }) throws -> Report {
         var report = Report()
         try log.catchUp(from: catalogue, signer: delivery)
-        expireOutboxes()
+        // Lifetimes are hours: a look at every outbox once a minute is enough, and keeps a
+        // watch daemon's every wake-up from costing a walk of every user's outbox.
+        if Date().timeIntervalSince(lastOutboxExpiry) > 60 {
+            expireOutboxes()
+            lastOutboxExpiry = Date()
+        }
         // Superseded blobs a crash left between a commit and their removal.
         try catalogue.collectBlobGarbage(blobs.remove)
         while !shouldStop() {
@@ -174,11 +180,12 @@ public final class Ingester: @unchecked Sendable {
         // The batch's blobs are durable before any row that names them commits; if they cannot
         // be made so (a disk error), the images wait, claimed, for a later run.
         do {
-            if !accepted.isEmpty { try blobs.syncAll() }
+            if !accepted.isEmpty { try blobs.sync(accepted.map(\.record.blob)) }
         } catch {
             postponed = error
             accepted = []
         }
+        var newlyAccepted: [ImageRecord] = []
         if !accepted.isEmpty {
             let refused = try catalogue.record(accepted.map(\.record))
             // Versions these replaced: their blobs go now that the new rows are committed.
@@ -194,7 +201,7 @@ public final class Ingester: @unchecked Sendable {
                 } else {
                     done.append(item)
                     report.accepted += 1
-                    noteAcceptance(record)
+                    newlyAccepted.append(record)
                     logger.info("accepted", metadata: [
                         "file": "\(item.file)", "id": "\(item.id)", "name": "\(LogText.escaped(record.name))", "owner": "\(record.owner)",
                         "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
@@ -202,8 +209,12 @@ public final class Ingester: @unchecked Sendable {
                 }
             }
         }
-        try queue.release(done)
+        // The notification first, for the followers waiting for it; then the claims go (a crash
+        // in between leaves them for the next run, which finds them ingested already) and each
+        // sender is told.
         try log.catchUp(from: catalogue, signer: delivery)
+        try queue.release(done)
+        newlyAccepted.forEach(noteAcceptance)
         if let postponed { throw postponed }
     }
 

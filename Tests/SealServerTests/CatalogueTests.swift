@@ -28,6 +28,15 @@ import Testing
                     senderKey: "key-\(owner)")
     }
 
+    /// Commits on disk are fsynced (synchronous FULL), not left to the next checkpoint as
+    /// the pool's WAL default (NORMAL) would: the server deletes a drop once its row commits.
+    @Test func commitsReachTheDisk() throws {
+        let (catalogue, cleanup) = try Self.make("disk")
+        defer { cleanup() }
+        #expect(try catalogue.writer.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try catalogue.writer.writeWithoutTransaction { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+    }
+
     @Test(arguments: ["memory", "disk"])
     func users(kind: String) throws {
         let (catalogue, cleanup) = try Self.make(kind)

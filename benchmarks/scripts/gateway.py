@@ -8,6 +8,8 @@ Subcommands (each prints one JSON object):
   drop     ROOT DIR       the same work as upload through the file drop: CONCURRENCY writers into
                           ROOT/inbox/tmp, fsync, rename into inbox/new
   dropfollow ROOT DIR     as follow through the file drop: write into ROOT/inbox, inotify on the log
+  tailfollow ROOT DIR     as dropfollow, the follower a real `sealdrop tail --follow --json` (--bin,
+                          --home): from each drop's rename into inbox/new to its line on tail's stdout
   idle                    hold CONNECTIONS live streams open, report serve's memory (--pid)
   abuse                   slowloris, a 10 GB Content-Length and a request flood from one user,
                           while another user's requests are timed
@@ -173,7 +175,8 @@ async def follow(args):
 
 
 def drop_file(root, path):
-    """A local drop, as `sealdrop post` makes it: tmp/NAME written and fsynced, renamed into new/."""
+    """A local drop, as `sealdrop post` makes it: tmp/NAME written and fsynced, renamed into new/.
+    Returns the moment of the rename, when the drop became visible."""
     name = os.path.basename(path)
     temporary = os.path.join(root, "inbox/tmp", name)
     with open(path, "rb") as source, open(temporary, "wb") as target:
@@ -181,9 +184,11 @@ def drop_file(root, path):
         target.flush()
         os.fsync(target.fileno())
     os.rename(temporary, os.path.join(root, "inbox/new", name))
+    visible = time.monotonic()
     directory = os.open(os.path.join(root, "inbox/new"), os.O_RDONLY)
     os.fsync(directory)
     os.close(directory)
+    return visible
 
 
 def drop(args):
@@ -236,6 +241,38 @@ def drop_follow(args):
         time.sleep(args.interval)
     samples = [arrivals[name] - at for name, at in sent.items() if name in arrivals]
     return {"followers": 1, "posts": len(sent), "missed": len(sent) - len(samples), **latency_summary(samples)}
+
+
+def tail_follow(args):
+    """Drops the envelopes one by one, --interval apart, with `sealdrop tail --follow --json`
+    running: each latency is from a drop's rename to its line on tail's standard output."""
+    import subprocess
+    tail = subprocess.Popen([args.bin, "tail", "--follow", "--json", "--home", args.home],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    arrivals = {}
+    done = threading.Event()
+
+    def reader():
+        for line in tail.stdout:
+            arrivals.setdefault(json.loads(line)["name"], time.monotonic())
+        done.set()
+
+    threading.Thread(target=reader, daemon=True).start()
+    time.sleep(1)  # tail has read what was there and is waiting
+    sent = {}
+    try:
+        for path in envelopes(args.dir)[: args.posts]:
+            name = os.path.basename(path)[: -len(".seal")]
+            sent[name] = drop_file(args.root, path)
+            deadline = time.monotonic() + 30
+            while name not in arrivals and time.monotonic() < deadline and not done.is_set():
+                time.sleep(0.001)
+            time.sleep(args.interval)
+    finally:
+        tail.terminate()
+        tail.wait()
+    samples = [arrivals[name] - at for name, at in sent.items() if name in arrivals]
+    return {"posts": len(sent), "missed": len(sent) - len(samples), **latency_summary(samples)}
 
 
 def rss_kib(pid):
@@ -352,7 +389,7 @@ async def huge_length(args, context):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["upload", "drop", "follow", "dropfollow", "idle", "abuse"])
+    parser.add_argument("command", choices=["upload", "drop", "follow", "dropfollow", "tailfollow", "idle", "abuse"])
     parser.add_argument("paths", nargs="*")
     parser.add_argument("--url", help="https://127.0.0.1:PORT")
     parser.add_argument("--ca", default="root/ca.crt")
@@ -366,6 +403,8 @@ def main():
     parser.add_argument("--interval", type=float, default=0.2)
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--pid", type=int)
+    parser.add_argument("--bin", help="the sealdrop binary (tailfollow)")
+    parser.add_argument("--home", help="the follower's profile (tailfollow)")
     args = parser.parse_args()
     if args.url:
         host_port = args.url.removeprefix("https://")
@@ -383,6 +422,9 @@ def main():
     elif args.command == "dropfollow":
         args.root, args.dir = args.paths
         result = drop_follow(args)
+    elif args.command == "tailfollow":
+        args.root, args.dir = args.paths
+        result = tail_follow(args)
     elif args.command == "idle":
         result = asyncio.run(idle(args))
     else:
