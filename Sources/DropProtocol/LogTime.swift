@@ -5,8 +5,45 @@ import Foundation
 /// SIGFPE inside ICU on some long fractional parts (fixtures/fuzz/notifications/crash-*),
 /// and a client parses lines others may have written.
 public enum LogTime {
-    public static func format(_ date: Date) -> String {
-        NotificationLog.timeFormatter.string(from: date)
+    /// `date` in that form (UTC, to the nearest millisecond), or the same without the
+    /// milliseconds (`YYYY-MM-DDTHH:MM:SSZ`). Formatted by hand: ISO8601DateFormatter builds
+    /// an ICU formatter for every string, which was 72% of a new reader's `tail` of a long
+    /// log. Byte for byte what ISO8601DateFormatter wrote (a rebuilt log's lines must hash as
+    /// before): the same double arithmetic to milliseconds, rounded (LogTimeTests compares them).
+    public static func format(_ date: Date, milliseconds: Bool = true) -> String {
+        let total = Int(((date.timeIntervalSinceReferenceDate + 978_307_200) * 1000).rounded())
+        let (seconds, millisecond) = (total / 1000, total % 1000)
+        let (days, secondOfDay) = (seconds / 86_400, seconds % 86_400)
+        let (year, month, day) = civil(daysSinceEpoch: days)
+        var text = [UInt8]()
+        text.reserveCapacity(24)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        digits(year, 4); text.append(UInt8(ascii: "-")); digits(month, 2); text.append(UInt8(ascii: "-")); digits(day, 2)
+        text.append(UInt8(ascii: "T")); digits(secondOfDay / 3600, 2); text.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2); text.append(UInt8(ascii: ":")); digits(secondOfDay % 60, 2)
+        if milliseconds { text.append(UInt8(ascii: ".")); digits(millisecond, 3) }
+        text.append(UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The proleptic Gregorian date `days` after 1970-01-01 (H. Hinnant's civil_from_days).
+    static func civil(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// The date, or nil for anything but the exact form above with a real calendar date.

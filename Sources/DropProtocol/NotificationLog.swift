@@ -26,7 +26,7 @@ public struct NotificationLog: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(Self.timeFormatter.string(from: date))
+            try container.encode(LogTime.format(date))
         }
         return encoder
     }()
@@ -41,12 +41,6 @@ public struct NotificationLog: Sendable {
             return date
         }
         return decoder
-    }()
-
-    nonisolated(unsafe) package static let timeFormatter: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
     }()
 
     /// The position of the last complete line and the length of the file up to its end.

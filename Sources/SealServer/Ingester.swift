@@ -397,7 +397,7 @@ public final class Ingester: @unchecked Sendable {
         let statement = DeliveryStatement(
             requestID: id.hexString, requester: sender.name, requesterKey: requesterCertificate.publicKey.fingerprint.description,
             image: request.image, owner: owner, blob: blob, error: problem,
-            time: NotificationLog.timeFormatter.string(from: Date()))
+            time: LogTime.format(Date()))
         let answer = try FetchAnswer.make(statement: statement, contentKey: contentKey, for: requesterCertificate.publicKey, signer: delivery)
         try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
         if let blob {

@@ -37,7 +37,7 @@ public struct Quarantine: Sendable {
         _ item: WorkQueue.Item, from queue: WorkQueue, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil,
         senderReason: String? = nil
     ) throws {
-        let record = Reason(id: item.id, file: item.file, reason: reason, time: NotificationLog.timeFormatter.string(from: Date()),
+        let record = Reason(id: item.id, file: item.file, reason: reason, time: LogTime.format(Date()),
                             sender: sender, envelopeID: envelopeID?.hexString)
         // The reason first: a crash between the two steps leaves a reason without its file
         // (the copy is still in work/ and is examined again), never a file without reason.
@@ -61,7 +61,7 @@ public struct Quarantine: Sendable {
     /// reason file says so, and the caller skips it from then on.
     func rejectUnread(_ name: RawName, in inbox: DropDirectory, reason: String) throws -> Bool {
         let id = WorkQueue.newID()
-        let time = NotificationLog.timeFormatter.string(from: Date())
+        let time = LogTime.format(Date())
         try AtomicFile.write(Self.json(Reason(id: id, file: name.display, reason: reason, time: time, sender: nil, envelopeID: nil)),
                              to: reasonPath(id), mode: 0o600, replace: true)
         if let code = inbox.move(name, to: "\(root.quarantine)/\(id)") {
@@ -109,7 +109,7 @@ public struct Quarantine: Sendable {
     func refuseUnread(_ name: RawName, in inbox: DropDirectory, reason: String) throws {
         let id = WorkQueue.newID()
         try AtomicFile.write(Self.json(Reason(id: id, file: name.display, reason: reason,
-                                              time: NotificationLog.timeFormatter.string(from: Date()), sender: nil, envelopeID: nil)),
+                                              time: LogTime.format(Date()), sender: nil, envelopeID: nil)),
                              to: reasonPath(id), mode: 0o600, replace: true)
         inbox.remove(name)
         try inbox.sync()

@@ -27,6 +27,6 @@ public struct ServerStatus: Sendable, Codable {
         notifications = counts.notifications
         inboxBacklog = (try? FileManager.default.contentsOfDirectory(atPath: root.inboxNew).count) ?? 0
         quarantined = Quarantine(root: root).count()
-        lastIngest = counts.lastIngest.map { NotificationLog.timeFormatter.string(from: $0) }
+        lastIngest = counts.lastIngest.map { LogTime.format($0) }
     }
 }

@@ -61,6 +61,25 @@ import Testing
         }
     }
 
+    /// The hand-made formatter writes what ISO8601DateFormatter wrote, byte for byte, so that
+    /// a log rebuilt from the catalogue hashes as the lines written before: random times with
+    /// microseconds (as Date() has them), and the edges of milliseconds, days and years.
+    @Test func formatsAsISO8601DateFormatterDid() {
+        let reference = ISO8601DateFormatter()
+        reference.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        var times = (0..<20_000).map { _ in Double.random(in: 0..<4_102_444_800) }
+        times += (0..<2_000).map { _ in (Double.random(in: 1_700_000_000..<1_800_000_000) * 1000).rounded() / 1000 }
+        times += [0, 0.0005, 0.9995, 0.9999999, 59.9999, 86_399.9999, 951_782_399.9996, 951_868_800, 1_709_251_199.9995,
+                  4_102_444_799.9999, 1_764_387_948.392, 1_764_387_948.3925]
+        for seconds in times {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(LogTime.format(date) == reference.string(from: date), "\(seconds)")
+            #expect(LogTime.format(date, milliseconds: false) == plain.string(from: date), "\(seconds)")
+        }
+    }
+
     @Test(arguments: [
         "2026-11-29T03:05:48.1111111111111111111111111111111111111111111111401Z", "2026-11-29T03:05:48Z",
         "2026-02-29T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-11-31T00:00:00.000Z", "2026-11-29T24:00:00.000Z",

@@ -13,7 +13,7 @@ source "$(dirname "$0")/common.sh"
 small="${1:-1000}"
 large="${2:-1000000}"
 runs="${3:-5}"
-(cd benchmarks && swift build -c release --product grow-catalogue >/dev/null)
+(cd benchmarks && swift build -c release --product grow-catalogue > "$work/build.log" 2>&1) || { cat "$work/build.log" >&2; exit 1; }
 grow="$root_dir/benchmarks/.build/release/grow-catalogue"
 mkdir -p "$work/photos"
 for i in $(seq 1 256); do cp fixtures/images/horse.png "$work/photos/img-$i.png"; done

@@ -18,7 +18,7 @@ struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let time = Self.formatter.string(from: Date())
+        let time = LogTime.format(Date())
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let line: String
         switch format {
@@ -34,12 +34,6 @@ struct LineLogHandler: LogHandler {
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
-
-    nonisolated(unsafe) static let formatter: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
 
     static func logger(_ label: String, format: Format) -> Logger {
         Logger(label: label) { _ in LineLogHandler(format: format) }

@@ -1,10 +1,9 @@
+import DropProtocol
 import Foundation
 
 /// RFC 3339 UTC time, seconds precision.
 func iso8601(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
+    LogTime.format(date, milliseconds: false)
 }
 
 /// `value` as one line of JSON: sorted keys, slashes as they are, dates in ISO 8601.
