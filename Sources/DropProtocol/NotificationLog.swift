@@ -180,11 +180,9 @@ public struct NotificationLog: Sendable {
     static func decodeAndHash(
         _ lines: [ArraySlice<UInt8>], path: String, first: Int
     ) -> [Result<(NotificationRecord, String), any Error>] {
-        let work = { @Sendable (index: Int) in
+        lines.indices.concurrentMap(block: 4096) { index throws(any Error) in
             (try decode(lines[index], path: path, number: first + index), LogHead.hash(ofLine: lines[index]))
         }
-        guard lines.count > 4096 else { return lines.indices.map { index in Result { try work(index) } } }
-        return Array(lines.indices).concurrentMap(block: 4096, work)
     }
 
     /// One line, checked as the server writes it and numbered `number`.

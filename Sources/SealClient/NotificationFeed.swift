@@ -69,27 +69,25 @@ public struct ImageIndex: Sendable {
 
     public init(profile: Profile) { path = profile.home + "/images.sqlite" }
 
-    /// Brings the index up to the log's verified head.
-    public func update(from feed: NotificationFeed) throws {
+    /// Brings the index up to the log's verified head, then returns the images by name, or
+    /// with `newest`, that many of the latest, newest first.
+    public func images(from feed: NotificationFeed, newest: Int? = nil) throws -> [NotificationRecord] {
         let database = try open()
         let reached = try database.read { db in try Int.fetchOne(db, sql: "SELECT seq FROM reached") ?? 0 }
         let fresh = try feed.records(after: reached)
-        guard let last = fresh.last else { return }
-        try database.write { db in
-            let upsert = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO images (name, seq, time, owner, media_type, size, prev) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            for record in fresh {
-                try upsert.execute(arguments: [record.name, record.seq, record.time.timeIntervalSince1970, record.owner,
-                                               record.mediaType, record.size, record.prev])
+        if let last = fresh.last {
+            try database.write { db in
+                let upsert = try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO images (name, seq, time, owner, media_type, size, prev) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for record in fresh {
+                    try upsert.execute(arguments: [record.name, record.seq, record.time.timeIntervalSince1970, record.owner,
+                                                   record.mediaType, record.size, record.prev])
+                }
+                try db.execute(sql: "UPDATE reached SET seq = ?", arguments: [last.seq])
             }
-            try db.execute(sql: "UPDATE reached SET seq = ?", arguments: [last.seq])
         }
-    }
-
-    /// The images by name, or with `newest`, that many of the latest, newest first.
-    public func images(newest: Int? = nil) throws -> [NotificationRecord] {
-        try open().read { db in
+        return try database.read { db in
             let rows = if let newest {
                 try Row.fetchAll(db, sql: "SELECT * FROM images ORDER BY seq DESC LIMIT ?", arguments: [newest])
             } else {

@@ -94,7 +94,12 @@ public enum AtomicFile {
 
     /// fsyncs a directory so that a rename or link in it survives a crash.
     public static func syncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try sync(path, flags: O_DIRECTORY)
+    }
+
+    /// fsyncs the file or directory at `path` (opened with `flags` besides read-only).
+    public static func sync(_ path: String, flags: Int32 = 0) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | flags)
         guard fd >= 0 else { throw Failure.system(call: "open", path: path, errno: errno) }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw Failure.system(call: "fsync", path: path, errno: errno) }

@@ -43,10 +43,7 @@ public struct BlobStore: Sendable {
     func sync(_ hashes: [String]) throws {
         guard hashes.count <= Self.fsyncedOneByOne else { return try syncFileSystem() }
         for path in hashes.map(path(for:)) + Set(hashes.map(shard(for:))).sorted() + [directory] {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
-            defer { close(fd) }
-            guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
+            try AtomicFile.sync(path)
         }
     }
 

@@ -142,15 +142,12 @@ public final class Ingester: @unchecked Sendable {
     /// one transaction for all the images among them.
     func process(_ items: [WorkQueue.Item], into report: inout Report) throws {
         // Registrations are examined in drop order, below, so the first request for a name wins.
-        let verdicts = VerdictSlots(count: items.count)
-        DispatchQueue.concurrentPerform(iterations: items.count) { index in
-            verdicts.set(index, guardedExamine(items[index], registrations: false))
-        }
+        let verdicts = items.concurrentMap { item in self.guardedExamine(item, registrations: false) }.map { $0.get() }
         var accepted: [(item: WorkQueue.Item, record: ImageRecord)] = []
         var postponed: Error?
         // Dealt with: released together once the batch is recorded.
         var done: [WorkQueue.Item] = []
-        for (item, verdict) in zip(items, verdicts.all) {
+        for (item, verdict) in zip(items, verdicts) {
             var outcome = verdict
             if case .deferred = outcome { outcome = guardedExamine(item, registrations: true) }
             switch outcome {
@@ -472,17 +469,4 @@ public final class Ingester: @unchecked Sendable {
         guard try !catalogue.isBlobReferenced(hash) else { return }
         unlink(blobs.path(for: hash))
     }
-}
-
-/// Results filled in by concurrent workers, one slot each.
-private final class VerdictSlots: @unchecked Sendable {
-    // Each slot is written once, by one worker, under the lock.
-    private let lock = NSLock()
-    private var slots: [Ingester.Verdict?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Ingester.Verdict) { lock.withLock { slots[index] = value } }
-
-    var all: [Ingester.Verdict] { lock.withLock { slots.map { $0! } } }
 }

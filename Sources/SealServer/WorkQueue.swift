@@ -11,7 +11,7 @@ import SealPKI
 /// stored, whatever the writer does to its file afterwards. The inbox entry stays (skipped by
 /// later listings) until the drop is dealt with, so the claim needs no fsync: a copy a crash
 /// lost or damaged is found by its hash at the next start and claimed again from the entry.
-/// An accepted copy is made durable with its batch (one syncfs) before its commit.
+/// An accepted copy is made durable with its batch (BlobStore.sync) before its commit.
 ///
 /// While the drop is examined its note is named `work/ID.examining` instead (a rename: no
 /// new file, which on ext4 costs an inode allocation per drop). A note found under that name

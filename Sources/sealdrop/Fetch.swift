@@ -73,10 +73,7 @@ extension Sealdrop {
             var wanted = names
             if all {
                 let index = ImageIndex(profile: profile)
-                wanted = try about(index.path) {
-                    try index.update(from: fetcher.feed())
-                    return try index.images().map(\.name)
-                }
+                wanted = try about(index.path) { try index.images(from: fetcher.feed()).map(\.name) }
             }
             if output == StandardStreams.dash { return try fetchToStandardOutput(wanted, fetcher: fetcher) }
             var isDirectory: ObjCBool = false

@@ -122,6 +122,12 @@ extension Sealdrop {
             let fixedName = name
             // Without --batch-sign each file is sealed and signed alone; with it, files are
             // sealed up to their trailers and each group of `batchGroupSize` shares one signature.
+            // An existing output is kept (a resumed batch); otherwise its folder is made.
+            @Sendable func skipOrPrepare(_ item: BatchItem) throws -> BatchOutcome? {
+                if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
+                try folders.prepare(PathText.directory(of: item.output))
+                return nil
+            }
             let results: [BatchResult]
             if batchSign {
                 let signer = BatchSigner(sealer: sealer)
@@ -129,9 +135,8 @@ extension Sealdrop {
                     items, groupSize: Self.batchGroupSize, jobs: batch.jobs, signer: signer, replace: force,
                     stopped: { interruption.stopped },
                     prepare: { item in
-                        if !force, FileManager.default.fileExists(atPath: item.output) { return .settled(.skipped(.outputExists(item.output))) }
                         do {
-                            try folders.prepare(PathText.directory(of: item.output))
+                            if let skipped = try skipOrPrepare(item) { return .settled(skipped) }
                             return .sealed(try signer.prepare(item.input, to: item.output, name: fixedName, armor: armor))
                         } catch {
                             return .settled(Self.outcome(of: error, item: item))
@@ -141,9 +146,8 @@ extension Sealdrop {
                     progress: bar.update)
             } else {
                 results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
-                    if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
                     do {
-                        try folders.prepare(PathText.directory(of: item.output))
+                        if let skipped = try skipOrPrepare(item) { return skipped }
                         let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, name: fixedName,
                                                              replace: force, armor: armor)
                         return .done(output: item.output, bytes: summary.payloadLength)

@@ -103,10 +103,7 @@ extension Sealdrop {
             let profile = try Profile.load(home: profileHome.path)
             _ = try about(profile.caPath) { try profile.pinnedAuthority() }
             let index = ImageIndex(profile: profile)
-            let images = try about(index.path) {
-                try index.update(from: passphrase.feed(for: profile))
-                return try index.images(newest: last)
-            }
+            let images = try about(index.path) { try index.images(from: passphrase.feed(for: profile), newest: last) }
             if json {
                 print(try jsonLine(images))
             } else {

@@ -59,8 +59,7 @@ import Testing
         let (bob, _) = try FetchTests().profile(server, "bob")
         let feed = try NotificationFeed(profile: bob)
         let index = ImageIndex(profile: bob)
-        try index.update(from: feed)
-        #expect(try index.images().map(\.name) == ["coffee.gif", "horse.png"])
+        #expect(try index.images(from: feed).map(\.name) == ["coffee.gif", "horse.png"])
         // tail moves on; the index keeps its own mark.
         try posted(server, ["rocket.jpg"])
         _ = try feed.records(after: 2)
@@ -69,14 +68,13 @@ import Testing
         var spoiled = try Data(contentsOf: URL(fileURLWithPath: server.root.notificationLogPath))
         spoiled.replaceSubrange(0..<20, with: Data(repeating: UInt8(ascii: "x"), count: 20))
         try spoiled.write(to: URL(fileURLWithPath: server.root.notificationLogPath))
-        try index.update(from: feed)
-        let images = try index.images()
+        let images = try index.images(from: feed)
         #expect(images.map(\.name) == ["camera.png", "coffee.gif", "horse.png", "rocket.jpg"], "read from its mark, not line 1")
         #expect(images.first { $0.name == "coffee.gif" }?.owner == "alice")
         #expect(images.first { $0.name == "horse.png" }?.seq == 5, "the latest version")
         // The newest first, as many as asked.
-        #expect(try index.images(newest: 2).map(\.name) == ["horse.png", "camera.png"])
-        #expect(try index.images(newest: 2).map(\.seq) == [5, 4])
+        #expect(try index.images(from: feed, newest: 2).map(\.name) == ["horse.png", "camera.png"])
+        #expect(try index.images(from: feed, newest: 2).map(\.seq) == [5, 4])
     }
 
     /// The index is a cache: one that is not a database is rebuilt from the log.
@@ -86,8 +84,7 @@ import Testing
         let (bob, _) = try FetchTests().profile(server, "bob")
         let index = ImageIndex(profile: bob)
         try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: index.path))
-        try index.update(from: try NotificationFeed(profile: bob))
-        #expect(try index.images().map(\.name) == ["coffee.gif", "horse.png"])
+        #expect(try index.images(from: try NotificationFeed(profile: bob)).map(\.name) == ["coffee.gif", "horse.png"])
         #expect(try FileManager.default.attributesOfItem(atPath: index.path)[.posixPermissions] as? Int == 0o600)
     }
 }
