@@ -19,9 +19,39 @@ public enum Outbox {
     public static func refusal(id: String) -> String { "rejected-\(id).json" }
     /// That an image was accepted: named by its envelope id (hex), written after the commit.
     public static func acceptance(id: String) -> String { "accepted-\(id).json" }
+    /// That envelopes of one bundle drop (FORMAT.md §13) were accepted: one note for all
+    /// those of the owner, named by the server's claim id, listing them (BundleAcceptance).
+    public static func bundleAcceptance(claim: String) -> String { bundleAcceptancePrefix + "\(claim).json" }
+    public static let bundleAcceptancePrefix = "accepted-bundle-"
     /// A fetch answer: the signed statement (written last) and the owner's envelope.
     public static func answerStatement(requestID: String) -> String { "answer-\(requestID).json" }
     public static func answerEnvelope(requestID: String) -> String { "answer-\(requestID).seal" }
+}
+
+/// The note `accepted-bundle-ID.json`: the envelopes of one bundle drop the server accepted
+/// for their owner.
+public struct BundleAcceptance: Codable, Sendable, Equatable {
+    public struct Envelope: Codable, Sendable, Equatable {
+        public let name: String
+        public let envelopeID: String
+
+        public init(name: String, envelopeID: String) {
+            self.name = name
+            self.envelopeID = envelopeID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case envelopeID = "envelope_id"
+        }
+    }
+
+    public let envelopes: [Envelope]
+
+    public init(envelopes: [Envelope]) { self.envelopes = envelopes }
+
+    /// A bundle holds at most 1,024 envelopes: a note is well under this.
+    public static let maximumBytes = 1 << 20
 }
 
 /// What the server said to a registration: the certificate (PEM), or why not.

@@ -14,7 +14,8 @@ import DropProtocol
 ///     ca.crt               the pinned CA certificate
 ///     encryption.crt       the server's encryption certificate (checked against ca.crt)
 ///     tail.cursor          the last notification seq shown by `tail`
-///     spool/               drops and downloads in transit to and from a gateway
+///     spool/               drops and downloads in transit to and from a gateway, and the
+///                          envelopes of a bundle before they are sent
 public struct Profile: Sendable {
     public let home: String
     public let settings: Settings
@@ -68,8 +69,11 @@ public struct Profile: Sendable {
     /// certificate as the client certificate (the gateway needs it for all but registration).
     public func transport(key: RSA.PrivateKey? = nil) throws -> any ServerTransport {
         try makeTransport(server: settings.server, authority: pinnedAuthority(), identity: key.map { (try certificate(), $0) },
-                          spool: home + "/spool")
+                          spool: spool)
     }
+
+    /// Drops and downloads in transit (made 0700 by whoever first needs it).
+    public var spool: String { "\(home)/spool" }
     public var keyPath: String { "\(home)/\(settings.user).key" }
     public var requestPath: String { "\(home)/\(settings.user).csr" }
     public var certificatePath: String { "\(home)/\(settings.user).crt" }

@@ -23,6 +23,9 @@ public protocol ServerTransport: Sendable {
     func send(drop path: String) throws
     /// Forgets a drop that will not be sent.
     func discard(drop path: String)
+    /// Whether several envelopes may travel as one bundle drop (FORMAT.md §13): a server
+    /// directory takes bundles; a gateway takes envelopes one by one.
+    var takesBundles: Bool { get }
     /// Delivers a PEM certificate request.
     func sendRegistration(_ pem: String) throws
     /// The answer to the registration of key `answer` (Outbox.answerName) for `user`.
@@ -111,6 +114,8 @@ public struct DirectoryTransport: ServerTransport {
 
     public func discard(drop path: String) { unlink(path) }
 
+    public var takesBundles: Bool { true }
+
     public func sendRegistration(_ pem: String) throws {
         _ = try Inbox.drop(Array(pem.utf8), into: root, suffix: ".csr")
     }
@@ -191,6 +196,25 @@ extension ServerTransport {
             return summary
         } catch {
             sink.discard()
+            discard(drop: path)
+            throw error
+        }
+    }
+
+    /// Sends complete envelopes (the files at `envelopes`) as one bundle drop (FORMAT.md §13),
+    /// durably; a failure leaves nothing behind.
+    public func sendBundle(_ envelopes: [String]) throws {
+        let path = try prepareDrop()
+        do {
+            try FileSink.create(path, replace: false, durable: true) { sink in
+                try sink.write(Bundle.header(lengths: try envelopes.map { try FileSource(path: $0, followSymlinks: false).size }))
+                for envelope in envelopes {
+                    var source = try FileSource(path: envelope, followSymlinks: false)
+                    try source.copy(to: &sink)
+                }
+            }
+            try send(drop: path)
+        } catch {
             discard(drop: path)
             throw error
         }

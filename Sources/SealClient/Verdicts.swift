@@ -35,6 +35,20 @@ public struct Verdicts: Sendable {
                 found[id] = .refused(reason)
             }
         }
+        // Envelopes that came in a bundle are accepted by one note for all of them; it goes
+        // once every envelope it lists has been asked for.
+        for note in notes.sorted() where note.hasPrefix(Outbox.bundleAcceptancePrefix) && !note.hasPrefix(".") {
+            guard let bytes = try transport.outboxFile(note, user: user, limit: BundleAcceptance.maximumBytes),
+                  let listed = try? JSONDecoder().decode(BundleAcceptance.self, from: Data(bytes)).envelopes.map(\.envelopeID)
+            else { continue }
+            let ours = listed.filter(ids.contains)
+            guard !ours.isEmpty else { continue }
+            for id in ours {
+                found[id] = .accepted
+                if notes.contains(Outbox.refusal(id: id)) { try transport.removeFromOutbox(Outbox.refusal(id: id), user: user) }
+            }
+            if ours.count == listed.count { try transport.removeFromOutbox(note, user: user) }
+        }
         return found
     }
 

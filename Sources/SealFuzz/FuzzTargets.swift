@@ -34,6 +34,14 @@ public enum FuzzTargets {
             var whole = MemorySource(bytes)
             _ = try EnvelopeReader.verify(&whole, recipient: header.recipient, authority: authority)
         },
+        // FORMAT.md §13: a bundle's index, then each member's header, as the server reads them.
+        "bundle": { bytes in
+            var source = MemorySource(bytes)
+            for range in try Bundle.members(of: &source, size: bytes.count) {
+                var member = MemorySource(Array(bytes[range]))
+                _ = try? EnvelopeHeader.read(from: &member)
+            }
+        },
         // FORMAT.md §12: ASCII armour, decoded strictly.
         "armor": { bytes in
             var source = MemorySource(bytes)

@@ -35,6 +35,22 @@ public struct BlobStore: Sendable {
         guard chmod(path(for: hash), 0o644) == 0 else { throw IOFailure(call: "chmod", path: path(for: hash), code: errno) }
     }
 
+    /// Stores one member of a verified bundle copy (FORMAT.md §13), whose SHA-256 is `hash`:
+    /// its bytes, copied out of the server's own copy, appear under their name only once
+    /// complete (an unnamed file linked into place). Nothing is fsynced here either.
+    func store(_ member: FileWindow, hash: String) throws {
+        try ServerRoot.makeDirectory(shard(for: hash), mode: 0o700)
+        var source = member
+        var sink = try FileSink(path: path(for: hash))
+        do {
+            try source.copy(to: &sink)
+            try sink.commit(mode: 0o644, durable: false)
+        } catch let failure as IOFailure where failure.code == EEXIST {
+            // Stored already, by an earlier attempt or another member: the same bytes.
+            sink.discard()
+        }
+    }
+
     /// Makes the blobs `hashes` durable, with the directory entries naming them, before
     /// their rows commit. A few are fsynced one by one, with their shards and the store (a
     /// single post waits on this); a batch gets one syncfs(2) of the file system the store is

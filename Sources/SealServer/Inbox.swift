@@ -43,11 +43,21 @@ extension Inbox {
     }
 
     /// Looks at the first bytes of a claimed copy: an envelope or a PEM certificate request
-    /// is read further, anything else is refused.
+    /// is read further, anything else is refused. (A bundle whose index parses never comes
+    /// here: its envelopes are examined one by one.)
     static func classify(_ path: String) throws -> Kind {
         var source = try FileSource(path: path, followSymlinks: false)
         let prefix = try source.read(upTo: 36)
         if prefix.starts(with: Array("SEALDROP".utf8)) { return .envelope }
+        if Bundle.isBundle(prefix) {
+            try source.rewind()
+            do {
+                _ = try Bundle.members(of: &source, size: source.size)
+                return .refused("a bundle that could not be read")
+            } catch EnvelopeError.malformed(let why) {
+                return .refused("unreadable bundle: \(why)")
+            }
+        }
         if prefix.starts(with: Array("-----BEGIN CERTIFICATE REQUEST-----".utf8)) { return .request }
         return .refused("neither an envelope nor a certificate request")
     }

@@ -95,22 +95,29 @@ public final class Ingester: @unchecked Sendable {
                 + "cannot stop ingestion again (sealdrop server requeue ROOT \(item.id) puts it back)", into: &report)
         }
         try queue.release(interrupted)
-        var batch = Array(pending.prefix(policy.batchSize))
+        // The batch size counts envelopes: a bundle weighs as many as it carries.
+        var batch: [WorkQueue.Item] = []
+        var envelopes = 0
+        for item in pending where envelopes < policy.batchSize {
+            batch.append(item)
+            envelopes += item.members?.count ?? 1
+        }
         var claimed: [WorkQueue.Item] = []
         var failure: Error?
         let (names, overQuota) = try Inbox.pending(
-            inbox, limit: policy.batchSize - batch.count, skipping: stuck.union(held), bytesPerUser: policy.maximumPendingBytesPerUser)
+            inbox, limit: max(0, policy.batchSize - envelopes), skipping: stuck.union(held), bytesPerUser: policy.maximumPendingBytesPerUser)
         for name in overQuota {
             let reason = "its sender has more than \(policy.maximumPendingBytesPerUser) bytes waiting in the inbox; refused unread"
             try quarantine.refuseUnread(name, in: inbox, reason: reason)
             report.quarantined += 1
             logger.warning("refused", metadata: ["file": "\(name.display)", "reason": "\(reason)"])
         }
-        for name in names {
+        for name in names where envelopes < policy.batchSize {
             do {
                 switch try queue.claim(name, from: inbox, maximumBytes: policy.maximumBytes) {
                 case .claimed(let item):
                     claimed.append(item)
+                    envelopes += item.members?.count ?? 1
                 case .unfit(let reason):
                     if try quarantine.rejectUnread(name, in: inbox, reason: reason) {
                         report.quarantined += 1
@@ -139,39 +146,47 @@ public final class Ingester: @unchecked Sendable {
     }
 
     /// One batch: the drops examined on every core at once (RSA unwrapping is the cost), then
-    /// one transaction for all the images among them.
+    /// one transaction for all the images among them. A bundle's envelopes (FORMAT.md §13) are
+    /// examined, stored and refused one by one, and its claim goes once all have a verdict.
     func process(_ items: [WorkQueue.Item], into report: inout Report) throws {
         // Registrations are examined in drop order, below, so the first request for a name wins.
-        let verdicts = items.concurrentMap { item in self.guardedExamine(item, registrations: false) }.map { $0.get() }
-        var accepted: [(item: WorkQueue.Item, record: ImageRecord)] = []
+        let singles = items.indices.filter { items[$0].members == nil }
+        var verdicts = [[Verdict]](repeating: [], count: items.count)
+        for (index, verdict) in zip(singles, singles.concurrentMap { self.guardedExamine(items[$0], registrations: false) }) {
+            verdicts[index] = [verdict.get()]
+        }
+        for index in items.indices {
+            if let members = items[index].members { verdicts[index] = examineBundle(items[index], members) }
+        }
+        var accepted: [(item: WorkQueue.Item, member: Int?, record: ImageRecord)] = []
         var postponed: Error?
-        // Dealt with: released together once the batch is recorded.
-        var done: [WorkQueue.Item] = []
-        for (item, verdict) in zip(items, verdicts) {
-            var outcome = verdict
-            if case .deferred = outcome { outcome = guardedExamine(item, registrations: true) }
-            switch outcome {
-            case .image(let record):
-                accepted.append((item, record))
-            case .answered(let requester, let image):
-                done.append(item)
-                report.answered += 1
-                logger.info("answered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "requester": "\(requester)", "image": "\(LogText.escaped(image))"])
-            case .registered(let user):
-                done.append(item)
-                report.registered += 1
-                logger.info("registered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "user": "\(user)"])
-            case .alreadyIngested:
-                done.append(item)
-                report.alreadyIngested += 1
-                logger.info("already ingested", metadata: ["file": "\(item.file)", "id": "\(item.id)"])
-            case .rejected(let reason, let sender, let id, let told):
-                try reject(item, reason: reason, sender: sender, envelopeID: id, told: told, into: &report)
-                done.append(item)
-            case .postponed(let error):
-                postponed = error
-            case .deferred:
-                break
+        // Claims kept for a later run: some envelope of theirs met the server's own failure.
+        var unsettled: Set<String> = []
+        for (item, outcomes) in zip(items, verdicts) {
+            for (position, verdict) in outcomes.enumerated() {
+                let member = item.members == nil ? nil : position
+                var outcome = verdict
+                if case .deferred = outcome { outcome = guardedExamine(item, registrations: true) }
+                switch outcome {
+                case .image(let record):
+                    accepted.append((item, member, record))
+                case .answered(let requester, let image):
+                    report.answered += 1
+                    logger.info("answered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "requester": "\(requester)", "image": "\(LogText.escaped(image))"])
+                case .registered(let user):
+                    report.registered += 1
+                    logger.info("registered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "user": "\(user)"])
+                case .alreadyIngested:
+                    report.alreadyIngested += 1
+                    logger.info("already ingested", metadata: ["file": "\(item.file)", "id": "\(item.id)"])
+                case .rejected(let reason, let sender, let id, let told):
+                    try reject(item, member: member, reason: reason, sender: sender, envelopeID: id, told: told, into: &report)
+                case .postponed(let error):
+                    postponed = error
+                    unsettled.insert(item.id)
+                case .deferred:
+                    break
+                }
             }
         }
         // The batch's blobs are durable before any row that names them commits; if they cannot
@@ -180,25 +195,24 @@ public final class Ingester: @unchecked Sendable {
             if !accepted.isEmpty { try blobs.sync(accepted.map(\.record.blob)) }
         } catch {
             postponed = error
+            unsettled.formUnion(accepted.map(\.item.id))
             accepted = []
         }
-        var newlyAccepted: [ImageRecord] = []
+        var newlyAccepted: [(item: WorkQueue.Item, record: ImageRecord)] = []
         if !accepted.isEmpty {
             let refused = try catalogue.record(accepted.map(\.record))
             // Versions these replaced: their blobs go now that the new rows are committed.
             defer { try? catalogue.collectBlobGarbage(blobs.remove) }
-            for (index, (item, record)) in accepted.enumerated() {
+            for (index, (item, member, record)) in accepted.enumerated() {
                 if let refusal = refused[index] {
                     let reason = switch refusal {
                     case .replay: "replay: envelope id already seen"
                     case .nameOwnedBy(let owner): "the name \"\(record.name)\" belongs to \(owner)"
                     }
-                    try reject(item, reason: reason, sender: record.owner, envelopeID: record.envelopeID, into: &report)
-                    done.append(item)
+                    try reject(item, member: member, reason: reason, sender: record.owner, envelopeID: record.envelopeID, into: &report)
                 } else {
-                    done.append(item)
                     report.accepted += 1
-                    newlyAccepted.append(record)
+                    newlyAccepted.append((item, record))
                     logger.info("accepted", metadata: [
                         "file": "\(item.file)", "id": "\(item.id)", "name": "\(LogText.escaped(record.name))", "owner": "\(record.owner)",
                         "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
@@ -210,21 +224,59 @@ public final class Ingester: @unchecked Sendable {
         // in between leaves them for the next run, which finds them ingested already) and each
         // sender is told.
         try log.catchUp(from: catalogue, signer: delivery)
-        try queue.release(done)
-        newlyAccepted.forEach(noteAcceptance)
+        try queue.release(items.filter { !unsettled.contains($0.id) })
+        noteAcceptances(newlyAccepted)
         if let postponed { throw postponed }
     }
 
     private func reject(
-        _ item: WorkQueue.Item, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil, told: String? = nil,
-        into report: inout Report
+        _ item: WorkQueue.Item, member: Int? = nil, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil,
+        told: String? = nil, into report: inout Report
     ) throws {
         // A copy stored by an earlier attempt that crashed before its commit is no blob of anyone's.
-        try discardUnreferencedBlob(item.sha256)
-        try quarantine.reject(item, from: queue, reason: reason, sender: sender, envelopeID: envelopeID, senderReason: told)
+        try discardUnreferencedBlob(member.flatMap { item.members?[$0].sha256 } ?? item.sha256)
+        try quarantine.reject(item, member: member, from: queue, reason: reason, sender: sender, envelopeID: envelopeID, senderReason: told)
         report.quarantined += 1
         logger.warning("quarantined", metadata: [
-            "file": "\(item.file)", "id": "\(item.id)", "reason": "\(LogText.escaped(reason))", "sender": "\(sender ?? "-")"])
+            "file": "\(item.file)", "id": "\(member.map { "\(item.id)-\($0)" } ?? item.id)", "reason": "\(LogText.escaped(reason))",
+            "sender": "\(sender ?? "-")"])
+    }
+
+    /// Examines a bundle's envelopes on every core, with the bundle's examining mark set (a
+    /// crash inside sets the whole bundle aside), then stores the accepted ones, mark removed.
+    func examineBundle(_ item: WorkQueue.Item, _ members: [WorkQueue.Member]) -> [Verdict] {
+        let file: FileSource
+        do {
+            file = try FileSource(path: queue.dropPath(item.id), followSymlinks: false)
+        } catch {
+            return members.map { _ in .postponed(error) }
+        }
+        queue.markExamining(item)
+        let verdicts = members.concurrentMap { member in
+            self.verdict { try self.examineEnvelope(item, bytes: FileWindow(file, range: member.range), hash: member.sha256, inBundle: true) }
+        }.map { $0.get() }
+        queue.unmark(item)
+        return members.indices.concurrentMap { index in
+            guard case .image = verdicts[index] else { return verdicts[index] }
+            do {
+                try self.blobs.store(FileWindow(file, range: members[index].range), hash: members[index].sha256)
+                return verdicts[index]
+            } catch {
+                return .postponed(error)
+            }
+        }.map { $0.get() }
+    }
+
+    /// What examining came to: whatever it throws becomes the quarantine reason, except the
+    /// server's own transient failures, which leave the drop for a later run.
+    func verdict(_ examine: () throws -> Verdict) -> Verdict {
+        do {
+            return try examine()
+        } catch where Transient.isTransient(error) {
+            return .postponed(error)
+        } catch {
+            return .rejected(reason: "could not be examined: \(error)", sender: nil, envelopeID: nil, told: nil)
+        }
     }
 
     /// Examines one drop with its examining mark set, so that a crash inside is blamed on it
@@ -234,14 +286,7 @@ public final class Ingester: @unchecked Sendable {
     /// gone, so a crash while storing is never blamed on the drop.
     func guardedExamine(_ item: WorkQueue.Item, registrations: Bool) -> Verdict {
         queue.markExamining(item)
-        let verdict: Verdict
-        do {
-            verdict = try examine(item, registrations: registrations)
-        } catch where Transient.isTransient(error) {
-            verdict = .postponed(error)
-        } catch {
-            verdict = .rejected(reason: "could not be examined: \(error)", sender: nil, envelopeID: nil, told: nil)
-        }
+        let verdict = verdict { try examine(item, registrations: registrations) }
         queue.unmark(item)
         guard case .image = verdict else { return verdict }
         do {
@@ -272,16 +317,20 @@ public final class Ingester: @unchecked Sendable {
         switch try Inbox.classify(path) {
         case .refused(let why): return .rejected(reason: why, sender: nil, envelopeID: nil, told: nil)
         case .request: return registrations ? registrar.register(path) : .deferred
-        case .envelope: return try examineEnvelope(item)
+        case .envelope:
+            let file = try FileSource(path: path, followSymlinks: false)
+            return try examineEnvelope(item, bytes: FileWindow(file, range: 0..<item.size), hash: item.sha256, inBundle: false)
         }
     }
 
-    func examineEnvelope(_ item: WorkQueue.Item) throws -> Verdict {
+    /// One envelope: a drop of its own, or a member of a bundle (which carries images only).
+    func examineEnvelope(_ item: WorkQueue.Item, bytes: FileWindow, hash: String, inBundle: Bool) throws -> Verdict {
         let path = queue.dropPath(item.id)
         let name = item.id
         let header: EnvelopeHeader
         do {
-            header = try EnvelopeFiles.peekHeader(path, followSymlinks: false)
+            var source = bytes
+            header = try EnvelopeHeader.read(from: &source)
         } catch {
             return .rejected(reason: "unreadable envelope: \(error)", sender: nil, envelopeID: nil, told: nil)
         }
@@ -302,6 +351,7 @@ public final class Ingester: @unchecked Sendable {
         if age > policy.maximumAge { return reject("stale: created \(Int(age)) s ago, the window is \(Int(policy.maximumAge)) s") }
         if -age > policy.maximumFutureSkew { return reject("created \(Int(-age)) s in the future") }
         if header.kind == .message {
+            if inBundle { return reject("a bundle carries images only; a request travels as a drop of its own") }
             switch header.mediaType {
             case FetchRequest.mediaType: return try answerFetch(path, name: name, sender: user, id: id)
             case RenewalRequest.mediaType: return try renewCertificate(path, name: name, sender: user, id: id)
@@ -314,16 +364,15 @@ public final class Ingester: @unchecked Sendable {
         let payloadLength: UInt64
         do {
             // Signature first (no key used), then the private key, then every MAC.
-            var source = try FileSource(path: path, followSymlinks: false)
+            var source = bytes
             let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority.certificate)
-            try source.rewind()
+            source = bytes
             var sink = DiscardingSink()
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
             payloadLength = verified.payloadLength
         } catch {
             return reject("did not verify: \(error)", told: Self.notVerified)
         }
-        let hash = item.sha256
         return .image(ImageRecord(
             name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),
             size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name, senderKey: senderKey))
@@ -422,11 +471,13 @@ public final class Ingester: @unchecked Sendable {
         return try EnvelopeReader.contentKey(of: header, identity: identity)
     }
 
-    /// Tells the owner their image was accepted: `outbox/OWNER/accepted-ID.json`, for `post`
-    /// waiting for its verdicts. Written after the commit and not fsynced: the catalogue is
-    /// the truth (a gateway reads verdicts from it), this is only the local client's news,
-    /// and a crash that loses it leaves that post "not answered yet", never wrong.
-    func noteAcceptance(_ record: ImageRecord) {
+    /// Tells each owner their images were accepted, for `post` waiting for its verdicts: an
+    /// image that came alone gets `outbox/OWNER/accepted-ID.json` (its envelope id); those of
+    /// one bundle, one `accepted-bundle-CLAIM.json` listing them (a file per image would cost
+    /// the file system an inode each). Written after the commit and not fsynced: the catalogue
+    /// is the truth (a gateway reads verdicts from it), this is only the local client's news,
+    /// and a crash that loses it leaves those posts "not answered yet", never wrong.
+    func noteAcceptances(_ accepted: [(item: WorkQueue.Item, record: ImageRecord)]) {
         struct Note: Encodable {
             let name: String
             let envelopeID: String
@@ -435,16 +486,29 @@ public final class Ingester: @unchecked Sendable {
                 case envelopeID = "envelope_id"
             }
         }
-        let outbox = root.outbox(for: record.owner)
-        let id = record.envelopeID.hexString
-        guard (try? ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)) != nil,
-              let json = try? Quarantine.json(Note(name: record.name, envelopeID: id)) else { return }
-        let temporary = "\(outbox)/.accepted-\(id).tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(json.utf8), attributes: [.posixPermissions: 0o644]),
-              rename(temporary, "\(outbox)/" + Outbox.acceptance(id: id)) == 0
+        var bundles: [String: [String: [BundleAcceptance.Envelope]]] = [:]
+        for (item, record) in accepted {
+            let id = record.envelopeID.hexString
+            if item.members != nil {
+                bundles[item.id, default: [:]][record.owner, default: []].append(.init(name: record.name, envelopeID: id))
+            } else {
+                note(try? Quarantine.json(Note(name: record.name, envelopeID: id)), Outbox.acceptance(id: id), owner: record.owner)
+            }
+        }
+        for (claim, owners) in bundles.sorted(by: { $0.key < $1.key }) {
+            for (owner, envelopes) in owners {
+                note(try? Quarantine.json(BundleAcceptance(envelopes: envelopes)), Outbox.bundleAcceptance(claim: claim), owner: owner)
+            }
+        }
+    }
+
+    /// Writes `json` to `outbox/OWNER/NAME`, complete or not at all.
+    private func note(_ json: String?, _ name: String, owner: String) {
+        let outbox = root.outbox(for: owner)
+        guard let json, (try? ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)) != nil,
+              (try? FileSink.create("\(outbox)/\(name)", replace: true, durable: false, { try $0.write(Array(json.utf8)) })) != nil
         else {
-            unlink(temporary)
-            logger.warning("could not note the acceptance in the outbox", metadata: ["owner": "\(record.owner)", "id": "\(id)"])
+            logger.warning("could not note the acceptance in the outbox", metadata: ["owner": "\(owner)", "note": "\(name)"])
             return
         }
     }

@@ -32,27 +32,36 @@ public struct Quarantine: Sendable {
 
     /// Moves a claimed drop's copy into quarantine with `reason` (the caller then releases the
     /// claim). `senderReason`, when given, is what the sender is told (authentication failures
-    /// all read the same).
+    /// all read the same). With `member`, only that envelope of a bundle drop is refused: its
+    /// bytes are copied out of the bundle to `quarantine/ID-N` (N counted from 0), and the
+    /// bundle's copy stays for its other envelopes.
     func reject(
-        _ item: WorkQueue.Item, from queue: WorkQueue, reason: String, sender: String? = nil, envelopeID: [UInt8]? = nil,
-        senderReason: String? = nil
+        _ item: WorkQueue.Item, member: Int? = nil, from queue: WorkQueue, reason: String, sender: String? = nil,
+        envelopeID: [UInt8]? = nil, senderReason: String? = nil
     ) throws {
-        let record = Reason(id: item.id, file: item.file, reason: reason, time: LogTime.format(Date()),
+        let id = member.map { "\(item.id)-\($0)" } ?? item.id
+        let file = member.map { "\(item.file) (envelope \($0 + 1) of \(item.members?.count ?? 0) in this bundle)" } ?? item.file
+        let record = Reason(id: id, file: file, reason: reason, time: LogTime.format(Date()),
                             sender: sender, envelopeID: envelopeID?.hexString)
         // The reason first: a crash between the two steps leaves a reason without its file
         // (the copy is still in work/ and is examined again), never a file without reason.
-        try AtomicFile.write(Self.json(record), to: reasonPath(item.id), mode: 0o600, replace: true)
-        let target = "\(root.quarantine)/\(item.id)"
-        guard rename(queue.dropPath(item.id), target) == 0 else {
-            throw IOFailure(call: "rename", path: queue.dropPath(item.id), code: errno)
+        try AtomicFile.write(Self.json(record), to: reasonPath(id), mode: 0o600, replace: true)
+        let target = "\(root.quarantine)/\(id)"
+        if let member, let part = item.members?[member] {
+            var window = FileWindow(try FileSource(path: queue.dropPath(item.id), followSymlinks: false), range: part.range)
+            try FileSink.create(target, mode: 0o600, replace: true, durable: true) { try window.copy(to: &$0) }
+        } else {
+            guard rename(queue.dropPath(item.id), target) == 0 else {
+                throw IOFailure(call: "rename", path: queue.dropPath(item.id), code: errno)
+            }
+            try AtomicFile.syncDirectory(root.quarantine)
         }
-        try AtomicFile.syncDirectory(root.quarantine)
         if let sender {
             let outbox = root.outbox(for: sender)
             try ServerRoot.makeDirectory(outbox, mode: ServerRoot.outboxMode)
-            let told = Reason(id: item.id, file: item.file, reason: senderReason ?? reason, time: record.time, sender: sender,
+            let told = Reason(id: id, file: file, reason: senderReason ?? reason, time: record.time, sender: sender,
                               envelopeID: record.envelopeID)
-            try AtomicFile.write(Self.json(told), to: "\(outbox)/" + Outbox.refusal(id: envelopeID?.hexString ?? item.id), replace: true)
+            try AtomicFile.write(Self.json(told), to: "\(outbox)/" + Outbox.refusal(id: envelopeID?.hexString ?? id), replace: true)
         }
     }
 

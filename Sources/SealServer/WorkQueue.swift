@@ -33,11 +33,23 @@ struct WorkQueue {
         let size: Int
         /// SHA-256 (hex) of the copy: its blob name once accepted.
         let sha256: String
+        /// A bundle's envelopes (FORMAT.md §13), when the copy is one whose index parses.
+        var members: [Member]? = nil
 
         enum CodingKeys: String, CodingKey {
-            case id, file, size, sha256, device, inode
+            case id, file, size, sha256, device, inode, members
             case nameHex = "name_hex"
         }
+    }
+
+    /// One envelope of a bundle drop: where it lies in the copy, and its SHA-256 (hex), its
+    /// blob name once accepted.
+    struct Member: Codable, Sendable, Equatable {
+        let offset: Int
+        let length: Int
+        let sha256: String
+
+        var range: Range<Int> { offset..<offset + length }
     }
 
     /// What claiming one inbox entry came to.
@@ -109,7 +121,21 @@ struct WorkQueue {
         }
         return .claimed(Item(
             id: id, file: name.display, nameHex: name.hex, device: UInt64(opened.st_dev), inode: UInt64(opened.st_ino),
-            size: total, sha256: hasher.finalize().hex))
+            size: total, sha256: hasher.finalize().hex, members: try Self.members(of: path, size: total)))
+    }
+
+    /// A bundle's members, each hashed, read from the server's copy; nil for any other drop,
+    /// and for a bundle whose index does not parse (examining it says why).
+    static func members(of path: String, size: Int) throws -> [Member]? {
+        let file = try FileSource(path: path, followSymlinks: false)
+        var source = file
+        guard Bundle.isBundle(try source.read(upTo: Bundle.magic.count)) else { return nil }
+        try source.rewind()
+        guard let ranges = try? Bundle.members(of: &source, size: size) else { return nil }
+        return try ranges.map { range in
+            var window = FileWindow(file, range: range)
+            return Member(offset: range.lowerBound, length: range.count, sha256: try window.sha256().hex)
+        }
     }
 
     /// Why an inbox entry is not read at all, or nil when it may be.
@@ -174,8 +200,10 @@ struct WorkQueue {
     /// stored ahead of its commit (fsck must not call it an orphan).
     static func claimedHashes(in directory: String) -> Set<String> {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return Set(files.filter(isNote).compactMap { file in
-            FileManager.default.contents(atPath: "\(directory)/\(file)").flatMap { try? JSONDecoder().decode(Item.self, from: $0) }?.sha256
+        return Set(files.filter(isNote).flatMap { file -> [String] in
+            guard let item = FileManager.default.contents(atPath: "\(directory)/\(file)")
+                .flatMap({ try? JSONDecoder().decode(Item.self, from: $0) }) else { return [] }
+            return [item.sha256] + (item.members ?? []).map(\.sha256)
         })
     }
 

@@ -55,6 +55,10 @@ extension Sealdrop {
             "With several images, sign each group of up to 256 once, over a Merkle root (FORMAT.md §7.2); each still verifies alone."))
         var batchSign = true
 
+        @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+            "With batch signing and a server directory, send each signed group as one drop, a bundle (FORMAT.md §13): the server claims one file instead of one per image."))
+        var bundle = true
+
         @OptionGroup var batch: BatchOptions
 
         @OptionGroup var profileHome: HomeOptions
@@ -110,27 +114,59 @@ extension Sealdrop {
                 // Sealed into drops up to their trailers, each group signed once, then sent.
                 let signer = BatchSigner(sealer: sealer)
                 let digests = Locked([String: String]())
+                // Bundled envelopes wait in the spool until their group's bundle is sent, durably.
+                let bundling = bundle && transport.takesBundles
+                if bundling {
+                    try about(profile.spool) {
+                        try FileManager.default.createDirectory(atPath: profile.spool, withIntermediateDirectories: true,
+                                                                attributes: [.posixPermissions: 0o700])
+                    }
+                }
+                let sent = { (item: BatchItem, envelope: BatchSigner.Pending) -> BatchOutcome in
+                    do {
+                        return try record(item, envelope.summary, digest: digests.withLock { $0[item.input]! })
+                    } catch {
+                        return .failed(error)
+                    }
+                }
                 results = SignedBatchRunner.run(
-                    items, groupSize: Sealdrop.Seal.batchGroupSize, jobs: batch.jobs, signer: signer, durable: true,
+                    items, groupSize: Sealdrop.Seal.batchGroupSize, jobs: batch.jobs, signer: signer, durable: !bundling,
                     stopped: { interruption.stopped },
                     prepare: { item in
                         do {
                             let (digest, skip) = try contents(item)
                             if let skip { return .settled(skip) }
                             digests.withLock { $0[item.input] = digest }
-                            return .sealed(try signer.prepare(item.input, to: try transport.prepareDrop(), name: names[item.input]!))
+                            let path = bundling ? "\(profile.spool)/\(Inbox.uniqueName(suffix: ".seal"))" : try transport.prepareDrop()
+                            return .sealed(try signer.prepare(item.input, to: path, name: names[item.input]!))
                         } catch {
                             return .settled(Sealdrop.Seal.outcome(of: error, item: item))
                         }
                     },
-                    deliver: { item, envelope in
-                        do {
-                            try transport.send(drop: envelope.path)
-                        } catch {
-                            transport.discard(drop: envelope.path)
-                            throw error
+                    deliver: { group in
+                        if bundling, group.count > 1 {
+                            defer { group.forEach { unlink($0.envelope.path) } }
+                            do {
+                                try transport.sendBundle(group.map(\.envelope.path))
+                            } catch {
+                                return group.map { _ in .failed(error) }
+                            }
+                            return group.map(sent)
                         }
-                        return try record(item, envelope.summary, digest: digests.withLock { $0[item.input]! })
+                        return group.map { item, envelope in
+                            do {
+                                if bundling {
+                                    defer { unlink(envelope.path) }
+                                    try transport.sendBundle([envelope.path])
+                                } else {
+                                    try transport.send(drop: envelope.path)
+                                }
+                            } catch {
+                                transport.discard(drop: envelope.path)
+                                return .failed(error)
+                            }
+                            return sent(item, envelope)
+                        }
                     },
                     progress: bar.update)
             } else {

@@ -142,7 +142,7 @@ extension Sealdrop {
                             return .settled(Self.outcome(of: error, item: item))
                         }
                     },
-                    deliver: { item, envelope in .done(output: item.output, bytes: envelope.summary.payloadLength) },
+                    deliver: { group in group.map { .done(output: $0.item.output, bytes: $0.envelope.summary.payloadLength) } },
                     progress: bar.update)
             } else {
                 results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in

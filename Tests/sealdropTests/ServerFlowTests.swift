@@ -89,6 +89,34 @@ import Testing
         #expect(watch.stop() == 0, "watch must stop cleanly on SIGTERM")
     }
 
+    /// A folder goes to a server directory as one bundle drop (FORMAT.md §13) per signed
+    /// group; --no-bundle sends a drop per image. Either way each image gets its verdict.
+    @Test func aFolderIsPostedAsOneBundle() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        try w.watchedRootWithRegistered(["alice"]).stop()
+        try FileManager.default.createDirectory(atPath: w.path("holiday"), withIntermediateDirectories: true)
+        for image in ["coffee.gif", "horse.png", "rocket.jpg", "chelsea.webp"] {
+            try FileManager.default.copyItem(atPath: Self.images + "/" + image, toPath: w.path("holiday/" + image))
+        }
+        let posted = try w.sealdrop(["post", "holiday", "--no-wait"], home: "alice")
+        #expect(posted.status == 0, "\(posted.stderr)")
+        let drops = try FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/new"))
+        #expect(drops.count == 1, "\(drops)")
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: w.path("root/inbox/new/" + drops[0]))).prefix(8)) == Array("SEALBNDL".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("alice/spool")).isEmpty, "nothing left in the spool")
+        let single = try w.sealdrop(["post", Self.images + "/camera.png", Self.images + "/rocket.heic", "--no-bundle", "--no-wait"], home: "alice")
+        #expect(single.status == 0, "\(single.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/new")).count == 3)
+        let ingested = try w.sealdrop(["server", "ingest", "root", "--once"])
+        #expect(ingested.status == 0 && ingested.stdout.contains("accepted 6,"), "\(ingested.stdout) \(ingested.stderr)")
+        // The verdicts, from the bundle's one note and the two single ones; all collected.
+        let status = try w.sealdrop(["status"], home: "alice")
+        #expect(status.stdout.contains("6 accepted, 0 waiting, 0 refused"), "\(status.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("root/outbox/alice")).filter { $0.hasPrefix("accepted-") }.isEmpty)
+        #expect(try w.sealdrop(["server", "fsck", "root"]).stdout.contains("clean"))
+    }
+
     @Test func cronIngestExitCodesAndRevocation() throws {
         let w = try Workspace()
         defer { w.cleanup() }

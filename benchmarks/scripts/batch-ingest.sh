@@ -4,7 +4,9 @@
 # rate on both cores, measured here too. COUNT small images (default 1000) are sealed twice,
 # once each way, dropped, and each set is timed through one durable `server ingest --once`
 # (signature, unwrap and every MAC checked, blobs fsynced, group commits of BATCH); each
-# folder is also opened with the server's key by `sealdrop open`, timed the same way.
+# folder is also opened with the server's key by `sealdrop open`, timed the same way. A
+# third set is posted by a registered profile with `sealdrop post --no-wait`, which sends
+# each signed group of 256 as one bundle drop (FORMAT.md §13), and is ingested the same way.
 # Usage: batch-ingest.sh [count] [batch]
 source "$(dirname "$0")/common.sh"
 count="${1:-1000}"
@@ -37,4 +39,17 @@ ingest "key per envelope"
 # The same images again under other names, so that none is a replay or a new version.
 for f in "$work"/photos/*.png; do mv "$f" "${f%.png}-b.png"; done
 ingest "one batch key" --batch-wrap --batch-sign
+# A third time, as `post` sends a folder: one bundle per signed group.
+for f in "$work"/photos/*.png; do mv "$f" "${f%.png}-c.png"; done
+SEALDROP_HOME="$work/profile" "$bin" register --server "$work/root" --user bundler >/dev/null 2>&1 &
+registering=$!
+until [ -e "$work/profile/bundler.crt" ]; do "$bin" server ingest "$work/root" --once >/dev/null 2>&1; sleep 0.2; done
+wait "$registering"
+read -r ps _ _ < <(measure env SEALDROP_HOME="$work/profile" "$bin" post "$work/photos" --no-wait)
+printf '%-22s post  %5d files in %6.2f s = %6.0f files/s, as %d drops\n' "bundles" "$count" "$ps" "$(echo "$count / $ps" | bc -l)" \
+    "$(find "$work/root/inbox/new" -type f | wc -l)"
+read -r s rss cpu < <(measure "$bin" server ingest "$work/root" --once --batch-size "$batch" 2>/dev/null)
+rate=$(echo "$count / $s" | bc -l)
+printf '%-22s ingest %5d envelopes in %6.2f s = %6.0f envelopes/s (%.2f x the RSA bound), CPU %s%%, peak RSS %d MiB\n' \
+    "bundles" "$count" "$s" "$rate" "$(echo "$rate / $bound" | bc -l)" "$cpu" "$((rss / 1024))"
 "$bin" server fsck "$work/root" >/dev/null && echo "fsck clean; $("$bin" server status "$work/root" --json)"

@@ -2,8 +2,9 @@ import Foundation
 
 /// Runs a batch whose envelopes share signatures (FORMAT.md §7.2): in groups of up to
 /// `groupSize`, each item is sealed up to its trailer on `jobs` threads, the group's Merkle
-/// root is signed once, and each envelope, now complete and in place, is handed to `deliver`
-/// in the group's order. One RSA signature then serves a whole group of small images.
+/// root is signed once, and the group's envelopes, now complete and in place, are handed to
+/// `deliver` together, in the group's order (to be sent one by one, or as one bundle). One RSA
+/// signature then serves a whole group of small images.
 public enum SignedBatchRunner {
     /// What `prepare` made of an item: an envelope waiting for its group's signature, or an
     /// outcome already (skipped, failed).
@@ -13,13 +14,13 @@ public enum SignedBatchRunner {
     }
 
     /// Results in input order. If a group's signature or a trailer fails, every envelope of
-    /// that group fails with it and none is delivered; a failed `deliver` fails its item alone.
+    /// that group fails with it and none is delivered; `deliver` gives each envelope's outcome.
     public static func run(
         _ items: [BatchItem], groupSize: Int, jobs: Int, signer: BatchSigner,
         replace: Bool = false, durable: Bool = false,
         stopped: @escaping @Sendable () -> Bool = { false },
         prepare: @Sendable (BatchItem) -> Prepared,
-        deliver: (BatchItem, BatchSigner.Pending) throws -> BatchOutcome,
+        deliver: ([(item: BatchItem, envelope: BatchSigner.Pending)]) -> [BatchOutcome],
         progress: @Sendable (BatchProgress) -> Void = { _ in }
     ) -> [BatchResult] {
         var results: [BatchResult] = []
@@ -40,10 +41,9 @@ public enum SignedBatchRunner {
             let sealed = pending.withLock { $0 }.sorted { $0.key < $1.key }
             do {
                 try signer.finish(sealed.map(\.value), replace: replace, durable: durable)
-                for (position, envelope) in sealed {
+                let outcomes = deliver(sealed.map { (groupResults[$0.key].item, $0.value) })
+                for ((position, _), outcome) in zip(sealed, outcomes) {
                     let result = groupResults[position]
-                    let outcome: BatchOutcome
-                    do { outcome = try deliver(result.item, envelope) } catch { outcome = .failed(error) }
                     groupResults[position] = BatchResult(item: result.item, outcome: outcome, seconds: result.seconds)
                 }
             } catch {

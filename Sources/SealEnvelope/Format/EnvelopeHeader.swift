@@ -164,7 +164,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
     }
 
     /// Reads and checks a header from `source` (§2), leaving it positioned at the first chunk.
-    static func read(from source: inout some ByteSource) throws -> EnvelopeHeader {
+    public static func read(from source: inout some ByteSource) throws -> EnvelopeHeader {
         let prefix = try source.read(exactly: fixedPrefixLength, or: EnvelopeError.notAnEnvelope)
         guard Array(prefix[0..<8]) == magic else { throw EnvelopeError.notAnEnvelope }
         guard prefix[8] == version else { throw EnvelopeError.unsupportedVersion(prefix[8]) }

@@ -32,6 +32,11 @@ extension ByteSource {
         return hasher.finalize()
     }
 
+    /// Writes everything left to `sink`, a megabyte at a time.
+    public mutating func copy(to sink: inout some ByteSink) throws {
+        while case let block = try read(upTo: 1 << 20), !block.isEmpty { try sink.write(block) }
+    }
+
     /// True when no byte is left.
     mutating func isAtEnd() throws -> Bool {
         try read(upTo: 1).isEmpty
@@ -59,8 +64,8 @@ public struct MemorySource: ByteSource {
 }
 
 /// An open file read with read(2); closed when the last copy goes away.
-public struct FileSource: ByteSource {
-    final class Descriptor {
+public struct FileSource: ByteSource, Sendable {
+    final class Descriptor: Sendable {
         let fd: Int32
         init(_ fd: Int32) { self.fd = fd }
         deinit { close(fd) }
@@ -116,13 +121,20 @@ public struct FileSource: ByteSource {
             let here = lseek(fd, 0, SEEK_CUR)
             if here >= 0 { count = min(count, max(0, Int(info.st_size) - Int(here))) }
         }
+        return try fill(count, call: "read", label: label) { buffer, wanted, _ in Glibc.read(fd, buffer, wanted) }
+    }
+
+    /// `count` bytes from `next(buffer, wanted, filled)` (a read(2) or pread(2) into `buffer`
+    /// of the `wanted` bytes still missing, `filled` being read already), fewer only at the
+    /// end; short reads and EINTR retried.
+    static func fill(_ count: Int, call: String, label: String, _ next: (UnsafeMutableRawPointer, Int, Int) -> Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, count - filled) }
+            let n = out.withUnsafeMutableBytes { next($0.baseAddress! + filled, count - filled, filled) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw IOFailure(call: "read", path: label, code: errno)
+                throw IOFailure(call: call, path: label, code: errno)
             }
             if n == 0 { break }
             filled += n
@@ -137,6 +149,37 @@ public struct FileSource: ByteSource {
         let target = min(end, here + off_t(count))
         guard lseek(descriptor.fd, target, SEEK_SET) == target else { throw IOFailure(call: "lseek", path: path, code: errno) }
         return Int(target - here)
+    }
+}
+
+/// A part of an open file (one member of a bundle, FORMAT.md §13) read as a file of its own:
+/// positioned reads (pread), so several windows on one descriptor may be read at once.
+public struct FileWindow: ByteSource, Sendable {
+    let descriptor: FileSource.Descriptor
+    public let path: String
+    public let range: Range<Int>
+    private var position: Int
+
+    public init(_ file: FileSource, range: Range<Int>) {
+        descriptor = file.descriptor
+        path = file.path
+        self.range = range
+        position = range.lowerBound
+    }
+
+    public mutating func read(upTo count: Int) throws -> [UInt8] {
+        let wanted = min(count, range.upperBound - position)
+        guard wanted > 0 else { return [] }
+        let fd = descriptor.fd, start = position
+        let out = try FileSource.fill(wanted, call: "pread", label: path) { pread(fd, $0, $1, off_t(start + $2)) }
+        position += out.count
+        return out
+    }
+
+    public mutating func skip(_ count: Int) throws -> Int {
+        let skipped = min(max(0, count), range.upperBound - position)
+        position += skipped
+        return skipped
     }
 }
 
