@@ -1,4 +1,5 @@
 import CGcrypt
+import Foundation
 
 extension RSA {
     enum SignaturePadding {
@@ -25,8 +26,44 @@ extension RSA {
     }
 }
 
+/// Signatures found valid lately. The envelopes of a batch share one signature over their
+/// Merkle root and one sender certificate, so a server or reader checks the same signature
+/// for each of them: the check is remembered, by everything it depends on (key, digest,
+/// padding, signature), so the answer is the same. Only successes are kept, at most
+/// `capacity`; anything else is checked with libgcrypt every time.
+enum VerifiedSignatures {
+    struct Check: Hashable {
+        let modulus: [UInt8]
+        let exponent: [UInt8]
+        let digest: [UInt8]
+        let padding: RSA.SignaturePadding
+        let signature: [UInt8]
+    }
+
+    static let capacity = 256
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var checks = Set<Check>()
+
+    static func contains(_ check: Check) -> Bool { lock.withLock { checks.contains(check) } }
+
+    static func insert(_ check: Check) {
+        lock.withLock {
+            if checks.count >= capacity { checks.removeAll(keepingCapacity: true) }
+            checks.insert(check)
+        }
+    }
+}
+
 extension RSA.PublicKey {
     func verify(_ signature: [UInt8], digest: SHA256Digest, padding: RSA.SignaturePadding) -> Bool {
+        let check = VerifiedSignatures.Check(modulus: modulus, exponent: exponent, digest: digest.bytes, padding: padding, signature: signature)
+        if VerifiedSignatures.contains(check) { return true }
+        guard verifyOnce(signature, digest: digest, padding: padding) else { return false }
+        VerifiedSignatures.insert(check)
+        return true
+    }
+
+    private func verifyOnce(_ signature: [UInt8], digest: SHA256Digest, padding: RSA.SignaturePadding) -> Bool {
         guard let data = try? RSA.digestData(digest, padding: padding),
               let sig = try? SExpression(format: "(sig-val (rsa (s %b)))", [.bytes(signature)])
         else { return false }

@@ -29,6 +29,12 @@ public struct Fingerprint: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "SHA256:" + digest.bytes.map { String(format: "%02X", $0) }.joined(separator: ":")
+        let digits = Array("0123456789ABCDEF".utf8)
+        var text = Array("SHA256:".utf8)
+        for (index, byte) in digest.bytes.enumerated() {
+            if index > 0 { text.append(UInt8(ascii: ":")) }
+            text += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

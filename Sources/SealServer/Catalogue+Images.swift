@@ -128,13 +128,15 @@ extension Catalogue {
     /// The claim an envelope id of `senderKey` was first seen in, or nil when it is new.
     public func seenInboxName(_ id: [UInt8], senderKey: String) throws -> String? {
         try writer.read { db in
-            try String.fetchOne(db, sql: "SELECT inbox_name FROM seen_envelopes WHERE sender_key = ? AND id = ?",
+            try String.fetchOne(db.cachedStatement(sql: "SELECT inbox_name FROM seen_envelopes WHERE sender_key = ? AND id = ?"),
                                 arguments: [senderKey, Data(id)])
         }
     }
 
     public func image(named name: String) throws -> ImageRecord? {
-        try writer.read { db in try Row.fetchOne(db, sql: Self.imageQuery + " WHERE images.name = ?", arguments: [name]).map(ImageRecord.init) }
+        try writer.read { db in
+            try Row.fetchOne(db.cachedStatement(sql: Self.imageQuery + " WHERE images.name = ?"), arguments: [name]).map(ImageRecord.init)
+        }
     }
 
     public func images() throws -> [ImageRecord] {

@@ -211,7 +211,7 @@ extension Catalogue {
 
     public func user(named name: String) throws -> UserRecord? {
         try writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(UserRecord.init)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM users WHERE name = ?"), arguments: [name]).map(UserRecord.init)
         }
     }
 

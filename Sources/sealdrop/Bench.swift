@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GcryptKit
 import SealBench
+import SealEnvelope
 
 extension Sealdrop {
     struct Bench: Reporting {
@@ -65,7 +66,7 @@ extension Sealdrop {
         func perform() throws {
             let benchmarks = PrimitiveBenchmarks(seconds: seconds, sizes: try parsedSizes(sizes), rsaSizes: try parsedKeySizes())
             if !json {
-                print("sealdrop bench: libgcrypt \(GcryptVersion.string), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(seconds) s per line")
+                print("sealdrop bench: libgcrypt \(GcryptVersion.string), \(Cores.available) cores, \(seconds) s per line")
                 print(pad("operation", 22) + pad("size", 9) + pad("sealdrop", 16) + pad("libgcrypt", 16) + "ratio")
                 print("(pipelines: the libgcrypt column is the limit its raw primitives set for the same work)")
             }

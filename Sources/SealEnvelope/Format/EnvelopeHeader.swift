@@ -192,7 +192,7 @@ public struct EnvelopeHeader: Sendable, Equatable {
             let height = try r.u32()
             let certificate: Certificate
             do {
-                certificate = try Certificate(der: try r.raw(Int(try r.u16())))
+                certificate = try Self.senderCertificate(der: try r.raw(Int(try r.u16())))
             } catch let error as EnvelopeError {
                 throw error
             } catch {
@@ -210,5 +210,22 @@ public struct EnvelopeHeader: Sendable, Equatable {
         } catch EnvelopeError.truncated {
             throw EnvelopeError.malformed("header length does not match its fields")
         }
+    }
+}
+
+extension EnvelopeHeader {
+    /// Certificates parsed lately, by their DER bytes: each envelope of a batch carries its
+    /// sender's, and a reader reads each header more than once.
+    private static let parsed = Locked([[UInt8]: Certificate]())
+
+    /// `Certificate(der:)`, remembered for the few certificates a batch carries.
+    static func senderCertificate(der: [UInt8]) throws -> Certificate {
+        if let known = parsed.withLock({ $0[der] }) { return known }
+        let certificate = try Certificate(der: der)
+        parsed.withLock {
+            if $0.count >= 64 { $0.removeAll() }
+            $0[der] = certificate
+        }
+        return certificate
     }
 }

@@ -170,7 +170,7 @@ public enum EnvelopeReader {
         var total: UInt64 = 0
         var index = 0
         var done = false
-        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let workers = Cores.available
         while !done {
             // Up to one chunk per core is checked and decrypted at once, then written in order.
             var group: [OpenedChunk] = []

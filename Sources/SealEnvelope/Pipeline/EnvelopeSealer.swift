@@ -32,7 +32,7 @@ public struct EnvelopeSealer: Sendable {
 
     public init(signer: any Signer, recipient: any Recipient, suite: Suite = .cbcHMAC,
                 chunkSize: Int = EnvelopeHeader.defaultChunkSize,
-                chunkWorkers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                chunkWorkers: Int = Cores.available) {
         self.signer = signer
         self.recipient = recipient
         self.suite = suite

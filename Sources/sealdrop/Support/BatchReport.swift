@@ -5,7 +5,7 @@ import SealEnvelope
 /// The options every batch command shares.
 struct BatchOptions: ParsableArguments {
     @Option(help: "Files processed at once.")
-    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    var jobs: Int = Cores.available
 
     @Flag(help: "Print the summary as JSON.")
     var json = false
