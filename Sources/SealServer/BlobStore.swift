@@ -52,24 +52,25 @@ public struct BlobStore: Sendable {
     }
 
     /// Makes the blobs `hashes` durable, with the directory entries naming them, before
-    /// their rows commit. A few are fsynced one by one, with their shards and the store (a
-    /// single post waits on this); a batch gets one syncfs(2) of the file system the store is
-    /// on, a group commit where an fsync of each file and shard cost two journal commits per
-    /// envelope.
+    /// their rows commit: writeback of every file is started at once, then each is fsynced,
+    /// then each shard holding one and the store. Only these files are written: the claim
+    /// copies they came from are removed before the kernel would write them (a syncfs(2) of
+    /// the file system wrote both, and whatever else was waiting).
     func sync(_ hashes: [String]) throws {
-        guard hashes.count <= Self.fsyncedOneByOne else { return try syncFileSystem() }
-        for path in hashes.map(path(for:)) + Set(hashes.map(shard(for:))).sorted() + [directory] {
+        var files: [(path: String, fd: Int32)] = []
+        defer { files.forEach { close($0.fd) } }
+        for path in Set(hashes).map(path(for:)) {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
+            files.append((path, fd))
+            _ = sealdrop_start_writeback(fd)
+        }
+        for (path, fd) in files {
+            guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
+        }
+        for path in Set(hashes.map(shard(for:))).sorted() + [directory] {
             try AtomicFile.sync(path)
         }
-    }
-
-    static let fsyncedOneByOne = 4
-
-    private func syncFileSystem() throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw IOFailure(call: "open", path: directory, code: errno) }
-        defer { close(fd) }
-        guard sealdrop_syncfs(fd) == 0 else { throw IOFailure(call: "syncfs", path: directory, code: errno) }
     }
 
     /// Every stored blob's hash, from the file names.
