@@ -11,8 +11,12 @@ public struct IngestPolicy: Sendable {
     public var maximumFutureSkew: TimeInterval = 5 * 60
     /// Fetch answers and rejection notes not collected within this time are removed.
     public var outboxLifetime: TimeInterval = 24 * 3600
-    /// Envelopes verified and stored before one catalogue transaction commits them all.
-    public var batchSize: Int = 64
+    /// Envelopes verified and stored before one catalogue transaction commits them all: one
+    /// fsync pass, one commit and one signed log head per batch. A bundle holds up to 1,024.
+    public var batchSize: Int = 1024
+    /// Bytes of drops claimed for one batch (at least one drop is): each is copied into
+    /// work/ until its batch is done, so this bounds the room a batch takes twice.
+    public var batchBytes: Int = 256 << 20
     /// Fetch answers a user may leave uncollected; past it, requests are answered with a
     /// refusal (each answer is a hard link to a blob, so the limit is on files, not bytes).
     public var maximumPendingAnswers: Int = 64

@@ -97,10 +97,12 @@ public final class Ingester: @unchecked Sendable {
         try queue.release(interrupted)
         // The batch size counts envelopes: a bundle weighs as many as it carries.
         var batch: [WorkQueue.Item] = []
-        var envelopes = 0
-        for item in pending where envelopes < policy.batchSize {
+        var envelopes = 0, bytes = 0
+        var full: Bool { envelopes >= policy.batchSize || bytes >= policy.batchBytes }
+        for item in pending where !full {
             batch.append(item)
             envelopes += item.members?.count ?? 1
+            bytes += item.size
         }
         var claimed: [WorkQueue.Item] = []
         var failure: Error?
@@ -112,12 +114,13 @@ public final class Ingester: @unchecked Sendable {
             report.quarantined += 1
             logger.warning("refused", metadata: ["file": "\(name.display)", "reason": "\(reason)"])
         }
-        for name in names where envelopes < policy.batchSize {
+        for name in names where !full {
             do {
                 switch try queue.claim(name, from: inbox, maximumBytes: policy.maximumBytes) {
                 case .claimed(let item):
                     claimed.append(item)
                     envelopes += item.members?.count ?? 1
+                    bytes += item.size
                 case .unfit(let reason):
                     if try quarantine.rejectUnread(name, in: inbox, reason: reason) {
                         report.quarantined += 1

@@ -154,7 +154,8 @@ import Testing
         #expect(try Fsck(root: server.root).check().isEmpty)
     }
 
-    /// --batch-size counts envelopes: a bundle weighs what it carries, and is never split.
+    /// --batch-size counts envelopes: a bundle weighs what it carries, and is never split;
+    /// a batch's bytes are bounded too.
     @Test func theBatchSizeCountsABundlesEnvelopes() throws {
         let server = try TestServer()
         try server.dropRaw(bundle(try envelopes(server, ["coffee.gif", "horse.png", "rocket.jpg"])))
@@ -168,5 +169,14 @@ import Testing
         try ingester.process(first, into: &report)
         #expect(try ingester.runUntilEmpty().accepted == 1)
         #expect(report.accepted == 3)
+        // And a batch's bytes: past the limit, one drop at a time (one always fits).
+        policy.batchBytes = 1
+        try server.drop("coffee.gif", as: "bob")
+        try server.drop("chelsea.webp", as: "bob")
+        let small = try server.ingester(policy: policy)
+        let one = try small.nextBatch(into: &report)
+        #expect(one.count == 1)
+        try small.process(one, into: &report)
+        #expect(try small.runUntilEmpty().accepted == 1)
     }
 }

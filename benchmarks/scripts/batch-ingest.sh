@@ -10,7 +10,7 @@
 # Usage: batch-ingest.sh [count] [batch]
 source "$(dirname "$0")/common.sh"
 count="${1:-1000}"
-batch="${2:-256}"
+batch="${2:-1024}"
 mkdir -p "$work/photos"
 for i in $(seq 1 "$count"); do cp fixtures/images/horse.png "$work/photos/img-$i.png"; done
 cores=$(nproc)
