@@ -62,6 +62,7 @@ final class TestServer: @unchecked Sendable {
         return inboxName
     }
 
+    @discardableResult
     func dropRaw(_ bytes: [UInt8], name: String = Inbox.uniqueName(suffix: ".seal")) throws -> String {
         try Inbox.drop(bytes, into: root, suffix: "")
     }

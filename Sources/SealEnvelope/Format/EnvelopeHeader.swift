@@ -136,7 +136,8 @@ public struct EnvelopeHeader: Sendable, Equatable {
         for scalar in name.unicodeScalars where scalar == "/" || scalar == "\\" || forbiddenInNames(scalar) {
             return "may not contain /, \\, control, format or separator characters (U+\(hex(scalar)))"
         }
-        guard normalizedName(name).utf8.elementsEqual(bytes) else { return "is not in Unicode NFC" }
+        // ASCII is NFC as it stands: only other names need the (costly) normalisation.
+        guard bytes.allSatisfy({ $0 < 0x80 }) || normalizedName(name).utf8.elementsEqual(bytes) else { return "is not in Unicode NFC" }
         return nil
     }
 
