@@ -1,0 +1,196 @@
+/* The reference for large files: the chunk work of FORMAT.md §3-§4 written directly in C on
+ * libgcrypt, with nothing else (no header, no transcript, no RSA, which cost ~30 ms a file),
+ * so that benchmarks/scripts/large-file.sh can report sealdrop's speed as a ratio against
+ * libgcrypt's in the same run.
+ *
+ *   seal-reference seal|open cbc-hmac|gcm INPUT OUTPUT [threads]
+ *
+ * Chunks of 1 MiB, as sealdrop's default. Up to one chunk per thread is processed at once,
+ * then the group is written in order, as sealdrop does:
+ *   cbc-hmac: IV = HMAC-SHA256(k_iv, u64(i))[0..16], AES-256-CBC (PKCS#7 on the last chunk),
+ *             tag = HMAC-SHA256(k_mac, u64(i) || flag || u32(len) || ciphertext);
+ *   gcm:      AES-256-GCM, nonce flag || 000000 || u64(i), AAD flag || u32(len), 16-byte tag,
+ *             and the commitment SHA256(ciphertext || tag).
+ * open checks each tag (cbc-hmac: before decrypting) and decrypts. Each chunk is framed as
+ * flag, u32 length, ciphertext, tag. Build: cc -O2 -o seal-reference seal-reference.c -lgcrypt -lpthread
+ */
+#include <gcrypt.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK (1u << 20)
+
+static int gcm, opening, threads = 2;
+static unsigned char k_enc[32], k_mac[32], k_iv[32];
+
+struct job {
+    uint64_t index;
+    int final;
+    size_t in_len, out_len;
+    unsigned char *in, *out;
+    unsigned char tag[32];
+    int failed;
+};
+
+static void die(const char *what) { fprintf(stderr, "seal-reference: %s\n", what); exit(1); }
+
+static void put_be64(unsigned char *p, uint64_t v) { for (int i = 7; i >= 0; i--) { p[i] = v & 0xff; v >>= 8; } }
+static void put_be32(unsigned char *p, uint32_t v) { for (int i = 3; i >= 0; i--) { p[i] = v & 0xff; v >>= 8; } }
+
+static void hmac(const unsigned char *key, const unsigned char *a, size_t alen, const unsigned char *b, size_t blen,
+                 unsigned char out[32]) {
+    gcry_mac_hd_t h;
+    if (gcry_mac_open(&h, GCRY_MAC_HMAC_SHA256, 0, NULL)) die("mac_open");
+    gcry_mac_setkey(h, key, 32);
+    gcry_mac_write(h, a, alen);
+    if (blen) gcry_mac_write(h, b, blen);
+    size_t n = 32;
+    gcry_mac_read(h, out, &n);
+    gcry_mac_close(h);
+}
+
+static void cbc_hmac(struct job *j) {
+    unsigned char counter[8], iv[32], head[13];
+    put_be64(counter, j->index);
+    hmac(k_iv, counter, 8, NULL, 0, iv);
+    gcry_cipher_hd_t c;
+    if (gcry_cipher_open(&c, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_CBC, 0)) die("cipher_open");
+    gcry_cipher_setkey(c, k_enc, 32);
+    gcry_cipher_setiv(c, iv, 16);
+    if (!opening) {
+        size_t len = j->in_len;
+        memcpy(j->out, j->in, len);
+        if (j->final) {
+            size_t pad = 16 - len % 16;
+            memset(j->out + len, (int)pad, pad);
+            len += pad;
+        }
+        gcry_cipher_encrypt(c, j->out, len, NULL, 0);
+        j->out_len = len;
+        put_be64(head, j->index); head[8] = (unsigned char)j->final; put_be32(head + 9, (uint32_t)len);
+        hmac(k_mac, head, 13, j->out, len, j->tag);
+    } else {
+        unsigned char expected[32];
+        put_be64(head, j->index); head[8] = (unsigned char)j->final; put_be32(head + 9, (uint32_t)j->in_len);
+        hmac(k_mac, head, 13, j->in, j->in_len, expected);
+        if (memcmp(expected, j->tag, 32) != 0) { j->failed = 1; gcry_cipher_close(c); return; }
+        gcry_cipher_decrypt(c, j->out, j->in_len, j->in, j->in_len);
+        j->out_len = j->in_len;
+        if (j->final) j->out_len -= j->out[j->in_len - 1];
+    }
+    gcry_cipher_close(c);
+}
+
+static void gcm_chunk(struct job *j) {
+    unsigned char nonce[12] = {0}, aad[5], commitment[32];
+    nonce[0] = (unsigned char)j->final;
+    put_be64(nonce + 4, j->index);
+    size_t len = j->in_len;
+    aad[0] = (unsigned char)j->final; put_be32(aad + 1, (uint32_t)len);
+    gcry_cipher_hd_t c;
+    if (gcry_cipher_open(&c, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0)) die("cipher_open");
+    gcry_cipher_setkey(c, k_enc, 32);
+    gcry_cipher_setiv(c, nonce, 12);
+    gcry_cipher_authenticate(c, aad, 5);
+    gcry_md_hd_t sha;
+    gcry_md_open(&sha, GCRY_MD_SHA256, 0);
+    if (!opening) {
+        gcry_cipher_final(c);
+        gcry_cipher_encrypt(c, j->out, len, j->in, len);
+        gcry_cipher_gettag(c, j->tag, 16);
+        gcry_md_write(sha, j->out, len);
+    } else {
+        gcry_md_write(sha, j->in, len);
+        gcry_cipher_final(c);
+        gcry_cipher_decrypt(c, j->out, len, j->in, len);
+        if (gcry_cipher_checktag(c, j->tag, 16)) j->failed = 1;
+    }
+    gcry_md_write(sha, j->tag, 16);
+    memcpy(commitment, gcry_md_read(sha, GCRY_MD_SHA256), 32);
+    gcry_md_close(sha);
+    gcry_cipher_close(c);
+    j->out_len = len;
+}
+
+static void *work(void *arg) {
+    struct job *j = arg;
+    if (gcm) gcm_chunk(j); else cbc_hmac(j);
+    return NULL;
+}
+
+static size_t read_full(FILE *f, unsigned char *p, size_t n) {
+    size_t got = 0;
+    while (got < n) { size_t r = fread(p + got, 1, n - got, f); if (r == 0) break; got += r; }
+    return got;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5) die("usage: seal-reference seal|open cbc-hmac|gcm INPUT OUTPUT [threads]");
+    opening = strcmp(argv[1], "open") == 0;
+    gcm = strcmp(argv[2], "gcm") == 0;
+    if (argc > 5) threads = atoi(argv[5]);
+    if (threads < 1 || threads > 64) die("threads must be 1 to 64");
+    if (!gcry_check_version(GCRYPT_VERSION)) die("libgcrypt version mismatch");
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    /* Fixed keys: the reference measures speed, and open must read what seal wrote. */
+    memset(k_enc, 1, 32); memset(k_mac, 2, 32); memset(k_iv, 3, 32);
+    FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
+    if (!in || !out) die("cannot open the input or the output");
+    struct job jobs[64];
+    pthread_t tids[64];
+    for (int t = 0; t < threads; t++) {
+        jobs[t].in = malloc(CHUNK + 64);
+        jobs[t].out = malloc(CHUNK + 64);
+        if (!jobs[t].in || !jobs[t].out) die("out of memory");
+    }
+    size_t tag_len = gcm ? 16 : 32;
+    uint64_t index = 0;
+    int done = 0;
+    unsigned char lookahead[CHUNK];
+    size_t ahead = opening ? 0 : read_full(in, lookahead, CHUNK);
+    while (!done) {
+        int n = 0;
+        for (; n < threads && !done; n++) {
+            struct job *j = &jobs[n];
+            j->index = index++;
+            j->failed = 0;
+            if (!opening) {
+                memcpy(j->in, lookahead, ahead);
+                j->in_len = ahead;
+                ahead = read_full(in, lookahead, CHUNK);
+                j->final = ahead == 0;
+            } else {
+                unsigned char frame[5];
+                if (read_full(in, frame, 5) != 5) die("truncated");
+                j->final = frame[0];
+                j->in_len = ((size_t)frame[1] << 24) | ((size_t)frame[2] << 16) | ((size_t)frame[3] << 8) | frame[4];
+                if (j->in_len > CHUNK + 16) die("chunk too long");
+                if (read_full(in, j->in, j->in_len) != j->in_len || read_full(in, j->tag, tag_len) != tag_len) die("truncated");
+            }
+            done = j->final;
+        }
+        for (int t = 0; t < n; t++) pthread_create(&tids[t], NULL, work, &jobs[t]);
+        for (int t = 0; t < n; t++) pthread_join(tids[t], NULL);
+        for (int t = 0; t < n; t++) {
+            struct job *j = &jobs[t];
+            if (j->failed) die("a tag did not verify");
+            if (!opening) {
+                unsigned char frame[5];
+                frame[0] = (unsigned char)j->final;
+                put_be32(frame + 1, (uint32_t)j->out_len);
+                fwrite(frame, 1, 5, out);
+                fwrite(j->out, 1, j->out_len, out);
+                fwrite(j->tag, 1, tag_len, out);
+            } else {
+                fwrite(j->out, 1, j->out_len, out);
+            }
+        }
+    }
+    if (fclose(out) != 0) die("cannot write the output");
+    fclose(in);
+    return 0;
+}
