@@ -24,6 +24,12 @@ public enum Inbox {
         try AtomicFile.syncDirectory(root.inboxNew)
     }
 
+    /// The pid of the process that made `name` with `uniqueName`, or nil for another name.
+    public static func writer(of name: String) -> pid_t? {
+        guard let p = name.firstIndex(of: "P"), let r = name[p...].firstIndex(of: "R") else { return nil }
+        return pid_t(name[name.index(after: p)..<r])
+    }
+
     public static func uniqueName(suffix: String) -> String {
         let now = Date().timeIntervalSince1970
         let random = UUID().uuidString.prefix(8).lowercased()

@@ -74,6 +74,16 @@ public struct Profile: Sendable {
 
     /// Drops and downloads in transit (made 0700 by whoever first needs it).
     public var spool: String { "\(home)/spool" }
+
+    /// Removes what killed processes left in the spool (the envelopes of a bundle not sent
+    /// yet, a download): each file is named by its writer's pid (Inbox.uniqueName), and one
+    /// whose writer is gone is nobody's.
+    public func removeAbandonedSpoolFiles() {
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? [] {
+            guard let pid = Inbox.writer(of: file), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink("\(spool)/\(file)")
+        }
+    }
     public var keyPath: String { "\(home)/\(settings.user).key" }
     public var requestPath: String { "\(home)/\(settings.user).csr" }
     public var certificatePath: String { "\(home)/\(settings.user).crt" }

@@ -121,6 +121,7 @@ extension Sealdrop {
                         try FileManager.default.createDirectory(atPath: profile.spool, withIntermediateDirectories: true,
                                                                 attributes: [.posixPermissions: 0o700])
                     }
+                    profile.removeAbandonedSpoolFiles()
                 }
                 let sent = { (item: BatchItem, envelope: BatchSigner.Pending) -> BatchOutcome in
                     do {

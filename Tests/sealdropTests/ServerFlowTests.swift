@@ -99,8 +99,19 @@ import Testing
         for image in ["coffee.gif", "horse.png", "rocket.jpg", "chelsea.webp"] {
             try FileManager.default.copyItem(atPath: Self.images + "/" + image, toPath: w.path("holiday/" + image))
         }
+        // What a killed post left in the spool goes; a live process's file stays.
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        try FileManager.default.createDirectory(atPath: w.path("alice/spool"), withIntermediateDirectories: true)
+        let abandoned = "alice/spool/1.5.P\(exited.processIdentifier)Rabcd1234.seal", live = "alice/spool/1.5.P1Rabcd1234.seal"
+        try w.write("left by a killed post", to: abandoned)
+        try w.write("still being written", to: live)
         let posted = try w.sealdrop(["post", "holiday", "--no-wait"], home: "alice")
         #expect(posted.status == 0, "\(posted.stderr)")
+        #expect(!w.exists(abandoned) && w.exists(live))
+        try FileManager.default.removeItem(atPath: w.path(live))
         let drops = try FileManager.default.contentsOfDirectory(atPath: w.path("root/inbox/new"))
         #expect(drops.count == 1, "\(drops)")
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: w.path("root/inbox/new/" + drops[0]))).prefix(8)) == Array("SEALBNDL".utf8))
