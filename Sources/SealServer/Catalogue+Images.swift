@@ -125,6 +125,12 @@ extension Catalogue {
         }
     }
 
+    /// Whether any envelope was committed from the claim `id` (a work/ ID). Not indexed: it
+    /// is asked only of claims a killed process left being examined.
+    public func hasEnvelopes(fromClaim id: String) throws -> Bool {
+        try writer.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM seen_envelopes WHERE inbox_name = ? LIMIT 1", arguments: [id]) ?? false }
+    }
+
     /// The claim an envelope id of `senderKey` was first seen in, or nil when it is new.
     public func seenInboxName(_ id: [UInt8], senderKey: String) throws -> String? {
         try writer.read { db in

@@ -11,7 +11,10 @@ import SealPKI
 /// not committed is still in the inbox, and what was committed is recognised when its inbox
 /// file is seen again and is only then removed.
 public final class Ingester: @unchecked Sendable {
-    // Used by one thread at a time (the lock serialises processes; callers serialise calls).
+    // Driven by one thread at a time (the lock serialises processes; callers serialise
+    // calls). Within a run, a batch is examined on other threads while the one before is
+    // settled: examining changes nothing here but files of its own claims, the outboxes and
+    // the catalogue (whose writes GRDB serialises).
     public let root: ServerRoot
     let catalogue: Catalogue
     /// The encryption key, remembering batch keys: a batch of envelopes costs one unwrap.
@@ -74,12 +77,38 @@ public final class Ingester: @unchecked Sendable {
         }
         // Superseded blobs a crash left between a commit and their removal.
         try catalogue.collectBlobGarbage(blobs.remove)
-        while !shouldStop() {
+        // Pipelined: while one batch is made durable and committed (mostly waiting on the
+        // disk), the next is claimed and examined on the other cores. Its checks against the
+        // catalogue (replay, a name's owner) are made again by the commit, which refuses what
+        // the batch before took meanwhile; everything else a batch needs was committed before
+        // its drops could be made (a registration's answer, a notification for a fetch).
+        var examined: (items: [WorkQueue.Item], verdicts: [[Verdict]])?
+        while true {
             let lock = try IngestLock(path: root.lockPath)
-            let items = try nextBatch(into: &report)
-            if items.isEmpty { break }
-            try process(items, into: &report)
-            withExtendedLifetime(lock) {}
+            defer { withExtendedLifetime(lock) {} }
+            if examined == nil {
+                if shouldStop() { break }
+                let items = try nextBatch(into: &report)
+                if items.isEmpty { break }
+                examined = (items, examine(items))
+            }
+            let (items, verdicts) = examined!
+            examined = nil
+            let next = shouldStop() ? [] : try nextBatch(into: &report, inFlight: items)
+            nonisolated(unsafe) var nextVerdicts: [[Verdict]] = []
+            let examining = DispatchGroup()
+            if !next.isEmpty {
+                DispatchQueue.global().async(group: examining) { nextVerdicts = self.examine(next) }
+            }
+            do {
+                try settle(items, verdicts, into: &report)
+            } catch {
+                // Its claims stay for the next run, examined or not.
+                examining.wait()
+                throw error
+            }
+            examining.wait()
+            if !next.isEmpty { examined = (next, nextVerdicts) }
         }
         return report
     }
@@ -87,14 +116,27 @@ public final class Ingester: @unchecked Sendable {
     /// Claimed drops left by an earlier run first, then new ones claimed from the inbox,
     /// oldest first, up to the batch size. Drops an earlier process died examining are
     /// quarantined here, so no drop can stop ingestion by crashing it.
-    func nextBatch(into report: inout Report) throws -> [WorkQueue.Item] {
+    func nextBatch(into report: inout Report, inFlight: [WorkQueue.Item] = []) throws -> [WorkQueue.Item] {
         let inbox = queue.inbox
-        let (pending, interrupted, held) = try queue.recover()
+        let (recovered, interrupted, held) = try queue.recover(
+            inFlight: inFlight, quarantined: { FileManager.default.fileExists(atPath: "\(self.root.quarantine)/\($0)") })
+        // A claim with envelopes committed under it was examined to the end once: a kill, not
+        // the drop, stopped its second look, which it gets again (to be released).
+        var pending = recovered, suspects: [WorkQueue.Item] = []
         for item in interrupted {
+            if try catalogue.hasEnvelopes(fromClaim: item.id) {
+                queue.unmark(item)
+                pending.append(item)
+            } else {
+                suspects.append(item)
+            }
+        }
+        pending.sort { $0.id < $1.id }
+        for item in suspects {
             try reject(item, reason: "the server stopped while examining this drop (a crash or a kill); set aside so that it "
                 + "cannot stop ingestion again (sealdrop server requeue ROOT \(item.id) puts it back)", into: &report)
         }
-        try queue.release(interrupted)
+        try queue.release(suspects)
         // The batch size counts envelopes: a bundle weighs as many as it carries.
         var batch: [WorkQueue.Item] = []
         var envelopes = 0, bytes = 0
@@ -152,7 +194,12 @@ public final class Ingester: @unchecked Sendable {
     /// one transaction for all the images among them. A bundle's envelopes (FORMAT.md §13) are
     /// examined, stored and refused one by one, and its claim goes once all have a verdict.
     func process(_ items: [WorkQueue.Item], into report: inout Report) throws {
-        // Registrations are examined in drop order, below, so the first request for a name wins.
+        try settle(items, examine(items), into: &report)
+    }
+
+    /// Each drop's verdicts (a bundle's, one per envelope), examined on every core.
+    /// Registrations are left for `settle`, in drop order, so the first request for a name wins.
+    func examine(_ items: [WorkQueue.Item]) -> [[Verdict]] {
         let singles = items.indices.filter { items[$0].members == nil }
         var verdicts = [[Verdict]](repeating: [], count: items.count)
         for (index, verdict) in zip(singles, singles.concurrentMap { self.guardedExamine(items[$0], registrations: false) }) {
@@ -161,6 +208,12 @@ public final class Ingester: @unchecked Sendable {
         for index in items.indices {
             if let members = items[index].members { verdicts[index] = examineBundle(items[index], members) }
         }
+        return verdicts
+    }
+
+    /// The rest of a batch, in order: registrations, blobs made durable, one commit, the
+    /// log, the claims released, the senders told.
+    func settle(_ items: [WorkQueue.Item], _ verdicts: [[Verdict]], into report: inout Report) throws {
         var accepted: [(item: WorkQueue.Item, member: Int?, record: ImageRecord)] = []
         var postponed: Error?
         // Claims kept for a later run: some envelope of theirs met the server's own failure.

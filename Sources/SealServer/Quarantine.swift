@@ -49,7 +49,12 @@ public struct Quarantine: Sendable {
         let target = "\(root.quarantine)/\(id)"
         if let member, let part = item.members?[member] {
             var window = FileWindow(try FileSource(path: queue.dropPath(item.id), followSymlinks: false), range: part.range)
-            try FileSink.create(target, mode: 0o600, replace: true, durable: true) { try window.copy(to: &$0) }
+            do {
+                // An unnamed file linked into place: a kill leaves nothing half written here.
+                try FileSink.create(target, mode: 0o600, replace: false, durable: true) { try window.copy(to: &$0) }
+            } catch let failure as IOFailure where failure.code == EEXIST {
+                // Quarantined already, before a crash took the release: the same bytes.
+            }
         } else {
             guard rename(queue.dropPath(item.id), target) == 0 else {
                 throw IOFailure(call: "rename", path: queue.dropPath(item.id), code: errno)

@@ -175,22 +175,35 @@ struct WorkQueue {
     /// and drops the process died examining, and names the inbox entries they hold. A claim
     /// whose copy a crash lost or damaged (size or hash differ) is dropped, so its entry is
     /// claimed again; so is a note without its copy. Leftovers are removed.
-    func recover() throws -> (pending: [Item], interrupted: [Item], claimed: Set<RawName>) {
-        var pending: [Item] = [], interrupted: [Item] = [], claimed: Set<RawName> = []
+    /// Claims in `inFlight` (a batch this process is still settling) are only named.
+    /// `quarantined(id)` says whether a claim's copy is in quarantine.
+    func recover(inFlight: [Item] = [], quarantined: (String) -> Bool = { _ in false }) throws
+        -> (pending: [Item], interrupted: [Item], claimed: Set<RawName>) {
+        var pending: [Item] = [], interrupted: [Item] = [], claimed = Set(inFlight.compactMap { RawName(hex: $0.nameHex) })
+        let settling = Set(inFlight.map(\.id))
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
         for file in files where Self.isNote(file) {
             let id = Self.id(ofNote: file)
+            if settling.contains(id) { continue }
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
                   let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id, let name = RawName(hex: item.nameHex),
                   files.contains("\(id).drop"), (try? Self.digest(of: dropPath(id), size: item.size)) == item.sha256
             else {
+                // A copy moved to quarantine before a crash took the release: its entry goes
+                // now, rather than being claimed and quarantined a second time.
+                if !files.contains("\(id).drop"), quarantined(id), let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
+                   let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id {
+                    removeInboxEntry(of: item)
+                    try inbox.sync()
+                }
                 for path in [notePath(id), dropPath(id), markPath(id)] { unlink(path) }
                 continue
             }
             claimed.insert(name)
             if files.contains("\(id).examining") { interrupted.append(item) } else { pending.append(item) }
         }
-        for file in files where !Self.noteNames(of: file).contains(where: files.contains) || file.hasPrefix(".") {
+        for file in files where (!Self.noteNames(of: file).contains(where: files.contains) || file.hasPrefix("."))
+            && !settling.contains(Self.id(ofNote: file)) {
             unlink("\(directory)/\(file)")
         }
         return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id }, claimed)

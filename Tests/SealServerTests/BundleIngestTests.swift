@@ -154,6 +154,67 @@ import Testing
         #expect(try Fsck(root: server.root).check().isEmpty)
     }
 
+    /// The next batch is examined while the one before commits, so it cannot see that
+    /// batch's rows: the commit checks again, and a replay or a taken name across the two is
+    /// still refused.
+    @Test func aBatchExaminedDuringTheCommitBeforeItStillSeesItsRows() throws {
+        let server = try TestServer()
+        let first = try server.drop("coffee.gif", as: "alice", name: "mine.gif")
+        let copy = try KeyFile.readBytes("\(server.root.inboxNew)/\(first)", limit: 1 << 24, followSymlinks: false)
+        try server.drop("horse.png", as: "bob", name: "mine.gif")
+        try server.dropRaw(copy, name: "replayed.seal")
+        try server.drop("rocket.jpg", as: "bob")
+        var policy = IngestPolicy()
+        policy.batchSize = 1
+        let report = try server.ingester(policy: policy).runUntilEmpty()
+        #expect(report.accepted == 2 && report.quarantined == 2)
+        let reasons = try server.quarantineReasons().values.sorted()
+        #expect(reasons == ["replay: envelope id already seen", "the name \"mine.gif\" belongs to alice"], "\(reasons)")
+        #expect(try server.catalogue.image(named: "mine.gif")?.owner == "alice")
+        #expect(try server.catalogue.notifications(after: 0).map(\.seq) == [1, 2])
+        #expect(try server.inbox().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.root.work).isEmpty)
+        #expect(try Fsck(root: server.root).check().isEmpty)
+    }
+
+    /// Killed between a quarantine and the release of its claim: the copy is in quarantine,
+    /// the entry still in the inbox. The next run removes the entry, and quarantines nothing twice.
+    @Test func aDropQuarantinedBeforeACrashIsNotQuarantinedAgain() throws {
+        let server = try TestServer()
+        try server.dropRaw(Array("not an envelope at all".utf8), name: "junk")
+        let ingester = try server.ingester()
+        var report = Ingester.Report()
+        let claimed = try ingester.nextBatch(into: &report)
+        #expect(claimed.count == 1)
+        try ingester.quarantine.reject(claimed[0], from: ingester.queue, reason: "neither an envelope nor a certificate request")
+        let again = try server.ingester().runUntilEmpty()
+        #expect(again.quarantined == 0)
+        #expect(try server.quarantineReasons().count == 1)
+        #expect(try server.inbox().isEmpty)
+    }
+
+    /// Killed while a committed claim was examined again (before its release): it was
+    /// examined to the end once, so it is not set aside as a drop that stops the server.
+    @Test func aCommittedClaimInterruptedIsReleasedNotSetAside() throws {
+        let server = try TestServer()
+        let bytes = bundle(try envelopes(server, ["coffee.gif", "horse.png"]))
+        try server.dropRaw(bytes)
+        _ = try server.ingester().runUntilEmpty()
+        let image = try #require(try server.catalogue.image(named: "horse.png"))
+        let id = try #require(try server.catalogue.seenInboxName(image.envelopeID, senderKey: image.senderKey))
+        let queue = WorkQueue(directory: server.root.work, inbox: try DropDirectory(server.root.inboxNew))
+        try Data(bytes).write(to: URL(fileURLWithPath: queue.dropPath(id)))
+        let item = WorkQueue.Item(id: id, file: "bundle", nameHex: Array("bundle".utf8).hexString, device: 0, inode: 0,
+                                  size: bytes.count, sha256: SHA256.hash(data: bytes).hex,
+                                  members: try WorkQueue.members(of: queue.dropPath(id), size: bytes.count))
+        // Its note under the examining mark's name, as a kill mid-examination leaves it.
+        try JSONEncoder().encode(item).write(to: URL(fileURLWithPath: queue.markPath(id)))
+        let report = try server.ingester().runUntilEmpty()
+        #expect(report.alreadyIngested == 2 && report.quarantined == 0, "\(report)")
+        #expect(try server.quarantineReasons().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.root.work).isEmpty)
+    }
+
     /// --batch-size counts envelopes: a bundle weighs what it carries, and is never split;
     /// a batch's bytes are bounded too.
     @Test func theBatchSizeCountsABundlesEnvelopes() throws {
