@@ -82,10 +82,14 @@ public final class Ingester: @unchecked Sendable {
         // catalogue (replay, a name's owner) are made again by the commit, which refuses what
         // the batch before took meanwhile; everything else a batch needs was committed before
         // its drops could be made (a registration's answer, a notification for a fetch).
+        // The lock is held from claiming a batch to settling it, so while a batch is claimed
+        // ahead it is kept from one batch to the next: another process would take those
+        // claims for its own. It is let go whenever nothing is claimed ahead.
         var examined: (items: [WorkQueue.Item], verdicts: [[Verdict]])?
+        var lock: IngestLock?
+        defer { withExtendedLifetime(lock) {} }
         while true {
-            let lock = try IngestLock(path: root.lockPath)
-            defer { withExtendedLifetime(lock) {} }
+            if lock == nil { lock = try IngestLock(path: root.lockPath) }
             if examined == nil {
                 if shouldStop() { break }
                 let items = try nextBatch(into: &report)
@@ -108,7 +112,7 @@ public final class Ingester: @unchecked Sendable {
                 throw error
             }
             examining.wait()
-            if !next.isEmpty { examined = (next, nextVerdicts) }
+            if next.isEmpty { lock = nil } else { examined = (next, nextVerdicts) }
         }
         return report
     }
