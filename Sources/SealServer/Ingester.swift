@@ -147,7 +147,7 @@ public final class Ingester: @unchecked Sendable {
         var full: Bool { envelopes >= policy.batchSize || bytes >= policy.batchBytes }
         for item in pending where !full {
             batch.append(item)
-            envelopes += item.members?.count ?? 1
+            envelopes += item.envelopeCount
             bytes += item.size
         }
         var claimed: [WorkQueue.Item] = []
@@ -165,7 +165,7 @@ public final class Ingester: @unchecked Sendable {
                 switch try queue.claim(name, from: inbox, maximumBytes: policy.maximumBytes) {
                 case .claimed(let item):
                     claimed.append(item)
-                    envelopes += item.members?.count ?? 1
+                    envelopes += item.envelopeCount
                     bytes += item.size
                 case .unfit(let reason):
                     if try quarantine.rejectUnread(name, in: inbox, reason: reason) {
@@ -298,7 +298,7 @@ public final class Ingester: @unchecked Sendable {
         try quarantine.reject(item, member: member, from: queue, reason: reason, sender: sender, envelopeID: envelopeID, senderReason: told)
         report.quarantined += 1
         logger.warning("quarantined", metadata: [
-            "file": "\(item.file)", "id": "\(member.map { "\(item.id)-\($0)" } ?? item.id)", "reason": "\(LogText.escaped(reason))",
+            "file": "\(item.file)", "id": "\(item.quarantineID(member: member))", "reason": "\(LogText.escaped(reason))",
             "sender": "\(sender ?? "-")"])
     }
 

@@ -39,7 +39,7 @@ public struct Quarantine: Sendable {
         _ item: WorkQueue.Item, member: Int? = nil, from queue: WorkQueue, reason: String, sender: String? = nil,
         envelopeID: [UInt8]? = nil, senderReason: String? = nil
     ) throws {
-        let id = member.map { "\(item.id)-\($0)" } ?? item.id
+        let id = item.quarantineID(member: member)
         let file = member.map { "\(item.file) (envelope \($0 + 1) of \(item.members?.count ?? 0) in this bundle)" } ?? item.file
         let record = Reason(id: id, file: file, reason: reason, time: LogTime.format(Date()),
                             sender: sender, envelopeID: envelopeID?.hexString)

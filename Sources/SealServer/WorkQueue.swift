@@ -36,6 +36,12 @@ struct WorkQueue {
         /// A bundle's envelopes (FORMAT.md §13), when the copy is one whose index parses.
         var members: [Member]? = nil
 
+        /// Envelopes this claim weighs in a batch: a bundle's members, or the one drop.
+        var envelopeCount: Int { members?.count ?? 1 }
+
+        /// What a refusal of this drop, or of its bundle's `member`, is named in quarantine/.
+        func quarantineID(member: Int?) -> String { member.map { "\(id)-\($0)" } ?? id }
+
         enum CodingKeys: String, CodingKey {
             case id, file, size, sha256, device, inode, members
             case nameHex = "name_hex"
@@ -185,14 +191,14 @@ struct WorkQueue {
         for file in files where Self.isNote(file) {
             let id = Self.id(ofNote: file)
             if settling.contains(id) { continue }
-            guard let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
-                  let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id, let name = RawName(hex: item.nameHex),
+            let item = FileManager.default.contents(atPath: "\(directory)/\(file)")
+                .flatMap { try? JSONDecoder().decode(Item.self, from: $0) }.flatMap { $0.id == id ? $0 : nil }
+            guard let item, let name = RawName(hex: item.nameHex),
                   files.contains("\(id).drop"), (try? Self.digest(of: dropPath(id), size: item.size)) == item.sha256
             else {
                 // A copy moved to quarantine before a crash took the release: its entry goes
                 // now, rather than being claimed and quarantined a second time.
-                if !files.contains("\(id).drop"), quarantined(id), let data = FileManager.default.contents(atPath: "\(directory)/\(file)"),
-                   let item = try? JSONDecoder().decode(Item.self, from: data), item.id == id {
+                if let item, !files.contains("\(id).drop"), quarantined(id) {
                     removeInboxEntry(of: item)
                     try inbox.sync()
                 }
