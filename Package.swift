@@ -39,6 +39,10 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        // The PKCS#11 interface (headers only: modules are loaded at run time), for keys on tokens.
+        .systemLibrary(name: "CPKCS11", path: "Sources/CPKCS11", providers: [.apt(["libp11-kit-dev"])]),
+        // Keys on PKCS#11 tokens (HSMs, smartcards, SoftHSM): the only target that imports CPKCS11.
+        .target(name: "SealToken", dependencies: ["CPKCS11", "GcryptKit", "SealPKI"]),
         .target(name: "SealEnvelope", dependencies: ["GcryptKit", "SealPKI"]),
         // What client and server share: the root's layout, drops, answers, the notification log.
         .target(name: "DropProtocol", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
@@ -116,5 +120,6 @@ let package = Package(
             dependencies: ["SealServer", "SealClient", "DropProtocol", "SealEnvelope", "SealPKI", "GcryptKit", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
         .testTarget(name: "SealFuzzTests", dependencies: ["SealFuzz"]),
+        .testTarget(name: "SealTokenTests", dependencies: ["SealToken", "CPKCS11", "SealEnvelope", "SealPKI", "GcryptKit"]),
     ]
 )

@@ -61,7 +61,7 @@ extension RSA {
 
         /// True when `value` is exactly `byteCount` bytes and, as an integer, below the modulus
         /// (RFC 8017 5.2.2 and 5.1.2 step 1: an unreduced value is malleable and must be refused).
-        func isReduced(_ value: [UInt8]) -> Bool {
+        public func isReduced(_ value: [UInt8]) -> Bool {
             guard value.count == byteCount else { return false }
             let paddedModulus = [UInt8](repeating: 0, count: byteCount - modulus.count) + modulus
             return value.lexicographicallyPrecedes(paddedModulus)

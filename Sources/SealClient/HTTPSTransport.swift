@@ -38,7 +38,7 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
 
     /// `url` is `https://HOST:PORT`. With no `authority`, the server's certificate is not
     /// checked: only to fetch the CA certificate whose fingerprint the user then compares.
-    public init(url: String, authority: Certificate?, identity: (certificate: Certificate, key: RSA.PrivateKey)?, spool: String) throws {
+    public init(url: String, authority: Certificate?, identity: (certificate: Certificate, key: any RSA.PrivateOperations)?, spool: String) throws {
         location = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.spool = spool
         var tls = TLSConfiguration.makeClientConfiguration()

@@ -16,7 +16,7 @@ public struct NotificationFeed: Sendable {
     public let transport: any ServerTransport
 
     /// `key` is the user's key, which a gateway needs to let them read the log.
-    public init(profile: Profile, key: RSA.PrivateKey? = nil) throws {
+    public init(profile: Profile, key: (any RSA.PrivateOperations)? = nil) throws {
         self.profile = profile
         authority = try profile.pinnedAuthority()
         delivery = try profile.pinnedDeliveryCertificate()

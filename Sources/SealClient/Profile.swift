@@ -67,7 +67,7 @@ public struct Profile: Sendable {
 
     /// The way to the server: TLS pinned to the profile's CA; with `key`, the user's
     /// certificate as the client certificate (the gateway needs it for all but registration).
-    public func transport(key: RSA.PrivateKey? = nil) throws -> any ServerTransport {
+    public func transport(key: (any RSA.PrivateOperations)? = nil) throws -> any ServerTransport {
         try makeTransport(server: settings.server, authority: pinnedAuthority(), identity: key.map { (try certificate(), $0) },
                           spool: spool)
     }

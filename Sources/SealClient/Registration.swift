@@ -171,7 +171,7 @@ public struct Registration: Sendable {
     /// Waits for the server's answer to the request for `key`: the certificate (checked
     /// against the pinned CA, the name and the key, then saved) or the refusal. `refusedID`
     /// is the renewal request's envelope id, whose refusal note ends the wait too.
-    public func awaitCertificate(for key: RSA.PrivateKey, timeout: Double, transport given: (any ServerTransport)? = nil,
+    public func awaitCertificate(for key: any RSA.PrivateOperations, timeout: Double, transport given: (any ServerTransport)? = nil,
                                  refusedID: String? = nil) throws -> Certificate {
         let profile = try Profile.load(home: home)
         let transport = try given ?? makeTransport(server: server, authority: profile.pinnedAuthority(), spool: spool)

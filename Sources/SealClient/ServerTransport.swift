@@ -173,7 +173,7 @@ public struct DirectoryTransport: ServerTransport {
 /// (nil only to fetch the CA certificate the user is about to pin); `identity`, the user's
 /// certificate and key, is needed by the gateway for everything but registration.
 public func makeTransport(
-    server: String, authority: Certificate?, identity: (certificate: Certificate, key: RSA.PrivateKey)? = nil, spool: String
+    server: String, authority: Certificate?, identity: (certificate: Certificate, key: any RSA.PrivateOperations)? = nil, spool: String
 ) throws -> any ServerTransport {
     if server.lowercased().hasPrefix("http://") { throw HTTPSTransport.Failure.plainHTTP(server) }
     if HTTPSTransport.isURL(server) {

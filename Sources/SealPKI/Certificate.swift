@@ -137,7 +137,7 @@ struct SignedData {
     }
 
     /// Signs `tbs` with PSS and returns the DER of SEQUENCE { tbs, algorithm, BIT STRING }.
-    static func sign(tbs: [UInt8], with key: RSA.PrivateKey) throws -> [UInt8] {
+    static func sign(tbs: [UInt8], with key: any RSA.PrivateOperations) throws -> [UInt8] {
         let signature = try key.signPSS(digest: SHA256.hash(data: tbs))
         return try DERBytes.encode { coder in
             try coder.appendConstructedNode(identifier: .sequence) { coder in

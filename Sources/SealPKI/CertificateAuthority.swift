@@ -4,7 +4,7 @@ import GcryptKit
 /// A CA: a self-signed certificate and its key, issuing certificates sealdrop trusts.
 public struct CertificateAuthority: Sendable {
     public let certificate: Certificate
-    let key: RSA.PrivateKey
+    let key: any RSA.PrivateOperations
 
     /// How long what sealdrop issues stays valid.
     public enum Lifetime {
@@ -62,7 +62,7 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// Pairs an existing CA certificate with its key, checking that they belong together.
-    public init(certificate: Certificate, key: RSA.PrivateKey) throws {
+    public init(certificate: Certificate, key: any RSA.PrivateOperations) throws {
         guard certificate.publicKey == key.publicKey else {
             throw PKIError.certificateRejected("the CA key does not match the CA certificate")
         }
@@ -75,7 +75,7 @@ public struct CertificateAuthority: Sendable {
 
     /// A new self-signed CA for `key`, named after its key fingerprint so two servers'
     /// CAs never share a name.
-    public static func create(key: RSA.PrivateKey, now: Date = Date()) throws -> CertificateAuthority {
+    public static func create(key: any RSA.PrivateOperations, now: Date = Date()) throws -> CertificateAuthority {
         let name = DistinguishedName(commonName: "sealdrop CA " + key.publicKey.fingerprint.digest.hex.prefix(16).uppercased())
         let keyID = Extensions.keyIdentifier(for: key.publicKey)
         let fields = TBSFields(

@@ -12,7 +12,7 @@ public struct CertificateRequest: Sendable {
     let signed: SignedData
 
     /// A request for `userName`, signed by `key`.
-    public init(userName: UserName, key: RSA.PrivateKey) throws {
+    public init(userName: UserName, key: any RSA.PrivateOperations) throws {
         let subject = DistinguishedName(commonName: userName.value)
         let info = try DERBytes.encode { coder in
             try coder.appendConstructedNode(identifier: .sequence) { coder in

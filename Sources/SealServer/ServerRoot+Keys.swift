@@ -96,7 +96,7 @@ extension ServerRoot {
     }
 
     /// The TLS certificate, checked against the CA, and its key.
-    public func tlsIdentity(passphrase: SecretBytes) throws -> (certificate: Certificate, key: RSA.PrivateKey) {
+    public func tlsIdentity(passphrase: SecretBytes) throws -> (certificate: Certificate, key: any RSA.PrivateOperations) {
         guard FileManager.default.fileExists(atPath: tlsCertificatePath) else { throw Failure.noTLSCertificate(path) }
         let certificate = try Certificate(pem: KeyFile.readText(tlsCertificatePath))
         try certificate.verify(issuedBy: authorityCertificate(), role: .tls)

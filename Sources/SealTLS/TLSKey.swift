@@ -9,10 +9,10 @@ import SealPKI
 /// RSA-PSS, the same code that signs envelopes. The TLS library never holds the key. A
 /// signature takes milliseconds, so it is made on a thread pool, never on the event loop.
 public struct TLSKey: NIOSSLCustomPrivateKey, Hashable {
-    let key: RSA.PrivateKey
+    let key: any RSA.PrivateOperations
     let fingerprint: String
 
-    public init(_ key: RSA.PrivateKey) {
+    public init(_ key: any RSA.PrivateOperations) {
         self.key = key
         fingerprint = key.publicKey.fingerprint.description
     }

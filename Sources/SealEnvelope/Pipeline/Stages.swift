@@ -46,10 +46,10 @@ public struct RSARecipient: Recipient {
     }
 }
 
-/// An RSA private key as an identity.
+/// An RSA private key as an identity, in memory or on a token.
 public struct RSAIdentity: Identity {
-    public let key: RSA.PrivateKey
-    public init(key: RSA.PrivateKey) { self.key = key }
+    public let key: any RSA.PrivateOperations
+    public init(key: any RSA.PrivateOperations) { self.key = key }
     public var fingerprint: [UInt8] { key.publicKey.fingerprint.digest.bytes }
     public var wrappedKeyLength: Int { key.publicKey.byteCount }
 
@@ -62,13 +62,13 @@ public struct RSAIdentity: Identity {
     }
 }
 
-/// An RSA private key with its certificate, signing with RSA-PSS.
+/// An RSA private key (in memory or on a token) with its certificate, signing with RSA-PSS.
 public struct RSASigner: Signer {
     public let certificate: Certificate
-    public let key: RSA.PrivateKey
+    public let key: any RSA.PrivateOperations
 
     /// Refuses a certificate that is not for this key.
-    public init(key: RSA.PrivateKey, certificate: Certificate) throws {
+    public init(key: any RSA.PrivateOperations, certificate: Certificate) throws {
         guard certificate.publicKey == key.publicKey else {
             throw PKIError.certificateRejected("the certificate is for another key")
         }

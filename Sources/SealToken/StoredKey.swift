@@ -1,0 +1,67 @@
+import Foundation
+import GcryptKit
+import SealPKI
+
+/// Where a private key of a root or a profile is kept: the encrypted key file `BASE.key`, or a
+/// token, named by the PKCS#11 URI in `BASE.pkcs11` (one line; no secret in it). The key
+/// file is unlocked with a passphrase, the token with its PIN.
+public enum StoredKey: Sendable, Equatable {
+    case file(String)
+    case token(PKCS11URI, reference: String)
+
+    /// The reference file that stands for the key file at `keyPath` when the key is on a token.
+    public static func referencePath(forKeyAt keyPath: String) -> String {
+        (keyPath.hasSuffix(".key") ? String(keyPath.dropLast(4)) : keyPath) + ".pkcs11"
+    }
+
+    /// The key that stands at `keyPath`: the file, or the token its reference names. Both at
+    /// once is refused (which one would sign?).
+    public static func locate(_ keyPath: String) throws -> StoredKey {
+        let reference = referencePath(forKeyAt: keyPath)
+        guard let text = try KeyFile.readBytesIfPresent(reference, limit: 8192, followSymlinks: true) else { return .file(keyPath) }
+        if FileManager.default.fileExists(atPath: keyPath) {
+            throw PKIError.malformed("both \(keyPath) and \(reference) exist: remove the one that no longer holds the key")
+        }
+        guard let line = String(validating: text, as: UTF8.self)?.split(whereSeparator: \.isNewline).first else {
+            throw TokenError.badURI(reference, "the file holds no URI")
+        }
+        let uri = try PKCS11URI(parsing: String(line))
+        guard uri.modulePath != nil else { throw TokenError.badURI(uri.description, "it has no module-path") }
+        return .token(uri, reference: reference)
+    }
+
+    /// The token's label, when the key is on one: what a PIN prompt names.
+    public var tokenLabel: String? {
+        if case .token(let uri, _) = self { return uri.token ?? uri.description }
+        return nil
+    }
+
+    /// Where the key is, for messages: the key file, or the URI.
+    public var location: String {
+        switch self {
+        case .file(let path): path
+        case .token(let uri, _): uri.description
+        }
+    }
+
+    /// The key, unlocked with `secret`: the passphrase of a key file, the PIN of a token.
+    public func unlock(_ secret: SecretBytes) throws -> any RSA.PrivateOperations {
+        switch self {
+        case .file(let path): return try KeyFile.readPrivateKey(at: path, passphrase: secret)
+        case .token(let uri, _): return try Self.tokenKey(uri, pin: secret)
+        }
+    }
+
+    /// The key `uri` names: module loaded, token found, user logged in with `pin`.
+    public static func tokenKey(_ uri: PKCS11URI, pin: SecretBytes) throws -> TokenKey {
+        guard let modulePath = uri.modulePath else { throw TokenError.badURI(uri.description, "it has no module-path") }
+        let token = try TokenModule.load(modulePath).token(matching: uri)
+        try token.login(pin: pin)
+        return try TokenKey.find(uri, on: token)
+    }
+
+    /// Writes the reference for `key` at `keyPath`'s place (mode 0644: it holds no secret).
+    public static func writeReference(to key: TokenKey, forKeyAt keyPath: String, replace: Bool = false) throws {
+        try AtomicFile.write([(referencePath(forKeyAt: keyPath), Array((key.uri.description + "\n").utf8), 0o644)], replace: replace)
+    }
+}
