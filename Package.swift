@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "SealServer",
             dependencies: [
-                "CLinux", "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol",
+                "CLinux", "GcryptKit", "SealPKI", "SealToken", "SealEnvelope", "DropProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "SealClient",
             dependencies: [
-                "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol", "SealTLS",
+                "GcryptKit", "SealPKI", "SealToken", "SealEnvelope", "DropProtocol", "SealTLS",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "GcryptKit",
                 "SealPKI",
+                "SealToken",
                 "SealEnvelope",
                 "DropProtocol",
                 "SealServer",

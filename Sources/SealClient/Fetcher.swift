@@ -17,9 +17,10 @@ public struct Fetcher: Sendable {
     let delivery: Certificate?
     let transport: any ServerTransport
 
-    public init(profile: Profile, passphrase: SecretBytes) throws {
+    /// `secret` unlocks the user's key: its file's passphrase, or its token's PIN.
+    public init(profile: Profile, secret: SecretBytes) throws {
         self.profile = profile
-        let key = try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: passphrase)
+        let key = try profile.key(secret: secret)
         signer = try RSASigner(key: key, certificate: profile.certificate())
         identity = RSAIdentity(key: key)
         authority = try profile.pinnedAuthority()

@@ -2,6 +2,7 @@ import Foundation
 import GcryptKit
 import SealEnvelope
 import SealPKI
+import SealToken
 import DropProtocol
 
 /// The client's profile in `$SEALDROP_HOME` (default `~/.sealdrop`): the server it uses,
@@ -9,7 +10,8 @@ import DropProtocol
 /// registration.
 ///
 ///     profile.json         {"server" (a directory or https://HOST:PORT), "user", "ca_fingerprint"}
-///     USER.key USER.pub    the key pair (key encrypted, 0600)
+///     USER.key USER.pub    the key pair (key encrypted, 0600); USER.pkcs11 in place of USER.key
+///                          when the key is on a token (its PKCS#11 URI)
 ///     USER.csr USER.crt    the request and the issued certificate
 ///     ca.crt               the pinned CA certificate
 ///     encryption.crt       the server's encryption certificate (checked against ca.crt)
@@ -134,9 +136,19 @@ public struct Profile: Sendable {
         return certificate
     }
 
+    /// Where the user's key is: `USER.key`, or the token `USER.pkcs11` names.
+    public func storedKey() throws -> StoredKey {
+        try StoredKey.locate(keyPath)
+    }
+
+    /// The user's key, unlocked with `secret`: the key file's passphrase, or the token's PIN.
+    public func key(secret: SecretBytes) throws -> any RSA.PrivateOperations {
+        try storedKey().unlock(secret)
+    }
+
     /// A signer with the user's key and certificate.
-    public func signer(passphrase: SecretBytes) throws -> RSASigner {
-        try RSASigner(key: KeyFile.readPrivateKey(at: keyPath, passphrase: passphrase), certificate: certificate())
+    public func signer(secret: SecretBytes) throws -> RSASigner {
+        try RSASigner(key: key(secret: secret), certificate: certificate())
     }
 
     /// The signed log head this profile verified last (`LogHead`): a later log must extend it.

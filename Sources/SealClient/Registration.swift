@@ -2,6 +2,7 @@ import Foundation
 import GcryptKit
 import SealEnvelope
 import SealPKI
+import SealToken
 import DropProtocol
 
 /// `sealdrop register`: pins the server's CA, creates the key pair and request in the
@@ -71,23 +72,33 @@ public struct Registration: Sendable {
     /// Finishes an unfinished registration: the key already in the profile (made now only
     /// if it was never written) and its request are sent again; the server answers a
     /// request for the same name and key with the same certificate. No key is ever replaced.
-    public func resume(passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
-        let profile = try Profile.load(home: home)
+    /// `existing` unlocks a key the profile holds already; `keys` is where a new one goes.
+    public func resume(existing secret: @autoclosure () throws -> SecretBytes, keys home: @autoclosure () throws -> KeyHome, keySize: RSA.KeySize)
+        throws -> any RSA.PrivateOperations {
+        let profile = try Profile.load(home: self.home)
         let transport = try makeTransport(server: server, authority: profile.pinnedAuthority(), spool: spool)
-        let key = try keyAndRequest(profile: profile, passphrase: passphrase, keySize: keySize)
+        let key = try keyAndRequest(profile: profile, existing: { try profile.key(secret: secret()) }, keys: home, keySize: keySize)
         try transport.sendRegistration(KeyFile.readText(profile.requestPath))
         return key
     }
 
-    /// The profile's key (read with `passphrase`) and request, each made and written only
-    /// when it is not there yet.
-    func keyAndRequest(profile: Profile, passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
-        let key: RSA.PrivateKey
-        if FileManager.default.fileExists(atPath: profile.keyPath) {
-            key = try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: passphrase)
+    /// The profile's key (`existing`, when it has one) and request, each made and written
+    /// only when it is not there yet: a new key in `keys` (a file, or the token, labelled
+    /// with the user's name).
+    func keyAndRequest(profile: Profile, existing: () throws -> any RSA.PrivateOperations, keys home: () throws -> KeyHome,
+                       keySize: RSA.KeySize) throws -> any RSA.PrivateOperations {
+        let key: any RSA.PrivateOperations
+        if case .file(let path) = try profile.storedKey(), !FileManager.default.fileExists(atPath: path) {
+            let made = try home().newKey(at: profile.keyPath, label: user.value, usage: .signAndDecrypt, size: keySize, publicFile: true)
+            do {
+                try AtomicFile.write(made.files)
+            } catch {
+                KeyHome.discard(made.key)
+                throw error
+            }
+            key = made.key
         } else {
-            key = try RSA.PrivateKey.generate(size: keySize)
-            try KeyFile.write(key, base: "\(home)/\(user.value)", passphrase: passphrase)
+            key = try existing()
         }
         if !FileManager.default.fileExists(atPath: profile.requestPath) {
             try AtomicFile.write(try CertificateRequest(userName: user, key: key).pem, to: profile.requestPath)
@@ -99,19 +110,20 @@ public struct Registration: Sendable {
     /// request, and sends the request. `authority` is the CA the user accepted (fingerprint
     /// compared). The key comes last, so an interrupted run leaves a profile that register
     /// resumes, never a key it would have to replace.
-    public func prepare(authority: Certificate, passphrase: SecretBytes, keySize: RSA.KeySize) throws -> RSA.PrivateKey {
-        guard try existing() == .none else { throw Failure.alreadyRegistered(home) }
+    public func prepare(authority: Certificate, keys home: KeyHome, keySize: RSA.KeySize) throws -> any RSA.PrivateOperations {
+        guard try existing() == .none else { throw Failure.alreadyRegistered(self.home) }
         let (transport, profile) = try pin(authority)
-        let key = try keyAndRequest(profile: profile, passphrase: passphrase, keySize: keySize)
+        let key = try keyAndRequest(profile: profile, existing: { throw Failure.alreadyRegistered(self.home) }, keys: { home }, keySize: keySize)
         try transport.sendRegistration(KeyFile.readText(profile.requestPath))
         return key
     }
 
     /// Makes a profile of a key and certificate made elsewhere (`keygen` and `server issue`,
     /// or openssl): the certificate must be this server's, current, for this user and for
-    /// this key. The key is written in sealdrop's own format under `passphrase`, then the
-    /// certificate, then the pinned server files; nothing existing is replaced.
-    public func importIdentity(key: RSA.PrivateKey, certificate: Certificate, authority: Certificate,
+    /// this key. The key is written in sealdrop's own format under `passphrase` (a key on a
+    /// token: its reference), then the certificate, then the pinned server files; nothing
+    /// existing is replaced.
+    public func importIdentity(key: any RSA.PrivateOperations, certificate: Certificate, authority: Certificate,
                                passphrase: SecretBytes) throws {
         guard try existing() == .none else { throw Failure.alreadyRegistered(home) }
         try certificate.verify(issuedBy: authority, role: .user)
@@ -123,7 +135,11 @@ public struct Registration: Sendable {
         }
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let profile = Profile(home: home, settings: .init(server: server, user: user.value, caFingerprint: authority.fingerprint.description))
-        try KeyFile.write(key, base: "\(home)/\(user.value)", passphrase: passphrase)
+        switch key {
+        case let onToken as TokenKey: try StoredKey.writeReference(to: onToken, forKeyAt: profile.keyPath)
+        case let inMemory as RSA.PrivateKey: try KeyFile.write(inMemory, base: "\(home)/\(user.value)", passphrase: passphrase)
+        default: throw PKIError.unsupportedAlgorithm("a key that is neither in a file nor on a PKCS#11 token")
+        }
         try AtomicFile.write(certificate.pem, to: profile.certificatePath)
         _ = try pin(authority)
     }
@@ -153,9 +169,9 @@ public struct Registration: Sendable {
     /// Renews this profile's certificate before it expires, for the same key: a renewal
     /// request signed with the current certificate, then the new certificate, checked and
     /// saved as at registration. An expired or revoked certificate cannot renew.
-    public func renew(passphrase: SecretBytes, timeout: Double) throws -> Certificate {
+    public func renew(secret: SecretBytes, timeout: Double) throws -> Certificate {
         let profile = try Profile.load(home: home)
-        let signer = try profile.signer(passphrase: passphrase)
+        let signer = try profile.signer(secret: secret)
         let transport = try profile.transport(key: signer.key)
         let summary = try transport.sendMessage(
             RenewalRequest(user: user.value), name: RenewalRequest.envelopeName, mediaType: RenewalRequest.mediaType,

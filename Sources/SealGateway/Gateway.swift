@@ -25,12 +25,13 @@ public struct Gateway: Sendable {
     let follower: LogFollower
     let logger: Logger
 
-    /// Loads the CA, the TLS certificate and its key (decrypted with `passphrase`, then kept
-    /// in libgcrypt) and opens the catalogue.
-    public init(root: ServerRoot, passphrase: SecretBytes, limits: GatewayLimits, logger: Logger) throws {
+    /// Loads the CA, the TLS certificate and its key (a key file decrypted with `secret`, its
+    /// passphrase, then kept in libgcrypt; or the token key, unlocked with `secret`, its PIN)
+    /// and opens the catalogue.
+    public init(root: ServerRoot, secret: SecretBytes, limits: GatewayLimits, logger: Logger) throws {
         self.root = root
         let authority = try root.authorityCertificate()
-        let identity = try root.tlsIdentity(passphrase: passphrase)
+        let identity = try root.tlsIdentity(secret: secret)
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: [.certificate(try NIOSSLCertificate(bytes: identity.certificate.der, format: .der))],
             privateKey: .privateKey(NIOSSLPrivateKey(customPrivateKey: TLSKey(identity.key))))

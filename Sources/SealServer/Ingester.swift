@@ -41,16 +41,17 @@ public final class Ingester: @unchecked Sendable {
         public var answered = 0
     }
 
-    public init(root: ServerRoot, passphrase: SecretBytes, policy: IngestPolicy = IngestPolicy(), logger: Logger) throws {
+    /// `secret` unlocks the root's keys: the passphrase of its key files, or its token's PIN.
+    public init(root: ServerRoot, secret: SecretBytes, policy: IngestPolicy = IngestPolicy(), logger: Logger) throws {
         self.root = root
         self.policy = policy
         self.logger = logger
         catalogue = try root.catalogue()
-        let keys = try KeyFile.readPrivateKeys(at: [root.caKeyPath, root.encryptionKeyPath, root.deliveryKeyPath], passphrase: passphrase)
+        let keys = try root.privateKeys([root.caKeyPath, root.encryptionKeyPath, root.deliveryKeyPath], secret: secret)
         authority = try CertificateAuthority(certificate: root.authorityCertificate(), key: keys[0])
         let key = keys[1]
         guard try root.encryptionCertificate().publicKey == key.publicKey else {
-            throw PKIError.certificateRejected("encryption.key does not match encryption.crt")
+            throw PKIError.certificateRejected("the encryption key does not match encryption.crt")
         }
         identity = BatchKeyCache(RSAIdentity(key: key))
         try root.makeLayout()

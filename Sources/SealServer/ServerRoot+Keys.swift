@@ -3,6 +3,7 @@ import Foundation
 import GcryptKit
 import SealEnvelope
 import SealPKI
+import SealToken
 
 /// The server's side of its root: the layout made, the keys in it, certificates issued.
 extension ServerRoot {
@@ -41,76 +42,170 @@ extension ServerRoot {
         public let encryption: Certificate
     }
 
+    /// The root's private keys and what each may do; on a token, its object label.
+    enum Role: String, CaseIterable {
+        case ca, encryption, delivery, tls
+        var usage: TokenKey.Usage { self == .encryption ? .decrypt : .sign }
+    }
+
+    func keyPath(_ role: Role) -> String {
+        switch role {
+        case .ca: caKeyPath
+        case .encryption: encryptionKeyPath
+        case .delivery: deliveryKeyPath
+        case .tls: tlsKeyPath
+        }
+    }
+
+    /// A new key for `role` in `home`, and the file that records it.
+    func newKey(_ role: Role, in home: KeyHome, size: RSA.KeySize) throws -> (key: any RSA.PrivateOperations, file: (path: String, bytes: [UInt8], mode: mode_t)) {
+        let (key, files) = try home.newKey(at: keyPath(role), label: role.rawValue, usage: role.usage, size: size)
+        return (key, files[0])
+    }
+
+    /// Where the root keeps its keys, told by its CA key: a file, or a token.
+    public func keyStorage() throws -> StoredKey {
+        try StoredKey.locate(caKeyPath)
+    }
+
+    /// Where new keys of this root go (a replaced TLS key): beside the others.
+    public func keyHome(secret: SecretBytes) throws -> KeyHome {
+        switch try keyStorage() {
+        case .file: .files(passphrase: secret)
+        case .token(let uri, _): .token(try StoredKey.tokenKey(uri, pin: secret).token)
+        }
+    }
+
     /// Creates the root: a CA key and self-signed certificate, a separate encryption key
     /// with a certificate from that CA (the CA key never decrypts anything), a delivery key,
     /// a TLS key with a certificate for `hostnames`, and the directories. Every private key
-    /// is encrypted under `passphrase`.
-    public func initialize(passphrase: SecretBytes, keySize: RSA.KeySize = .default, hostnames: [AltName] = loopbackNames) throws -> Created {
+    /// is encrypted under the passphrase, or made on the token, where only the encryption
+    /// key may decrypt and only the others sign. A failure leaves no key on the token.
+    public func initialize(keys home: KeyHome, keySize: RSA.KeySize = .default, hostnames: [AltName] = loopbackNames) throws -> Created {
         guard !FileManager.default.fileExists(atPath: caCertificatePath),
-              !FileManager.default.fileExists(atPath: caKeyPath) else {
+              !FileManager.default.fileExists(atPath: caKeyPath),
+              !FileManager.default.fileExists(atPath: StoredKey.referencePath(forKeyAt: caKeyPath)) else {
             throw Failure.alreadyInitialized(path)
         }
-        let caKey = try RSA.PrivateKey.generate(size: keySize)
-        let encryptionKey = try RSA.PrivateKey.generate(size: keySize)
-        let deliveryKey = try RSA.PrivateKey.generate(size: keySize)
-        let authority = try CertificateAuthority.create(key: caKey)
-        let encryption = try authority.issue(
-            commonName: CertificateAuthority.Profile.encryption.serverCommonName!, publicKey: encryptionKey.publicKey, profile: .encryption)
-        let delivery = try authority.issue(
-            commonName: CertificateAuthority.Profile.delivery.serverCommonName!, publicKey: deliveryKey.publicKey, profile: .delivery)
+        var made: [any RSA.PrivateOperations] = []
+        do {
+            let ca = try newKey(.ca, in: home, size: keySize)
+            made.append(ca.key)
+            let encryptionKey = try newKey(.encryption, in: home, size: keySize)
+            made.append(encryptionKey.key)
+            let deliveryKey = try newKey(.delivery, in: home, size: keySize)
+            made.append(deliveryKey.key)
+            let authority = try CertificateAuthority.create(key: ca.key)
+            let encryption = try authority.issue(
+                commonName: CertificateAuthority.Profile.encryption.serverCommonName!, publicKey: encryptionKey.key.publicKey, profile: .encryption)
+            let delivery = try authority.issue(
+                commonName: CertificateAuthority.Profile.delivery.serverCommonName!, publicKey: deliveryKey.key.publicKey, profile: .delivery)
 
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try makeLayout()
-        try issueTLSCertificate(by: authority, hostnames: hostnames, passphrase: passphrase, keySize: keySize)
-        // Certificates last: ca.crt marks a complete root.
-        try AtomicFile.write([
-            (caKeyPath, Array(try EncryptedPrivateKey.pem(for: caKey, passphrase: passphrase).utf8), 0o600),
-            (encryptionKeyPath, Array(try EncryptedPrivateKey.pem(for: encryptionKey, passphrase: passphrase).utf8), 0o600),
-            (deliveryKeyPath, Array(try EncryptedPrivateKey.pem(for: deliveryKey, passphrase: passphrase).utf8), 0o600),
-        ])
-        _ = try Catalogue(path: databasePath)
-        try AtomicFile.write("", to: notificationLogPath)
-        try AtomicFile.write([
-            (encryptionCertificatePath, Array(encryption.pem.utf8), 0o644),
-            (deliveryCertificatePath, Array(delivery.pem.utf8), 0o644),
-            (caCertificatePath, Array(authority.certificate.pem.utf8), 0o644),
-        ])
-        return Created(authority: authority.certificate, encryption: encryption)
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try makeLayout()
+            try issueTLSCertificate(by: authority, hostnames: hostnames, keys: home, keySize: keySize) { made.append($0) }
+            // Certificates last: ca.crt marks a complete root.
+            try AtomicFile.write([ca.file, encryptionKey.file, deliveryKey.file])
+            _ = try Catalogue(path: databasePath)
+            try AtomicFile.write("", to: notificationLogPath)
+            try AtomicFile.write([
+                (encryptionCertificatePath, Array(encryption.pem.utf8), 0o644),
+                (deliveryCertificatePath, Array(delivery.pem.utf8), 0o644),
+                (caCertificatePath, Array(authority.certificate.pem.utf8), 0o644),
+            ])
+            return Created(authority: authority.certificate, encryption: encryption)
+        } catch {
+            made.forEach(KeyHome.discard)
+            throw error
+        }
     }
 
-    /// Makes a new TLS key and has the CA certify it for `hostnames` (DNS names and IP
-    /// addresses clients dial), replacing `tls.key` and `tls.crt` together. Returns the certificate.
+    /// Makes a new TLS key (in `home`) and has the CA certify it for `hostnames` (DNS names
+    /// and IP addresses clients dial), replacing the TLS key and `tls.crt` together. A key
+    /// replaced on a token is removed from it. Returns the certificate.
     @discardableResult
     public func issueTLSCertificate(
-        by authority: CertificateAuthority, hostnames: [AltName], passphrase: SecretBytes, keySize: RSA.KeySize = .default
+        by authority: CertificateAuthority, hostnames: [AltName], keys home: KeyHome, keySize: RSA.KeySize = .default,
+        made: (any RSA.PrivateOperations) -> Void = { _ in }
     ) throws -> Certificate {
         guard !hostnames.isEmpty else { throw PKIError.certificateRejected("a TLS certificate needs at least one host name or address") }
-        let key = try RSA.PrivateKey.generate(size: keySize)
+        var replaced: TokenKey?
+        if case .token(let token) = home, case .token(let uri, _) = try StoredKey.locate(tlsKeyPath) {
+            // The new key takes the label "tls"; the old one goes once the new one is in place.
+            let old = try TokenKey.find(uri, on: token)
+            try old.relabel("tls-replaced")
+            replaced = old
+        }
+        let (key, file) = try newKey(.tls, in: home, size: keySize)
+        made(key)
         let certificate = try authority.issue(
             commonName: CertificateAuthority.Profile.tls.serverCommonName!, publicKey: key.publicKey, profile: .tls, altNames: hostnames)
-        try AtomicFile.write([
-            (tlsKeyPath, Array(try EncryptedPrivateKey.pem(for: key, passphrase: passphrase).utf8), 0o600),
-            (tlsCertificatePath, Array(certificate.pem.utf8), 0o644),
-        ], replace: true)
+        try AtomicFile.write([file, (tlsCertificatePath, Array(certificate.pem.utf8), 0o644)], replace: true)
+        try replaced?.destroy()
         return certificate
     }
 
+    /// The root's private keys at `paths`, unlocked with `secret` (the key files' passphrase,
+    /// or the token's PIN); key files are decrypted side by side.
+    public func privateKeys(_ paths: [String], secret: SecretBytes) throws -> [any RSA.PrivateOperations] {
+        let stored = try paths.map(StoredKey.locate)
+        if stored.allSatisfy({ if case .file = $0 { true } else { false } }) {
+            return try KeyFile.readPrivateKeys(at: paths, passphrase: secret)
+        }
+        return try stored.map { try $0.unlock(secret) }
+    }
+
     /// The TLS certificate, checked against the CA, and its key.
-    public func tlsIdentity(passphrase: SecretBytes) throws -> (certificate: Certificate, key: any RSA.PrivateOperations) {
+    public func tlsIdentity(secret: SecretBytes) throws -> (certificate: Certificate, key: any RSA.PrivateOperations) {
         guard FileManager.default.fileExists(atPath: tlsCertificatePath) else { throw Failure.noTLSCertificate(path) }
         let certificate = try Certificate(pem: KeyFile.readText(tlsCertificatePath))
         try certificate.verify(issuedBy: authorityCertificate(), role: .tls)
-        let key = try KeyFile.readPrivateKey(at: tlsKeyPath, passphrase: passphrase)
+        let key = try privateKeys([tlsKeyPath], secret: secret)[0]
         guard key.publicKey == certificate.publicKey else {
-            throw PKIError.certificateRejected("\(tlsKeyPath) is not the key of \(tlsCertificatePath)")
+            throw PKIError.certificateRejected("the TLS key is not the key of \(tlsCertificatePath)")
         }
         return (certificate, key)
     }
 
+    /// Moves the root's key files onto `token`, role by role: the key imported (sensitive,
+    /// never extractable from then on, limited to its use), its reference written, then its
+    /// file removed. Interrupted, it is run again: a role whose reference names the file's
+    /// own key only loses its file, one whose label on the token holds the file's key gets
+    /// its reference. Returns the roles moved now.
+    public func migrateKeys(passphrase: SecretBytes, to token: Token) throws -> [String] {
+        var moved: [String] = []
+        for role in Role.allCases {
+            let path = keyPath(role)
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let reference = StoredKey.referencePath(forKeyAt: path)
+            let key = try KeyFile.readPrivateKey(at: path, passphrase: passphrase)
+            if FileManager.default.fileExists(atPath: reference) {
+                let text = try KeyFile.readText(reference).trimmingCharacters(in: .whitespacesAndNewlines)
+                let onToken = try TokenKey.find(try PKCS11URI(parsing: text), on: token)
+                guard onToken.publicKey == key.publicKey else {
+                    throw PKIError.certificateRejected("\(reference) names another key than \(path): keep both and sort them out by hand")
+                }
+            } else {
+                let label = PKCS11URI(token: token.label, object: role.rawValue, type: "private")
+                let onToken: TokenKey
+                if let earlier = try? TokenKey.find(label, on: token), earlier.publicKey == key.publicKey {
+                    onToken = earlier
+                } else {
+                    onToken = try TokenKey.importKey(key, to: token, label: role.rawValue, usage: role.usage)
+                }
+                try StoredKey.writeReference(to: onToken, forKeyAt: path)
+            }
+            guard unlink(path) == 0 else { throw IOFailure(call: "unlink", path: path, code: errno) }
+            moved.append(role.rawValue)
+        }
+        try AtomicFile.syncDirectory(path)
+        return moved
+    }
+
     /// The CA with its private key, for issuing.
-    public func authority(passphrase: SecretBytes) throws -> CertificateAuthority {
+    public func authority(secret: SecretBytes) throws -> CertificateAuthority {
         let certificate = try authorityCertificate()
-        let key = try KeyFile.readPrivateKey(at: caKeyPath, passphrase: passphrase)
+        let key = try privateKeys([caKeyPath], secret: secret)[0]
         return try CertificateAuthority(certificate: certificate, key: key)
     }
 

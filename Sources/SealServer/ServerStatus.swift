@@ -1,6 +1,8 @@
 import DropProtocol
 import Foundation
 import SealEnvelope
+import SealToken
+import GcryptKit
 
 /// What `server status` reports.
 public struct ServerStatus: Sendable, Codable {
@@ -11,15 +13,34 @@ public struct ServerStatus: Sendable, Codable {
     public let inboxBacklog: Int
     public let quarantined: Int
     public let lastIngest: String?
+    public let keys: [Key]
+
+    /// Where one of the root's private keys is, and, on a token when the PIN was given, how
+    /// the token holds it.
+    public struct Key: Sendable, Codable {
+        public let role: String
+        /// The key file, or the key's PKCS#11 URI.
+        public let location: String
+        public let token: String?
+        public let sensitive: Bool?
+        public let extractable: Bool?
+        public let neverExtractable: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case role, location, token, sensitive, extractable
+            case neverExtractable = "never_extractable"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case users, images, notifications, quarantined
+        case users, images, notifications, quarantined, keys
         case revokedUsers = "revoked_users"
         case inboxBacklog = "inbox_backlog"
         case lastIngest = "last_ingest"
     }
 
-    public init(root: ServerRoot) throws {
+    /// `pin`, when given, lets the token be asked how it holds the keys.
+    public init(root: ServerRoot, pin: SecretBytes? = nil) throws {
         let counts = try root.catalogue().counts()
         users = counts.users
         revokedUsers = counts.revoked
@@ -28,5 +49,15 @@ public struct ServerStatus: Sendable, Codable {
         inboxBacklog = (try? FileManager.default.contentsOfDirectory(atPath: root.inboxNew).count) ?? 0
         quarantined = Quarantine(root: root).count()
         lastIngest = counts.lastIngest.map { LogTime.format($0) }
+        keys = try ServerRoot.Role.allCases.map { role in
+            let stored = try StoredKey.locate(root.keyPath(role))
+            guard case .token(let uri, _) = stored, let pin else {
+                return Key(role: role.rawValue, location: stored.location, token: stored.tokenLabel, sensitive: nil, extractable: nil,
+                           neverExtractable: nil)
+            }
+            let protection = try StoredKey.tokenKey(uri, pin: pin).protection()
+            return Key(role: role.rawValue, location: stored.location, token: stored.tokenLabel, sensitive: protection.sensitive,
+                       extractable: protection.extractable, neverExtractable: protection.neverExtractable)
+        }
     }
 }

@@ -65,3 +65,39 @@ public enum StoredKey: Sendable, Equatable {
         try AtomicFile.write([(referencePath(forKeyAt: keyPath), Array((key.uri.description + "\n").utf8), 0o644)], replace: replace)
     }
 }
+
+/// Where new private keys go: encrypted files under a passphrase, or a token (logged in).
+public enum KeyHome: Sendable {
+    case files(passphrase: SecretBytes)
+    case token(Token)
+
+    /// A new key for `keyPath` (`BASE.key`), and the files that record it, for the caller to
+    /// write with whatever else must appear together: the encrypted key file, or the
+    /// reference to the key now on the token (labelled `label`, limited to `usage`); and
+    /// `BASE.pub` when `publicFile`.
+    public func newKey(at keyPath: String, label: String, usage: TokenKey.Usage, size: RSA.KeySize, publicFile: Bool = false)
+        throws -> (key: any RSA.PrivateOperations, files: [(path: String, bytes: [UInt8], mode: mode_t)]) {
+        let key: any RSA.PrivateOperations
+        var files: [(path: String, bytes: [UInt8], mode: mode_t)]
+        switch self {
+        case .files(let passphrase):
+            let memory = try RSA.PrivateKey.generate(size: size)
+            key = memory
+            files = [(keyPath, Array(try EncryptedPrivateKey.pem(for: memory, passphrase: passphrase).utf8), 0o600)]
+        case .token(let token):
+            let onToken = try TokenKey.generate(on: token, label: label, usage: usage, size: size)
+            key = onToken
+            files = [(StoredKey.referencePath(forKeyAt: keyPath), Array((onToken.uri.description + "\n").utf8), 0o644)]
+        }
+        if publicFile {
+            let base = keyPath.hasSuffix(".key") ? String(keyPath.dropLast(4)) : keyPath
+            files.append((KeyFile.publicPath(base), Array(key.publicKey.spkiPEM.utf8), 0o644))
+        }
+        return (key, files)
+    }
+
+    /// Takes back a key `newKey` made whose files were never written.
+    public static func discard(_ key: any RSA.PrivateOperations) {
+        try? (key as? TokenKey)?.destroy()
+    }
+}

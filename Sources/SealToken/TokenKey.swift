@@ -141,9 +141,24 @@ public struct TokenKey: RSA.PrivateOperations {
 
     /// Removes the key pair from the token (both halves: they share the id).
     public func destroy() throws {
-        let halves = try token.find(uri.id.map { [Token.Attribute(CKA_ID, bytes: $0), Token.Attribute(CKA_KEY_TYPE, ulong: CKK_RSA)] } ?? [])
-        for half in uri.id == nil ? [handle] : halves {
-            try token.destroy(half)
+        for half in try halves() { try token.destroy(half) }
+    }
+
+    /// Both halves of the pair (found by their shared id), or the private half alone.
+    func halves() throws -> [CK_OBJECT_HANDLE] {
+        guard let id = uri.id else { return [handle] }
+        return try token.find([Token.Attribute(CKA_ID, bytes: id), Token.Attribute(CKA_KEY_TYPE, ulong: CKK_RSA)])
+    }
+
+    /// Gives the key (both halves) another label, so a successor can take its own.
+    public func relabel(_ label: String) throws {
+        let set = try token.module.function(\.C_SetAttributeValue, "C_SetAttributeValue")
+        for half in try halves() {
+            try token.withSession { session in
+                try Token.withTemplate([Token.Attribute(CKA_LABEL, text: label)]) { template, count in
+                    try token.check(set(session, half, template, count), "C_SetAttributeValue")
+                }
+            }
         }
     }
 

@@ -68,8 +68,8 @@ extension Sealdrop {
         func perform() throws {
             let profile = try Profile.load(home: profileHome.path)
             detail("profile \(profile.home): \(profile.settings.user) on \(profile.settings.server)")
-            let secret = try passphrase.existing(for: profile.keyPath)
-            let fetcher = try about(profile.keyPath) { try Fetcher(profile: profile, passphrase: secret) }
+            let secret = try passphrase.profileSecret(profile)
+            let fetcher = try about(profile.keyPath) { try Fetcher(profile: profile, secret: secret) }
             var wanted = names
             if all {
                 let index = ImageIndex(profile: profile)

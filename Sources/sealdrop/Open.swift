@@ -51,9 +51,8 @@ extension Sealdrop {
             guard authority.extensions.isCA == true, authority.isSelfSigned else {
                 throw FileFailure(path: ca, underlying: PKIError.certificateRejected("not a self-signed CA certificate"))
             }
-            let secret = try passphrase.existing(for: key)
             // A folder of batch envelopes (§5.1) costs one RSA operation per batch.
-            let identity = BatchKeyCache(RSAIdentity(key: try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }))
+            let identity = BatchKeyCache(RSAIdentity(key: try passphrase.privateKey(at: key)))
             detail("opening with \(key); senders must chain to \(authority.subject) (\(ca))")
             if inputs == [StandardStreams.dash] || output == StandardStreams.dash {
                 return try openOne(inputs[0], identity: identity, authority: authority)

@@ -76,8 +76,8 @@ extension Sealdrop {
             let profile = try Profile.load(home: profileHome.path)
             let encryption = try about(profile.encryptionPath) { try profile.encryptionCertificate() }
             detail("profile \(profile.home): \(profile.settings.user) on \(profile.settings.server)")
-            let secret = try passphrase.existing(for: profile.keyPath)
-            let signer = try about(profile.keyPath) { try profile.signer(passphrase: secret) }
+            let secret = try passphrase.profileSecret(profile)
+            let signer = try about(profile.keyPath) { try profile.signer(secret: secret) }
             let transport = try about(profile.settings.server) { try profile.transport(key: signer.key) }
             var sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!)
             let items = try BatchPlan.items(for: inputs, outputDirectory: profile.home, allowSharedOutput: true) { $0 }

@@ -3,6 +3,7 @@ import Foundation
 import GcryptKit
 import SealClient
 import SealPKI
+import SealToken
 
 extension Sealdrop {
     struct ProfileCommand: ParsableCommand {
@@ -58,8 +59,9 @@ extension Sealdrop.ProfileCommand {
             let home = profileHome.path
             let registration = Registration(home: home, server: server, user: user)
             guard try registration.existing() == .none else { throw Registration.Failure.alreadyRegistered(home) }
-            let secret = try passphrase.existing(for: key)
-            let privateKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
+            let stored = try about(key) { try StoredKey.locate(key) }
+            let secret = try passphrase.unlocking(stored, what: key)
+            let privateKey = try about(key) { try stored.unlock(secret) }
             let authority = try Sealdrop.Register.confirmedAuthority(of: registration, expecting: expectFingerprint)
             try about(cert) {
                 try registration.importIdentity(key: privateKey, certificate: certificate, authority: authority, passphrase: secret)

@@ -39,6 +39,7 @@ extension Sealdrop {
         var timeout: Double = 60
 
         @OptionGroup var profileHome: HomeOptions
+        @OptionGroup var token: TokenOptions
         @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
@@ -57,16 +58,18 @@ extension Sealdrop {
             guard let server, let user else { return }
             let name = try UserName(user)
             let registration = Registration(home: home, server: server, user: name)
-            let key: RSA.PrivateKey
+            let key: any RSA.PrivateOperations
             switch try registration.existing() {
             case .registered:
                 throw Registration.Failure.alreadyRegistered(home)
             case .unfinished:
                 // A registration that did not finish: its key is kept, its request sent again.
                 let profile = try Profile.load(home: home)
-                let secret = FileManager.default.fileExists(atPath: profile.keyPath)
-                    ? try passphrase.existing(for: profile.keyPath) : try passphrase.new(for: profile.keyPath)
-                key = try about(home) { try registration.resume(passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
+                let passphrase = self.passphrase, token = self.token
+                key = try about(home) {
+                    try registration.resume(existing: passphrase.profileSecret(profile), keys: token.home(passphrase, newKeysFor: profile.keyPath),
+                                            keySize: RSA.KeySize(rawValue: bits)!)
+                }
                 say("resuming the registration of \"\(name)\" with the key in \(profile.keyPath); waiting for the server (up to \(Int(timeout)) s)")
             case .none:
                 key = try pinAndPrepare(registration, name: name, home: home)
@@ -78,19 +81,19 @@ extension Sealdrop {
         }
 
         /// Shows the server's CA, has its fingerprint checked, and writes the profile.
-        func pinAndPrepare(_ registration: Registration, name: UserName, home: String) throws -> RSA.PrivateKey {
+        func pinAndPrepare(_ registration: Registration, name: UserName, home: String) throws -> any RSA.PrivateOperations {
             let authority = try Self.confirmedAuthority(of: registration, expecting: expectFingerprint)
-            let secret = try passphrase.new(for: "\(home)/\(name).key")
-            return try about(home) { try registration.prepare(authority: authority, passphrase: secret, keySize: RSA.KeySize(rawValue: bits)!) }
+            let keys = try token.home(passphrase, newKeysFor: "\(home)/\(name).key")
+            return try about(home) { try registration.prepare(authority: authority, keys: keys, keySize: RSA.KeySize(rawValue: bits)!) }
         }
 
         func renewCertificate(home: String) throws {
             let profile = try Profile.load(home: home)
             let current = try about(profile.certificatePath) { try profile.certificate() }
             let registration = Registration(home: home, server: profile.settings.server, user: try UserName(profile.settings.user))
-            let secret = try passphrase.existing(for: profile.keyPath)
+            let secret = try passphrase.profileSecret(profile)
             say("renewal for \"\(profile.settings.user)\" (valid until \(iso8601(current.notAfter))) dropped; waiting for the server (up to \(Int(timeout)) s)")
-            let certificate = try registration.renew(passphrase: secret, timeout: timeout)
+            let certificate = try registration.renew(secret: secret, timeout: timeout)
             say("renewed \"\(profile.settings.user)\": certificate valid until \(iso8601(certificate.notAfter))")
         }
     }

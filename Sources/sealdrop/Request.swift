@@ -30,8 +30,7 @@ extension Sealdrop {
 
         func perform() throws {
             let name = try UserName(user)
-            let secret = try passphrase.existing(for: key)
-            let privateKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
+            let privateKey = try passphrase.privateKey(at: key)
             let request = try CertificateRequest(userName: name, key: privateKey)
             try about(output) { try AtomicFile.write(request.pem, to: output, replace: force) }
             say("wrote \(output): request for \"\(name)\"")

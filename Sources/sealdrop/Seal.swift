@@ -85,8 +85,7 @@ extension Sealdrop {
             let recipient = try about(to) { try Certificate(pem: KeyFile.readText(to)) }
             try about(to) { try Credentials.checkRecipient(recipient) }
             // The key first: a wrong --key is named as itself, not as its missing certificate.
-            let secret = try passphrase.existing(for: key)
-            let ownerKey = try about(key) { try KeyFile.readPrivateKey(at: key, passphrase: secret) }
+            let ownerKey = try passphrase.privateKey(at: key)
             let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
             let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }

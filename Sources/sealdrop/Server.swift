@@ -4,12 +4,13 @@ import Foundation
 import GcryptKit
 import SealPKI
 import SealServer
+import SealToken
 
 extension Sealdrop {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create and operate a sealdrop server root.",
-            subcommands: [Init.self, TLSCert.self, Issue.self, Ingest.self, Watch.self, Serve.self, Status.self, Users.self, Revoke.self, Requeue.self, Fsck.self])
+            subcommands: [Init.self, TLSCert.self, MigrateKeysToToken.self, Issue.self, Ingest.self, Watch.self, Serve.self, Status.self, Users.self, Revoke.self, Requeue.self, Fsck.self])
     }
 }
 
@@ -18,25 +19,31 @@ extension Sealdrop.Server {
         static let configuration = CommandConfiguration(
             abstract: "Create a server root: CA, encryption, delivery and TLS keys, inbox, outbox and store directories.",
             discussion: """
+                With --pkcs11-module and --pkcs11-token the four keys are made on the token (sensitive, \
+                never extractable) and the root holds only their certificates and PKCS#11 URIs; every \
+                server command then asks for the token's PIN (--pin-file, SEALDROP_PIN) instead of a passphrase.
+
                 Examples:
                   sealdrop server init /srv/sealdrop
                   sealdrop server init /srv/sealdrop --hostname images.example.org --hostname 192.0.2.7
+                  sealdrop server init /srv/sealdrop --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token sealdrop
                 """)
 
         @Argument(help: "The server root directory.")
         var root: String
 
         @OptionGroup var keys: ServerKeyOptions
+        @OptionGroup var token: TokenOptions
         @OptionGroup var passphrase: PassphraseOptions
 
         @OptionGroup var verbosity: VerbosityOptions
 
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
-            let secret = try passphrase.new(for: "the server keys in \(root)")
             let hostnames = try keys.altNames()
+            let home = try token.home(passphrase, newKeysFor: "the server keys in \(root)")
             let created = try about(root) {
-                try serverRoot.initialize(passphrase: secret, keySize: keys.keySize, hostnames: hostnames)
+                try serverRoot.initialize(keys: home, keySize: keys.keySize, hostnames: hostnames)
             }
             say("initialised server root \(root)")
             say("CA          \(created.authority.subject)")
@@ -70,14 +77,53 @@ extension Sealdrop.Server {
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
-            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            let secret = try passphrase.serverSecret(serverRoot)
             let hostnames = try keys.altNames()
             let certificate = try about(root) {
-                try serverRoot.issueTLSCertificate(by: serverRoot.authority(passphrase: secret), hostnames: hostnames, passphrase: secret,
-                                                   keySize: keys.keySize)
+                try serverRoot.issueTLSCertificate(
+                    by: serverRoot.authority(secret: secret), hostnames: hostnames, keys: serverRoot.keyHome(secret: secret), keySize: keys.keySize)
             }
             say("issued \(serverRoot.tlsCertificatePath) for \(hostnames.map(\.description).joined(separator: ", "))")
             say("valid until \(certificate.notAfter)")
+        }
+    }
+
+    struct MigrateKeysToToken: Reporting {
+        static let configuration = CommandConfiguration(
+            commandName: "migrate-keys-to-token",
+            abstract: "Move a root's key files onto a PKCS#11 token, then remove the files.",
+            discussion: """
+                Each key is imported (sensitive and never extractable from then on, limited to its use: \
+                only the encryption key decrypts), ROOT/NAME.pkcs11 records where it is, then ROOT/NAME.key \
+                is removed. Run it with the server stopped; interrupted, run it again. The keys cannot be \
+                taken off the token afterwards: keep an offline copy of the key files first if you want one. \
+                Give the files' passphrase (SEALDROP_PASSPHRASE, --passphrase-file) and the token's PIN \
+                (SEALDROP_PIN, --pin-file).
+
+                Example: sealdrop server migrate-keys-to-token /srv/sealdrop --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token sealdrop
+                """)
+
+        @Argument(help: "The server root directory.")
+        var root: String
+
+        @OptionGroup var token: TokenOptions
+        @OptionGroup var passphrase: PassphraseOptions
+
+        @OptionGroup var verbosity: VerbosityOptions
+
+        func validate() throws {
+            if token.module == nil { throw ValidationError("give the token: --pkcs11-module PATH --pkcs11-token LABEL") }
+        }
+
+        func perform() throws {
+            let serverRoot = ServerRoot(path: root)
+            _ = try about(root) { try serverRoot.authorityCertificate() }
+            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            guard case .token(let onToken) = try token.home(passphrase, newKeysFor: root) else { return }
+            let moved = try about(root) { try serverRoot.migrateKeys(passphrase: secret, to: onToken) }
+            say(moved.isEmpty ? "no key file left in \(root): the keys are on the token already"
+                : "moved the \(moved.joined(separator: ", ")) keys onto token \"\(onToken.label)\" and removed their files")
+            say("server commands now ask for the token's PIN (SEALDROP_PIN, --pin-file) instead of the passphrase")
         }
     }
 
@@ -113,8 +159,8 @@ extension Sealdrop.Server {
                 throw FileFailure(path: request, underlying: PKIError.badSignature("certificate request"))
             }
             _ = try about(request) { try csr.userName() }
-            let secret = try passphrase.existing(for: serverRoot.caKeyPath)
-            let authority = try about(serverRoot.caKeyPath) { try serverRoot.authority(passphrase: secret) }
+            let secret = try passphrase.serverSecret(serverRoot)
+            let authority = try about(serverRoot.caKeyPath) { try serverRoot.authority(secret: secret) }
             let catalogue = try about(root) { try serverRoot.catalogue() }
             let output = self.output, force = self.force
             let certificate = try about(request) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DropProtocol
 import Foundation
+import GcryptKit
 import Logging
 import SealPKI
 import SealGateway
@@ -80,8 +81,8 @@ extension Sealdrop.Server {
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
-            let secret = try passphrase.existing(for: "the server keys in \(root)")
-            let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
+            let secret = try passphrase.serverSecret(serverRoot)
+            let ingester = try about(root) { try Ingester(root: serverRoot, secret: secret, policy: options.policy(), logger: options.logger) }
             let report = try ingester.runUntilEmpty()
             say("accepted \(report.accepted), registered \(report.registered), answered \(report.answered), quarantined \(report.quarantined)"
                   + (report.alreadyIngested > 0 ? ", \(report.alreadyIngested) already ingested" : ""))
@@ -112,9 +113,9 @@ extension Sealdrop.Server {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
             let daemon = try about(root) { try DaemonLock(root: serverRoot) }
-            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            let secret = try passphrase.serverSecret(serverRoot)
             let stop = StopSignal()
-            let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: options.policy(), logger: options.logger) }
+            let ingester = try about(root) { try Ingester(root: serverRoot, secret: secret, policy: options.policy(), logger: options.logger) }
             try withExtendedLifetime(daemon) {
                 try Watcher(ingester: ingester, rescanInterval: rescan, logger: options.logger).run(until: stop)
             }
@@ -177,7 +178,7 @@ extension Sealdrop.Server {
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             _ = try about(root) { try serverRoot.authorityCertificate() }
-            let secret = try passphrase.existing(for: "the server keys in \(root)")
+            let secret = try passphrase.serverSecret(serverRoot)
             let policy = try options.policy()
             let logger = options.logger
             var limits = GatewayLimits()
@@ -185,11 +186,11 @@ extension Sealdrop.Server {
             limits.maximumUploadsPerUser = maxUploadsPerUser
             limits.requestsPerSecond = rate
             limits.maximumConnections = maxConnections
-            let gateway = try about(root) { try Gateway(root: serverRoot, passphrase: secret, limits: limits, logger: logger) }
+            let gateway = try about(root) { try Gateway(root: serverRoot, secret: secret, limits: limits, logger: logger) }
             var services: [any Service] = []
             let daemon = ingest ? try about(root) { try DaemonLock(root: serverRoot) } : nil
             if ingest {
-                let ingester = try about(root) { try Ingester(root: serverRoot, passphrase: secret, policy: policy, logger: logger) }
+                let ingester = try about(root) { try Ingester(root: serverRoot, secret: secret, policy: policy, logger: logger) }
                 let rescan = self.rescan
                 services.append(BlockingService(name: "ingester") { stop in
                     try Watcher(ingester: ingester, rescanInterval: rescan, logger: logger).run(until: stop)
@@ -206,8 +207,11 @@ extension Sealdrop.Server {
     }
 
     struct Status: Reporting {
-        static let configuration = CommandConfiguration(abstract: "Counts, inbox backlog, quarantine and last ingest.",
+        static let configuration = CommandConfiguration(abstract: "Counts, inbox backlog, quarantine, last ingest and where the keys are.",
             discussion: """
+                For keys on a token, give the PIN (--pin-file or SEALDROP_PIN; never asked for) to have \
+                the token say how it holds them: sensitive, extractable, never extractable.
+
                 Examples:
                   sealdrop server status /srv/sealdrop
                   sealdrop server status /srv/sealdrop --json
@@ -219,10 +223,15 @@ extension Sealdrop.Server {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @Option(help: ArgumentHelp("Read the PIN of the token holding the keys from this file.", valueName: "file"))
+        var pinFile: String?
+
         @OptionGroup var verbosity: VerbosityOptions
 
         func perform() throws {
-            let status = try about(root) { try ServerStatus(root: ServerRoot(path: root)) }
+            let pin = try pinFile.map { try PassphraseOptions.firstLine(ofFile: $0, what: "PIN") }
+                ?? ProcessInfo.processInfo.environment[PassphraseOptions.pinVariable].map { SecretBytes(Array($0.utf8)) }
+            let status = try about(root) { try ServerStatus(root: ServerRoot(path: root), pin: pin) }
             if json {
                 print(try jsonLine(status))
             } else {
@@ -233,6 +242,15 @@ extension Sealdrop.Server {
                 print("inbox backlog  \(status.inboxBacklog)")
                 print("quarantined    \(status.quarantined)")
                 print("last ingest    \(status.lastIngest ?? "never")")
+                for key in status.keys {
+                    let held = key.sensitive.map { sensitive in
+                        [sensitive ? "sensitive" : "NOT sensitive",
+                         key.extractable == false ? "not extractable" : "EXTRACTABLE",
+                         key.neverExtractable == true ? "never extractable" : "was extractable"].joined(separator: ", ")
+                    }
+                    let place = key.token.map { "on token \"\($0)\"" } ?? "file \(key.location)"
+                    print("\((key.role + " key").padding(toLength: 15, withPad: " ", startingAt: 0))\(place)" + (held.map { " (\($0))" } ?? ""))
+                }
             }
         }
     }

@@ -137,9 +137,9 @@ enum NotificationText {
 extension PassphraseOptions {
     /// The user's key when the profile's server is a gateway, which lets only registered
     /// users in (the key proves the client certificate); nil for a directory, which needs none.
-    func keyIfRemote(for profile: Profile) throws -> RSA.PrivateKey? {
+    func keyIfRemote(for profile: Profile) throws -> (any RSA.PrivateOperations)? {
         guard profile.isRemote else { return nil }
-        return try about(profile.keyPath) { try KeyFile.readPrivateKey(at: profile.keyPath, passphrase: existing(for: profile.keyPath)) }
+        return try privateKey(at: profile.keyPath)
     }
 
     /// The profile's notification feed.

@@ -33,7 +33,7 @@ import Testing
         for image in ["coffee.gif", "horse.png"] { try server.drop(image, as: "alice", batchKey: batch) }
         _ = try server.ingester().runUntilEmpty()
         let (bob, passphrase) = try FetchTests().profile(server, "bob")
-        let fetcher = try Fetcher(profile: bob, passphrase: passphrase)
+        let fetcher = try Fetcher(profile: bob, secret: passphrase)
         let id = try fetcher.request("coffee.gif")
         _ = try server.ingester().runUntilEmpty()
         let outbox = server.root.outbox(for: "bob")

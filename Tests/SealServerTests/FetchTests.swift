@@ -30,7 +30,7 @@ import Testing
         try server.drop(image, as: "alice")
         _ = try server.ingester().runUntilEmpty()
         let (bob, passphrase) = try profile(server, "bob")
-        let fetcher = try Fetcher(profile: bob, passphrase: passphrase)
+        let fetcher = try Fetcher(profile: bob, secret: passphrase)
         let id = try fetcher.request(image)
         #expect(try server.ingester().runUntilEmpty().answered == 1)
         let outbox = server.root.outbox(for: "bob")

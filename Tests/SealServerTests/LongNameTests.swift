@@ -19,7 +19,7 @@ import Testing
         try server.drop("coffee.gif", as: "alice", name: name)
         #expect(try server.ingester().runUntilEmpty().accepted == 1)
         let (bob, passphrase) = try FetchTests().profile(server, "bob")
-        let fetcher = try Fetcher(profile: bob, passphrase: passphrase)
+        let fetcher = try Fetcher(profile: bob, secret: passphrase)
         let id = try fetcher.request(name)
         #expect(try server.ingester().runUntilEmpty().answered == 1)
         let folder = server.url.appendingPathComponent("fetched").path

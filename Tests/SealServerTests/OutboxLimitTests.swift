@@ -26,7 +26,7 @@ import Testing
         try server.drop("coffee.gif", as: "alice")
         _ = try server.ingester().runUntilEmpty()
         let (bob, passphrase) = try FetchTests().profile(server, "bob")
-        let fetcher = try Fetcher(profile: bob, passphrase: passphrase)
+        let fetcher = try Fetcher(profile: bob, secret: passphrase)
         var policy = IngestPolicy()
         policy.maximumPendingAnswers = 2
         var ids: [String] = []

@@ -16,7 +16,7 @@ import Testing
     @Test func initializeLaysOutTheRootWithSeparateKeys() throws {
         let (root, url) = try makeRoot()
         defer { try? FileManager.default.removeItem(at: url) }
-        let created = try root.initialize(passphrase: passphrase, keySize: .bits2048)
+        let created = try root.initialize(keys: .files(passphrase: passphrase), keySize: .bits2048)
         for directory in ["inbox/tmp", "inbox/new", "quarantine", "blobs", "outbox"] {
             var isDirectory: ObjCBool = false
             #expect(FileManager.default.fileExists(atPath: root.path + "/" + directory, isDirectory: &isDirectory) && isDirectory.boolValue)
@@ -25,7 +25,7 @@ import Testing
             let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(key)")
         }
-        let authority = try root.authority(passphrase: passphrase)
+        let authority = try root.authority(secret: passphrase)
         #expect(authority.certificate == created.authority)
         let encryptionKey = try KeyFile.readPrivateKey(at: root.encryptionKeyPath, passphrase: passphrase)
         #expect(encryptionKey.publicKey == created.encryption.publicKey)
@@ -33,16 +33,16 @@ import Testing
         try created.encryption.verify(issuedBy: created.authority, for: .keyEncipherment)
         #expect(throws: PKIError.self) { try created.encryption.verify(issuedBy: created.authority, for: .digitalSignature) }
         #expect(throws: ServerRoot.Failure.alreadyInitialized(root.path)) {
-            try root.initialize(passphrase: passphrase, keySize: .bits2048)
+            try root.initialize(keys: .files(passphrase: passphrase), keySize: .bits2048)
         }
-        #expect(throws: PKIError.wrongPassphrase) { try root.authority(passphrase: SecretBytes(Array("no".utf8))) }
+        #expect(throws: PKIError.wrongPassphrase) { try root.authority(secret: SecretBytes(Array("no".utf8))) }
     }
 
     @Test func issueRecordsTheNameOnce() throws {
         let (root, url) = try makeRoot()
         defer { try? FileManager.default.removeItem(at: url) }
-        _ = try root.initialize(passphrase: passphrase, keySize: .bits2048)
-        let authority = try root.authority(passphrase: passphrase)
+        _ = try root.initialize(keys: .files(passphrase: passphrase), keySize: .bits2048)
+        let authority = try root.authority(secret: passphrase)
         let key = try RSA.PrivateKey.generate(size: .bits2048)
         let request = try CertificateRequest(userName: UserName("erin"), key: key)
         let catalogue = try root.catalogue()

@@ -25,8 +25,8 @@ final class TestServer: @unchecked Sendable {
     init(users: [String] = ["alice", "bob"]) throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-server-\(UUID().uuidString)")
         root = ServerRoot(path: url.path)
-        _ = try root.initialize(passphrase: serverPassphrase, keySize: .bits2048)
-        authority = try root.authority(passphrase: serverPassphrase)
+        _ = try root.initialize(keys: .files(passphrase: serverPassphrase), keySize: .bits2048)
+        authority = try root.authority(secret: serverPassphrase)
         catalogue = try root.catalogue()
         encryption = try root.encryptionCertificate()
         for user in users {
@@ -44,7 +44,7 @@ final class TestServer: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 
     func ingester(policy: IngestPolicy = IngestPolicy()) throws -> Ingester {
-        try Ingester(root: root, passphrase: serverPassphrase, policy: policy, logger: quietLogger)
+        try Ingester(root: root, secret: serverPassphrase, policy: policy, logger: quietLogger)
     }
 
     /// Seals `image` as `user` under `name` straight into the inbox; returns the inbox name.

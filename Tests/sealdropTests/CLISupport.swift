@@ -21,6 +21,8 @@ struct Run {
 /// A scratch directory in which commands run, removed by `cleanup()`.
 struct Workspace {
     let url: URL
+    /// Set for every command run here, over the test process's own (a token's SOFTHSM2_CONF).
+    var environment: [String: String] = [:]
 
     init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-cli-\(UUID().uuidString)")
@@ -75,7 +77,8 @@ struct Workspace {
         var environment = ProcessInfo.processInfo.environment
         environment["SEALDROP_PASSPHRASE"] = "test passphrase"
         if let home { environment["SEALDROP_HOME"] = path(home) }
-        return try Background(command: Self.asUser(user) + [sealdropBinary] + arguments, directory: url, environment: environment)
+        return try Background(command: Self.asUser(user) + [sealdropBinary] + arguments, directory: url,
+                              environment: environment.merging(self.environment) { $1 })
     }
 
     /// Runs `sealdrop ARGS` with SEALDROP_HOME set to the workspace folder `home`, as uid
@@ -170,7 +173,7 @@ struct Workspace {
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.currentDirectoryURL = url
-        process.environment = environment
+        process.environment = environment.merging(self.environment) { $1 }
         let stdin = Pipe()
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         let out = Pipe(), err = Pipe()

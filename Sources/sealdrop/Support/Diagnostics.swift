@@ -6,6 +6,7 @@ import SealClient
 import SealEnvelope
 import SealPKI
 import SealServer
+import SealToken
 
 /// A failure tied to a file, printed as `sealdrop: error: FILE: message` plus a hint.
 struct FileFailure: Error {
@@ -69,6 +70,8 @@ enum Diagnostics {
             return (failure.message, failure.hint)
         case let error as PKIError:
             return (error.description, hint(for: error))
+        case let error as TokenError:
+            return (error.description, error.hint)
         case let error as FileError:
             switch error {
             case .missing: return (error.description, "check the path; keys are BASE.key and BASE.pub as keygen wrote them")

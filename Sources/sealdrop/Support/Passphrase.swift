@@ -1,17 +1,26 @@
 import ArgumentParser
 import Foundation
 import GcryptKit
+import DropProtocol
 import SealClient
+import SealServer
+import SealToken
 
 /// Where a passphrase comes from, in order: `--passphrase-fd`, `--passphrase-file`,
 /// `SEALDROP_PASSPHRASE` (for cron), a no-echo prompt on the terminal. Never a command-line
 /// argument. Only the first line counts, without its LF or CRLF.
+///
+/// A key on a token is unlocked with the token's PIN instead: `--pin-file`, `SEALDROP_PIN`,
+/// the prompt.
 struct PassphraseOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Read the passphrase from the first line of this file (/dev/stdin and <(...) work).", valueName: "file"))
     var passphraseFile: String?
 
     @Option(help: ArgumentHelp("Read the passphrase from the first line of this open file descriptor.", valueName: "n"))
     var passphraseFd: Int32?
+
+    @Option(help: ArgumentHelp("Read the PIN of a PKCS#11 token from the first line of this file (keys on a token).", valueName: "file"))
+    var pinFile: String?
 
     func validate() throws {
         if passphraseFd != nil, passphraseFile != nil { throw ValidationError("give --passphrase-fd or --passphrase-file, not both") }
@@ -24,6 +33,46 @@ struct PassphraseOptions: ParsableArguments {
     }
 
     static let environmentVariable = "SEALDROP_PASSPHRASE"
+    static let pinVariable = "SEALDROP_PIN"
+
+    /// The user PIN of the token labelled `token`.
+    func pin(for token: String) throws -> SecretBytes {
+        if let pinFile { return try Self.firstLine(ofFile: pinFile, what: "PIN") }
+        if let value = ProcessInfo.processInfo.environment[Self.pinVariable] {
+            return SecretBytes(Array(value.utf8))
+        }
+        guard let pin = Terminal.readSecret(prompt: "PIN for token \"\(token)\": ") else {
+            throw UsageFailure(message: "no PIN for token \"\(token)\": no terminal to ask on",
+                               hint: "set \(Self.pinVariable) or pass --pin-file FILE")
+        }
+        return SecretBytes(Array(pin.utf8))
+    }
+
+    /// What unlocks `stored`: the passphrase of its key file (`what` names it in the prompt),
+    /// or the PIN of the token it is on.
+    func unlocking(_ stored: StoredKey, what: String) throws -> SecretBytes {
+        if let token = stored.tokenLabel { return try pin(for: token) }
+        return try existing(for: what)
+    }
+
+    /// The private key at `keyPath` (a key file, or the token key its `.pkcs11` reference
+    /// names), unlocked with its passphrase or PIN.
+    func privateKey(at keyPath: String) throws -> any RSA.PrivateOperations {
+        let stored = try about(keyPath) { try StoredKey.locate(keyPath) }
+        let secret = try unlocking(stored, what: keyPath)
+        return try about(keyPath) { try stored.unlock(secret) }
+    }
+
+    /// What unlocks the user's key in `profile`.
+    func profileSecret(_ profile: Profile) throws -> SecretBytes {
+        try unlocking(about(profile.keyPath) { try profile.storedKey() }, what: profile.keyPath)
+    }
+
+    /// What unlocks the keys of `serverRoot`.
+    func serverSecret(_ serverRoot: ServerRoot) throws -> SecretBytes {
+        let stored = try about(serverRoot.path) { try serverRoot.keyStorage() }
+        return try unlocking(stored, what: "the server keys in \(serverRoot.path)")
+    }
 
     /// The passphrase for an existing key.
     func existing(for what: String) throws -> SecretBytes {
@@ -43,15 +92,7 @@ struct PassphraseOptions: ParsableArguments {
         if let passphraseFd {
             return try Self.firstLine(of: passphraseFd, label: "descriptor \(passphraseFd) (--passphrase-fd)")
         }
-        if let passphraseFile {
-            let fd = open(passphraseFile, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                throw UsageFailure(message: "\(passphraseFile): cannot read the passphrase file: \(String(cString: strerror(errno)))",
-                                   hint: "check the path and its permissions")
-            }
-            defer { close(fd) }
-            return try Self.firstLine(of: fd, label: passphraseFile)
-        }
+        if let passphraseFile { return try Self.firstLine(ofFile: passphraseFile, what: "passphrase") }
         if let value = ProcessInfo.processInfo.environment[Self.environmentVariable] {
             return SecretBytes(Array(value.utf8))
         }
@@ -66,6 +107,17 @@ struct PassphraseOptions: ParsableArguments {
             }
         }
         return SecretBytes(Array(first.utf8))
+    }
+
+    /// The first line of the file at `path`, which holds the `what`.
+    static func firstLine(ofFile path: String, what: String) throws -> SecretBytes {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw UsageFailure(message: "\(path): cannot read the \(what) file: \(String(cString: strerror(errno)))",
+                               hint: "check the path and its permissions")
+        }
+        defer { close(fd) }
+        return try firstLine(of: fd, label: path)
     }
 
     /// The first line read from `fd`, byte by byte so that nothing after it is consumed (a
@@ -97,4 +149,27 @@ struct HomeOptions: ParsableArguments {
     var home: String?
 
     var path: String { home ?? Profile.defaultHome() }
+}
+
+/// Which token a command makes its keys on: `--pkcs11-module` and `--pkcs11-token` together.
+struct TokenOptions: ParsableArguments {
+    @Option(name: .customLong("pkcs11-module"), help: ArgumentHelp(
+        "Make the keys on a PKCS#11 token: the module's path (e.g. /usr/lib/softhsm/libsofthsm2.so).", valueName: "path"))
+    var module: String?
+
+    @Option(name: .customLong("pkcs11-token"), help: ArgumentHelp("The label of the token (with --pkcs11-module).", valueName: "label"))
+    var token: String?
+
+    func validate() throws {
+        if (module == nil) != (token == nil) { throw ValidationError("give --pkcs11-module and --pkcs11-token together") }
+    }
+
+    /// Where new keys go: the token, logged in with its PIN from `secrets`; else files under
+    /// a new passphrase for `what`.
+    func home(_ secrets: PassphraseOptions, newKeysFor what: String) throws -> KeyHome {
+        guard let module, let token else { return .files(passphrase: try secrets.new(for: what)) }
+        let opened = try TokenModule.load(module).token(labelled: token)
+        try opened.login(pin: secrets.pin(for: token))
+        return .token(opened)
+    }
 }

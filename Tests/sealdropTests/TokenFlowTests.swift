@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// The whole flow with every private key on a PKCS#11 token (SoftHSM, in a temporary
+/// directory): the server's four keys on one token, alice's on another. Nothing asks for a
+/// passphrase, no private key file is written anywhere, and what the tokens sign openssl
+/// verifies.
+@Suite struct TokenFlowTests {
+    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/softhsm").path
+
+    /// A workspace whose commands see SoftHSM tokens `labels` (PIN 123456 in SEALDROP_PIN),
+    /// and the module's path.
+    static func workspace(tokens labels: [String]) throws -> (Workspace, String) {
+        var workspace = try Workspace()
+        let made = try workspace.shell("\(scripts) init hsm \(labels.joined(separator: " "))")
+        let module = try workspace.shell("\(scripts) module")
+        guard made.status == 0, module.status == 0 else {
+            workspace.cleanup()
+            throw UsageError(message: "scripts/softhsm failed: \(made.stderr) \(module.stderr)")
+        }
+        workspace.environment = ["SOFTHSM2_CONF": made.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "SEALDROP_PIN": "123456"]
+        return (workspace, module.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    @Test func keysOnTokensFromServerInitToFetch() throws {
+        let (workspace, module) = try Self.workspace(tokens: ["server", "alice"])
+        defer { workspace.cleanup() }
+        let initialised = try workspace.sealdrop(
+            ["server", "init", "root", "--bits", "2048", "--pkcs11-module", module, "--pkcs11-token", "server"], passphrase: nil)
+        #expect(initialised.status == 0, "\(initialised.stderr)")
+        for role in ["ca", "encryption", "delivery", "tls"] {
+            #expect(!workspace.exists("root/\(role).key"))
+            #expect(try workspace.read("root/\(role).pkcs11").hasPrefix("pkcs11:token=server;object=\(role);id="))
+        }
+
+        // The token says how it holds them.
+        let status = try workspace.sealdrop(["server", "status", "root", "--json"], passphrase: nil)
+        let keys = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])
+        #expect(keys.count == 4, "\(status.stdout) \(status.stderr)")
+        for key in keys {
+            #expect(key["token"] as? String == "server")
+            #expect(key["sensitive"] as? Bool == true && key["extractable"] as? Bool == false && key["never_extractable"] as? Bool == true,
+                    "\(key)")
+        }
+
+        let daemon = try workspace.start(["server", "watch", "root", "--rescan", "1"])
+        defer { daemon.stop() }
+        let fingerprint = try workspace.caFingerprint()
+        let registered = try workspace.sealdrop(
+            ["register", "--server", "root", "--user", "alice", "--bits", "2048", "--expect-fingerprint", fingerprint,
+             "--pkcs11-module", module, "--pkcs11-token", "alice"], home: "alice")
+        #expect(registered.status == 0, "\(registered.stderr)")
+        #expect(workspace.exists("alice/alice.pkcs11") && !workspace.exists("alice/alice.key"))
+
+        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
+        for image in ["camera.png", "coffee.gif"] {
+            try FileManager.default.copyItem(atPath: images.appendingPathComponent(image).path, toPath: workspace.path(image))
+        }
+        let posted = try workspace.sealdrop(["post", "camera.png", "coffee.gif"], home: "alice")
+        #expect(posted.status == 0, "\(posted.stderr)")
+        #expect(posted.stdout.contains("accepted camera.png") && posted.stdout.contains("accepted coffee.gif"), "\(posted.stdout)")
+        let fetched = try workspace.sealdrop(["fetch", "camera.png", "coffee.gif", "-o", "fetched"], home: "alice")
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        for image in ["camera.png", "coffee.gif"] {
+            #expect(FileManager.default.contentsEqual(atPath: workspace.path(image), andPath: workspace.path("fetched/\(image)")), "\(image)")
+        }
+
+        // No private key anywhere: no key file, no PEM private key in any file.
+        for file in workspace.listing() where !file.hasPrefix("hsm/") {
+            #expect(!file.hasSuffix(".key"), "\(file)")
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: workspace.path(file)))) ?? Data()
+            #expect(!String(decoding: bytes, as: UTF8.self).contains("PRIVATE KEY"), "\(file)")
+        }
+
+        // openssl checks what the tokens signed: the CA's certificates, alice's request.
+        for certificate in ["root/encryption.crt", "root/delivery.crt", "root/tls.crt", "alice/alice.crt"] {
+            let verified = try workspace.openssl(["verify", "-x509_strict", "-CAfile", "root/ca.crt", certificate])
+            #expect(verified.status == 0, "\(certificate): \(verified.stdout) \(verified.stderr)")
+        }
+        let request = try workspace.openssl(["req", "-verify", "-noout", "-in", "alice/alice.csr"])
+        #expect(request.status == 0, "\(request.stderr)")
+    }
+
+    @Test func tokenErrorsAreSaidInWords() throws {
+        var (workspace, module) = try Self.workspace(tokens: ["server"])
+        defer { workspace.cleanup() }
+        let missing = try workspace.sealdrop(["server", "init", "root", "--pkcs11-module", module, "--pkcs11-token", "absent"], passphrase: nil)
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no token labelled \"absent\"") && missing.stderr.contains("present: \"server\""), "\(missing.stderr)")
+        #expect(!workspace.exists("root/ca.crt"))
+
+        let notAModule = try workspace.sealdrop(["keygen", "--out", "k", "--pkcs11-module", "/nonexistent.so", "--pkcs11-token", "server"])
+        #expect(notAModule.stderr.contains("/nonexistent.so: cannot load the PKCS#11 module"), "\(notAModule.stderr)")
+        let half = try workspace.sealdrop(["keygen", "--out", "k", "--pkcs11-token", "server"])
+        #expect(half.status != 0 && half.stderr.contains("--pkcs11-module and --pkcs11-token together"), "\(half.stderr)")
+
+        #expect(try workspace.sealdrop(["server", "init", "root", "--bits", "2048", "--pkcs11-module", module, "--pkcs11-token", "server"],
+                                       passphrase: nil).status == 0)
+        workspace.environment["SEALDROP_PIN"] = "000000"
+        let wrong = try workspace.sealdrop(["server", "ingest", "root", "--once"], passphrase: nil)
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("wrong PIN for token \"server\"") && wrong.stderr.contains("--pin-file"), "\(wrong.stderr)")
+
+        // The PIN from a file; a second root on the same token cannot take the same labels.
+        workspace.environment["SEALDROP_PIN"] = nil
+        try workspace.write("123456\n", to: "pin")
+        let ingested = try workspace.sealdrop(["server", "ingest", "root", "--once", "--pin-file", "pin"], passphrase: nil)
+        #expect(ingested.status == 0, "\(ingested.stderr)")
+        let second = try workspace.sealdrop(["server", "init", "other", "--pkcs11-module", module, "--pkcs11-token", "server", "--pin-file", "pin"],
+                                            passphrase: nil)
+        #expect(second.status != 0 && second.stderr.contains("already holds a key labelled \"ca\""), "\(second.stderr)")
+    }
+
+    @Test func aRootMovesItsKeyFilesOntoAToken() throws {
+        var (workspace, module) = try Self.workspace(tokens: ["server"])
+        defer { workspace.cleanup() }
+        workspace.environment["SEALDROP_PIN"] = nil
+        var daemon = try workspace.startServer(.directory, registering: ["bob"]).daemon
+        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
+        try FileManager.default.copyItem(atPath: images.appendingPathComponent("camera.png").path, toPath: workspace.path("camera.png"))
+        #expect(try workspace.sealdrop(["post", "camera.png"], home: "bob").status == 0)
+        daemon.stop()
+        let fingerprint = try workspace.caFingerprint()
+
+        workspace.environment["SEALDROP_PIN"] = "123456"
+        let migrated = try workspace.sealdrop(["server", "migrate-keys-to-token", "root", "--pkcs11-module", module, "--pkcs11-token", "server"])
+        #expect(migrated.status == 0, "\(migrated.stderr)")
+        #expect(migrated.stdout.contains("moved the ca, encryption, delivery, tls keys"), "\(migrated.stdout)")
+        for role in ["ca", "encryption", "delivery", "tls"] {
+            #expect(!workspace.exists("root/\(role).key") && workspace.exists("root/\(role).pkcs11"), "\(role)")
+        }
+        let again = try workspace.sealdrop(["server", "migrate-keys-to-token", "root", "--pkcs11-module", module, "--pkcs11-token", "server"])
+        #expect(again.status == 0 && again.stdout.contains("on the token already"), "\(again.stdout) \(again.stderr)")
+        #expect(try workspace.caFingerprint() == fingerprint)
+
+        // The same server, its keys now on the token and no passphrase given: what was
+        // posted before is fetched, and new posts are taken.
+        daemon = try workspace.start(["server", "watch", "root", "--rescan", "1"])
+        defer { daemon.stop() }
+        let fetched = try workspace.sealdrop(["fetch", "camera.png", "-o", "before.png"], home: "bob")
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(FileManager.default.contentsEqual(atPath: workspace.path("camera.png"), andPath: workspace.path("before.png")))
+        try FileManager.default.copyItem(atPath: images.appendingPathComponent("coffee.gif").path, toPath: workspace.path("coffee.gif"))
+        let posted = try workspace.sealdrop(["post", "coffee.gif"], home: "bob")
+        #expect(posted.status == 0 && posted.stdout.contains("accepted coffee.gif"), "\(posted.stdout) \(posted.stderr)")
+        let status = try workspace.sealdrop(["server", "status", "root"])
+        #expect(status.stdout.contains("encryption key on token \"server\" (sensitive, not extractable"), "\(status.stdout)")
+    }
+}
