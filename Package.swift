@@ -89,9 +89,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
+        .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope", "SealToken"]),
         // Parsers of outside input as fuzz targets (scripts/fuzz); crashes replayed by SealFuzzTests.
-        .target(name: "SealFuzz", dependencies: ["SealPKI", "SealEnvelope", "DropProtocol"]),
+        .target(name: "SealFuzz", dependencies: ["SealPKI", "SealEnvelope", "DropProtocol", "SealToken"]),
         .executableTarget(name: "sealdrop-fuzz", dependencies: ["SealFuzz"]),
         .executableTarget(
             name: "sealdrop",

@@ -3,6 +3,7 @@ import GcryptKit
 @testable import SealEnvelope
 @testable import SealPKI
 @testable import DropProtocol
+import SealToken
 
 /// The parsers that read what others write, each as a function of raw bytes: the entry
 /// points of `sealdrop-fuzz` (libFuzzer) and of the test that replays every crash fixture.
@@ -79,6 +80,12 @@ public enum FuzzTargets {
         },
         "notifications": { bytes in
             _ = try NotificationLog.records(in: Data(bytes), path: "fuzz", after: 0)
+        },
+        // A key reference (BASE.pkcs11, RFC 7512): what parses prints back as itself.
+        "pkcs11-uri": { bytes in
+            let uri = try PKCS11URI(parsing: String(decoding: bytes, as: UTF8.self))
+            let again = try? PKCS11URI(parsing: uri.description)
+            precondition(again == uri, "\(uri) does not read back as itself")
         },
         "fetch-answer": { bytes in
             let answer = try JSONDecoder().decode(FetchAnswer.self, from: Data(bytes))

@@ -16,8 +16,9 @@ public final class Token: @unchecked Sendable {
     private var loggedIn = false
     private var oaep: OAEPMode?
 
-    /// How this token decrypts OAEP with SHA-256 and a label (asked once, then remembered).
-    enum OAEPMode { case native, raw }
+    /// How this token decrypts OAEP with SHA-256 and a label (asked once, then remembered):
+    /// on the token, or raw RSA there with the OAEP decoding in sealdrop.
+    public enum OAEPMode: Sendable { case native, raw }
 
     init(module: TokenModule, slot: CK_SLOT_ID, label: String) {
         self.module = module
@@ -38,6 +39,8 @@ public final class Token: @unchecked Sendable {
 
     // MARK: Sessions and login
 
+    static let sessionGone: Set<String> = ["CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_DEVICE_REMOVED"]
+
     /// Runs `body` in a session of its own, read-write (key generation needs it).
     func withSession<R>(_ body: (CK_SESSION_HANDLE) throws -> R) throws -> R {
         let session: CK_SESSION_HANDLE
@@ -55,10 +58,7 @@ public final class Token: @unchecked Sendable {
             return result
         } catch {
             // A session the token closed (removed, reset) is not kept for the next operation.
-            if case TokenError.call(_, let result, _) = error,
-               result == "CKR_SESSION_HANDLE_INVALID" || result == "CKR_SESSION_CLOSED" || result == "CKR_DEVICE_REMOVED" {
-                throw error
-            }
+            if case TokenError.call(_, let result, _) = error, Self.sessionGone.contains(result) { throw error }
             lock.withLock { idle.append(session) }
             throw error
         }
@@ -220,6 +220,8 @@ public final class Token: @unchecked Sendable {
             guard started == CKR_OK else { return (started, names.0, []) }
             var input = input
             var output = [UInt8](repeating: 0, count: outputCount)
+            // The output may be a decrypted key: no copy of it outlives the caller's.
+            defer { Memory.zero(&output) }
             var length = CK_ULONG(outputCount)
             let rv = input.withUnsafeMutableBufferPointer { input in
                 run(session, input.baseAddress, CK_ULONG(input.count), &output, &length)
@@ -228,7 +230,7 @@ public final class Token: @unchecked Sendable {
         }
     }
 
-    /// How this token decrypts OAEP-SHA256 with a label, once asked.
-    func oaepMode() -> OAEPMode? { lock.withLock { oaep } }
+    /// How this token decrypts OAEP-SHA256 with a label, once a key on it has decrypted.
+    public func oaepMode() -> OAEPMode? { lock.withLock { oaep } }
     func setOAEPMode(_ mode: OAEPMode) { lock.withLock { oaep = mode } }
 }

@@ -38,6 +38,7 @@ public final class TokenModule: @unchecked Sendable {
             var list: UnsafeMutablePointer<CK_FUNCTION_LIST>?
             let rv = unsafeBitCast(symbol, to: GetFunctionList.self)(&list)
             guard rv == CKR_OK, let list else {
+                dlclose(handle)
                 throw TokenError.moduleNotLoaded(path: path, reason: "C_GetFunctionList returned \(TokenError.name(rv))")
             }
             let module = TokenModule(path: path, functions: list)
@@ -45,6 +46,7 @@ public final class TokenModule: @unchecked Sendable {
             arguments.flags = CK_FLAGS(CKF_OS_LOCKING_OK)
             let initialized = try module.function(\.C_Initialize, "C_Initialize")(&arguments)
             guard initialized == CKR_OK || initialized == CKR_CRYPTOKI_ALREADY_INITIALIZED else {
+                dlclose(handle)
                 throw TokenError.moduleNotLoaded(path: path, reason: "C_Initialize returned \(TokenError.name(initialized))")
             }
             loaded[path] = module

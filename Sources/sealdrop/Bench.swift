@@ -13,9 +13,13 @@ extension Sealdrop {
                 alternately, and prints both with their ratio (1.00 = libgcrypt's speed). \
                 Build with -c release for meaningful figures.
 
+                With --pkcs11-module and --pkcs11-token, RSA signing and unwrapping on the token are \
+                measured instead, beside libgcrypt with the same key (imported for the run, then removed).
+
                 Examples:
                   sealdrop bench
                   sealdrop bench --seconds 1 --sizes 64k,1m --json > bench.json
+                  SEALDROP_PIN=... sealdrop bench --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token bench
                 """)
 
         @Option(help: "Seconds spent on each line.")
@@ -35,6 +39,9 @@ extension Sealdrop {
 
         @Flag(help: "Print one JSON object per line.")
         var json = false
+
+        @OptionGroup var token: TokenOptions
+        @OptionGroup var passphrase: PassphraseOptions
 
         func validate() throws {
             guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
@@ -68,7 +75,11 @@ extension Sealdrop {
             if !json {
                 print("sealdrop bench: libgcrypt \(GcryptVersion.string), \(Cores.available) cores, \(seconds) s per line")
                 print(pad("operation", 22) + pad("size", 9) + pad("sealdrop", 16) + pad("libgcrypt", 16) + "ratio")
-                print("(pipelines: the libgcrypt column is the limit its raw primitives set for the same work)")
+                if token.module == nil {
+                    print("(pipelines: the libgcrypt column is the limit its raw primitives set for the same work)")
+                } else {
+                    print("(token: the sealdrop column is the key on the token, libgcrypt the same key in memory)")
+                }
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -84,6 +95,9 @@ extension Sealdrop {
                           + String(format: "%.2f", result.ratio))
                 }
                 fflush(nil)
+            }
+            if let onToken = try token.open(passphrase) {
+                return try TokenBenchmarks(seconds: seconds, sizes: try parsedKeySizes(), token: onToken).run(report: emit)
             }
             try benchmarks.run(report: emit)
             if !primitivesOnly {

@@ -25,7 +25,7 @@ let fuzzFixtures = URL(fileURLWithPath: #filePath)
     }
 
     /// The seeds are real inputs: each target accepts at least one of its own.
-    @Test(arguments: ["envelope", "bundle", "armor", "x509", "x509-pem", "pkcs8", "traditional-key", "pkcs10", "pem", "notifications"])
+    @Test(arguments: ["envelope", "bundle", "armor", "x509", "x509-pem", "pkcs8", "traditional-key", "pkcs10", "pem", "notifications", "pkcs11-uri"])
     func seedsAreAccepted(target: String) throws {
         try FuzzTargets.prepare(fixtures: fuzzFixtures.path)
         let directory = fuzzFixtures.appendingPathComponent("fuzz/\(target)")

@@ -167,9 +167,15 @@ struct TokenOptions: ParsableArguments {
     /// Where new keys go: the token, logged in with its PIN from `secrets`; else files under
     /// a new passphrase for `what`.
     func home(_ secrets: PassphraseOptions, newKeysFor what: String) throws -> KeyHome {
-        guard let module, let token else { return .files(passphrase: try secrets.new(for: what)) }
+        guard let token = try open(secrets) else { return .files(passphrase: try secrets.new(for: what)) }
+        return .token(token)
+    }
+
+    /// The token, logged in with its PIN from `secrets`; nil when none was named.
+    func open(_ secrets: PassphraseOptions) throws -> Token? {
+        guard let module, let token else { return nil }
         let opened = try TokenModule.load(module).token(labelled: token)
         try opened.login(pin: secrets.pin(for: token))
-        return .token(opened)
+        return opened
     }
 }
