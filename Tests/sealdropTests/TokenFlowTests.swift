@@ -149,4 +149,80 @@ import Testing
         let status = try workspace.sealdrop(["server", "status", "root"])
         #expect(status.stdout.contains("encryption key on token \"server\" (sensitive, not extractable"), "\(status.stdout)")
     }
+
+    /// The manual path: keys made by keygen on a token, a request, a certificate issued by
+    /// hand, then seal and open with `--key BASE.key` naming the token key, and a profile
+    /// imported from it.
+    @Test func keygenOnATokenSealsOpensAndImports() throws {
+        let (workspace, module) = try Self.workspace(tokens: ["alice", "bob"])
+        defer { workspace.cleanup() }
+        #expect(try workspace.sealdrop(["server", "init", "root", "--bits", "2048"]).status == 0)
+        for user in ["alice", "bob"] {
+            let made = try workspace.sealdrop(["keygen", "--out", user, "--bits", "2048", "--pkcs11-module", module, "--pkcs11-token", user],
+                                              passphrase: nil)
+            #expect(made.status == 0, "\(made.stderr)")
+            #expect(made.stdout.contains("made the key on token \"\(user)\""), "\(made.stdout)")
+            #expect(workspace.exists("\(user).pkcs11") && workspace.exists("\(user).pub") && !workspace.exists("\(user).key"))
+            let requested = try workspace.sealdrop(["request", "--key", "\(user).key", "--user", user, "-o", "\(user).csr"], passphrase: nil)
+            #expect(requested.status == 0, "\(requested.stderr)")
+            #expect(try workspace.sealdrop(["server", "issue", "root", "\(user).csr", "-o", "\(user).crt"]).status == 0)
+        }
+        // keygen never replaces a key, on a token or not.
+        let again = try workspace.sealdrop(["keygen", "--out", "alice", "--pkcs11-module", module, "--pkcs11-token", "alice"], passphrase: nil)
+        #expect(again.status != 0 && again.stderr.contains("alice.pkcs11"), "\(again.stderr)")
+
+        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
+        try FileManager.default.createDirectory(atPath: workspace.path("photos"), withIntermediateDirectories: true)
+        for image in ["camera.png", "coffee.gif"] {
+            try FileManager.default.copyItem(atPath: images.appendingPathComponent(image).path, toPath: workspace.path("photos/\(image)"))
+        }
+        let sealed = try workspace.sealdrop(["seal", "photos", "--to", "bob.crt", "--key", "alice.key", "-o", "sealed", "--batch-sign"],
+                                            passphrase: nil)
+        #expect(sealed.status == 0, "\(sealed.stderr)")
+        let opened = try workspace.sealdrop(["open", "sealed", "--key", "bob.key", "--ca", "root/ca.crt", "-o", "opened"], passphrase: nil)
+        #expect(opened.status == 0, "\(opened.stderr)")
+        for image in ["camera.png", "coffee.gif"] {
+            #expect(FileManager.default.contentsEqual(atPath: workspace.path("photos/\(image)"), andPath: workspace.path("opened/\(image)")))
+        }
+        // alice's token cannot open what was sealed to bob.
+        let wrongKey = try workspace.sealdrop(["open", "sealed/camera.png.seal", "--key", "alice.key", "--ca", "root/ca.crt", "-o", "no"],
+                                              passphrase: nil)
+        #expect(wrongKey.status != 0 && !workspace.exists("no/camera.png"))
+
+        let fingerprint = try workspace.caFingerprint()
+        let imported = try workspace.sealdrop(["profile", "import", "--key", "alice.key", "--cert", "alice.crt", "--server", "root",
+                                               "--expect-fingerprint", fingerprint], home: "profile")
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(workspace.exists("profile/alice.pkcs11") && !workspace.exists("profile/alice.key"))
+        #expect(try workspace.read("profile/alice.pkcs11") == workspace.read("alice.pkcs11"))
+    }
+
+    /// Over HTTPS: the gateway's TLS key and alice's client key are token keys too.
+    @Test func theGatewayAndItsClientsSignTLSOnTokens() throws {
+        let (workspace, module) = try Self.workspace(tokens: ["server", "alice"])
+        defer { workspace.cleanup() }
+        #expect(try workspace.sealdrop(["server", "init", "root", "--bits", "2048", "--pkcs11-module", module, "--pkcs11-token", "server"],
+                                       passphrase: nil).status == 0)
+        let daemon = try workspace.start(["server", "serve", "root", "--listen", "127.0.0.1:0", "--rescan", "1"])
+        defer { daemon.stop() }
+        let line = try #require(daemon.waitForLines(1).first)
+        try #require(line.hasPrefix("listening on https://127.0.0.1:"), "\(line)")
+        let server = String(line.dropFirst("listening on ".count))
+        let registered = try workspace.sealdrop(
+            ["register", "--server", server, "--user", "alice", "--bits", "2048", "--expect-fingerprint", workspace.caFingerprint(),
+             "--pkcs11-module", module, "--pkcs11-token", "alice"], home: "alice")
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
+        try FileManager.default.copyItem(atPath: images.appendingPathComponent("camera.png").path, toPath: workspace.path("camera.png"))
+        let posted = try workspace.sealdrop(["post", "camera.png"], home: "alice")
+        #expect(posted.status == 0 && posted.stdout.contains("accepted camera.png"), "\(posted.stdout) \(posted.stderr)")
+        let fetched = try workspace.sealdrop(["fetch", "camera.png", "-o", "got.png"], home: "alice")
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(FileManager.default.contentsEqual(atPath: workspace.path("camera.png"), andPath: workspace.path("got.png")))
+        // openssl completes a TLS 1.3 handshake whose signature the token made.
+        let hello = try workspace.https(server, "GET /v1/certificates/ca.crt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(hello.contains("BEGIN CERTIFICATE"), "\(hello)")
+    }
 }
