@@ -58,8 +58,9 @@ extension ServerRoot {
     }
 
     /// A new key for `role` in `home`, and the file that records it.
-    func newKey(_ role: Role, in home: KeyHome, size: RSA.KeySize) throws -> (key: any RSA.PrivateOperations, file: (path: String, bytes: [UInt8], mode: mode_t)) {
-        let (key, files) = try home.newKey(at: keyPath(role), label: role.rawValue, usage: role.usage, size: size)
+    func newKey(_ role: Role, in home: KeyHome, size: RSA.KeySize, sharingLabel: Bool = false)
+        throws -> (key: any RSA.PrivateOperations, file: (path: String, bytes: [UInt8], mode: mode_t)) {
+        let (key, files) = try home.newKey(at: keyPath(role), label: role.rawValue, usage: role.usage, size: size, sharingLabel: sharingLabel)
         return (key, files[0])
     }
 
@@ -131,12 +132,11 @@ extension ServerRoot {
         guard !hostnames.isEmpty else { throw PKIError.certificateRejected("a TLS certificate needs at least one host name or address") }
         var replaced: TokenKey?
         if case .token(let token) = home, case .token(let uri, _) = try StoredKey.locate(tlsKeyPath) {
-            // The new key takes the label "tls"; the old one goes once the new one is in place.
-            let old = try TokenKey.find(uri, on: token)
-            try old.relabel("tls-replaced")
-            replaced = old
+            // The new key shares the label "tls" until its reference (by id) is in place;
+            // then the old one goes. Killed between, the old key stays on the token unused.
+            replaced = try TokenKey.find(uri, on: token)
         }
-        let (key, file) = try newKey(.tls, in: home, size: keySize)
+        let (key, file) = try newKey(.tls, in: home, size: keySize, sharingLabel: replaced != nil)
         made(key)
         let certificate = try authority.issue(
             commonName: CertificateAuthority.Profile.tls.serverCommonName!, publicKey: key.publicKey, profile: .tls, altNames: hostnames)

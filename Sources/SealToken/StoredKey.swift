@@ -74,8 +74,10 @@ public enum KeyHome: Sendable {
     /// A new key for `keyPath` (`BASE.key`), and the files that record it, for the caller to
     /// write with whatever else must appear together: the encrypted key file, or the
     /// reference to the key now on the token (labelled `label`, limited to `usage`); and
-    /// `BASE.pub` when `publicFile`.
-    public func newKey(at keyPath: String, label: String, usage: TokenKey.Usage, size: RSA.KeySize, publicFile: Bool = false)
+    /// `BASE.pub` when `publicFile`. `sharingLabel` lets a successor take a label whose key
+    /// is about to go.
+    public func newKey(at keyPath: String, label: String, usage: TokenKey.Usage, size: RSA.KeySize, publicFile: Bool = false,
+                       sharingLabel: Bool = false)
         throws -> (key: any RSA.PrivateOperations, files: [(path: String, bytes: [UInt8], mode: mode_t)]) {
         let key: any RSA.PrivateOperations
         var files: [(path: String, bytes: [UInt8], mode: mode_t)]
@@ -85,7 +87,7 @@ public enum KeyHome: Sendable {
             key = memory
             files = [(keyPath, Array(try EncryptedPrivateKey.pem(for: memory, passphrase: passphrase).utf8), 0o600)]
         case .token(let token):
-            let onToken = try TokenKey.generate(on: token, label: label, usage: usage, size: size)
+            let onToken = try TokenKey.generate(on: token, label: label, usage: usage, size: size, sharingLabel: sharingLabel)
             key = onToken
             files = [(StoredKey.referencePath(forKeyAt: keyPath), Array((onToken.uri.description + "\n").utf8), 0o644)]
         }

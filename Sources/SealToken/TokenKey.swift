@@ -81,8 +81,10 @@ public struct TokenKey: RSA.PrivateOperations {
     }
 
     /// Generates an RSA key pair on the token (the private half sensitive and not extractable).
-    public static func generate(on token: Token, label: String, usage: Usage, size: RSA.KeySize = .default) throws -> TokenKey {
-        try checkFree(label, on: token)
+    /// The label must be free, unless `sharingLabel` (a successor, found by its own id).
+    public static func generate(on token: Token, label: String, usage: Usage, size: RSA.KeySize = .default,
+                                sharingLabel: Bool = false) throws -> TokenKey {
+        if !sharingLabel { try checkFree(label, on: token) }
         try token.require(CK_MECHANISM_TYPE(CKM_RSA_PKCS_KEY_PAIR_GEN), CKF_GENERATE_KEY_PAIR, keyBits: size.rawValue,
                           name: "CKM_RSA_PKCS_KEY_PAIR_GEN", purpose: "generating keys")
         let id = Random.bytes(count: 16)
@@ -148,18 +150,6 @@ public struct TokenKey: RSA.PrivateOperations {
     func halves() throws -> [CK_OBJECT_HANDLE] {
         guard let id = uri.id else { return [handle] }
         return try token.find([Token.Attribute(CKA_ID, bytes: id), Token.Attribute(CKA_KEY_TYPE, ulong: CKK_RSA)])
-    }
-
-    /// Gives the key (both halves) another label, so a successor can take its own.
-    public func relabel(_ label: String) throws {
-        let set = try token.module.function(\.C_SetAttributeValue, "C_SetAttributeValue")
-        for half in try halves() {
-            try token.withSession { session in
-                try Token.withTemplate([Token.Attribute(CKA_LABEL, text: label)]) { template, count in
-                    try token.check(set(session, half, template, count), "C_SetAttributeValue")
-                }
-            }
-        }
     }
 
     /// Sensitive, extractable and never-extractable, as the token reports them.

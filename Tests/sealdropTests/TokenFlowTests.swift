@@ -225,4 +225,29 @@ import Testing
         let hello = try workspace.https(server, "GET /v1/certificates/ca.crt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         #expect(hello.contains("BEGIN CERTIFICATE"), "\(hello)")
     }
+
+    @Test func aTokenRootReplacesItsTLSKeyAndNamesAMissingKey() throws {
+        let (workspace, module) = try Self.workspace(tokens: ["server"])
+        defer { workspace.cleanup() }
+        #expect(try workspace.sealdrop(["server", "init", "root", "--bits", "2048", "--pkcs11-module", module, "--pkcs11-token", "server"],
+                                       passphrase: nil).status == 0)
+        let oldReference = try workspace.read("root/tls.pkcs11")
+        let oldCertificate = try workspace.read("root/tls.crt")
+        let reissued = try workspace.sealdrop(["server", "tls-cert", "root", "--hostname", "127.0.0.1", "--bits", "2048"], passphrase: nil)
+        #expect(reissued.status == 0, "\(reissued.stderr)")
+        #expect(try workspace.read("root/tls.pkcs11") != oldReference && workspace.read("root/tls.crt") != oldCertificate)
+        #expect(try workspace.read("root/tls.pkcs11").contains("object=tls;"))
+
+        // The replaced key is gone from the token: its old URI finds nothing, and says so.
+        try workspace.write(oldReference, to: "old.pkcs11")
+        let gone = try workspace.sealdrop(["request", "--key", "old.key", "--user", "someone", "-o", "x.csr"], passphrase: nil)
+        #expect(gone.status != 0)
+        #expect(gone.stderr.contains("no key on the token matches " + oldReference.trimmingCharacters(in: .whitespacesAndNewlines)),
+                "\(gone.stderr)")
+
+        // A key file beside a reference: which one is meant is not guessed.
+        try workspace.write("not a key", to: "root/ca.key")
+        let both = try workspace.sealdrop(["server", "ingest", "root", "--once"], passphrase: nil)
+        #expect(both.status != 0 && both.stderr.contains("ca.key and") && both.stderr.contains("ca.pkcs11 exist"), "\(both.stderr)")
+    }
 }
