@@ -111,6 +111,13 @@ import Testing
         let second = try workspace.sealdrop(["server", "init", "other", "--pkcs11-module", module, "--pkcs11-token", "server", "--pin-file", "pin"],
                                             passphrase: nil)
         #expect(second.status != 0 && second.stderr.contains("already holds a key labelled \"ca\""), "\(second.stderr)")
+
+        // server issue signs with the CA key on the token, the PIN from the file.
+        #expect(try workspace.sealdrop(["keygen", "--out", "carol", "--bits", "2048"]).status == 0)
+        #expect(try workspace.sealdrop(["request", "--key", "carol.key", "--user", "carol", "-o", "carol.csr"]).status == 0)
+        let issued = try workspace.sealdrop(["server", "issue", "root", "carol.csr", "-o", "carol.crt", "--pin-file", "pin"], passphrase: nil)
+        #expect(issued.status == 0, "\(issued.stderr)")
+        #expect(try workspace.openssl(["verify", "-x509_strict", "-CAfile", "root/ca.crt", "carol.crt"]).status == 0)
     }
 
     @Test func aRootMovesItsKeyFilesOntoAToken() throws {
