@@ -11,12 +11,18 @@ import SealToken
 public enum FuzzTargets {
     public typealias Target = @Sendable ([UInt8]) throws -> Void
 
-    /// The CA of fixtures/envelopes, for the targets that verify a chain.
+    /// The CA of fixtures/envelopes, for the targets that verify a chain: written once,
+    /// under `lock`, before any target reads it.
     nonisolated(unsafe) static var authority: Certificate?
+    private static let lock = NSLock()
 
-    /// Loads what the targets need from `fixtures` (the CA of the envelope vectors).
+    /// Loads what the targets need from `fixtures` (the CA of the envelope vectors), once:
+    /// tests of several targets call it side by side.
     public static func prepare(fixtures: String) throws {
-        authority = try Certificate(pem: String(contentsOfFile: "\(fixtures)/envelopes/keys/ca.crt", encoding: .utf8))
+        try lock.withLock {
+            guard authority == nil else { return }
+            authority = try Certificate(pem: String(contentsOfFile: "\(fixtures)/envelopes/keys/ca.crt", encoding: .utf8))
+        }
     }
 
     public static let all: [String: Target] = [
