@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -89,6 +90,20 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The local web client: the profile on loopback, keys kept in this process.
+        .target(
+            name: "SealGallery",
+            dependencies: [
+                "GcryptKit", "SealPKI", "SealEnvelope", "DropProtocol", "SealClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "SealBench", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope", "SealToken"]),
         // Parsers of outside input as fuzz targets (scripts/fuzz); crashes replayed by SealFuzzTests.
         .target(name: "SealFuzz", dependencies: ["SealPKI", "SealEnvelope", "DropProtocol", "SealToken"]),
@@ -103,6 +118,7 @@ let package = Package(
                 "DropProtocol",
                 "SealServer",
                 "SealGateway",
+                "SealGallery",
                 "SealClient",
                 "SealBench",
                 .product(name: "Logging", package: "swift-log"),

@@ -15,12 +15,16 @@ public struct Fetcher: Sendable {
     let authority: Certificate
     let encryption: Certificate
     let delivery: Certificate?
-    let transport: any ServerTransport
+    public let transport: any ServerTransport
 
     /// `secret` unlocks the user's key: its file's passphrase, or its token's PIN.
     public init(profile: Profile, secret: SecretBytes) throws {
+        try self.init(profile: profile, key: profile.key(secret: secret))
+    }
+
+    /// With the user's key already unlocked (the gallery keeps it for its run).
+    public init(profile: Profile, key: any RSA.PrivateOperations) throws {
         self.profile = profile
-        let key = try profile.key(secret: secret)
         signer = try RSASigner(key: key, certificate: profile.certificate())
         identity = RSAIdentity(key: key)
         authority = try profile.pinnedAuthority()
@@ -50,6 +54,9 @@ public struct Fetcher: Sendable {
         public let created: Date
         public let bytes: UInt64
         public let output: String
+        public let mediaType: String
+        /// The owner's certificate the envelope's signature verified under (chained to the pinned CA).
+        public let signer: Certificate
     }
 
     /// The notification log, read with this user's key (a gateway needs it).
@@ -163,6 +170,6 @@ public struct Fetcher: Sendable {
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, contentKey: contentKey)
         }
         return Delivered(image: image, owner: owner, created: verified.header.createdDate, bytes: verified.payloadLength,
-                         output: destination.label)
+                         output: destination.label, mediaType: verified.header.mediaType, signer: verified.header.senderCertificate)
     }
 }

@@ -22,14 +22,14 @@ final class LogFollower: @unchecked Sendable {
     /// `offsets[k]` is where line k+1 starts; the last entry is the end of the last complete line.
     private var offsets: [Int] = [0]
     private var head: [UInt8]?
-    private var subscribers: [UUID: AsyncStream<Update>.Continuation] = [:]
+    private let listeners = Broadcast<Update>()
 
     init(root: ServerRoot) {
         self.root = root
         _ = refresh()
     }
 
-    var subscriberCount: Int { lock.withLock { subscribers.count } }
+    var subscriberCount: Int { listeners.count }
 
     /// Waits for changes until `stop` fires; sends a keep-alive every `keepAlive` seconds.
     func run(until stop: StopSignal, keepAlive: Double) throws {
@@ -46,23 +46,16 @@ final class LogFollower: @unchecked Sendable {
             if Inotify.wait(watch, wake: stop.readFD, timeout: min(1, keepAlive)) { break }
             _ = watch.drain()
         }
-        lock.withLock {
-            for continuation in subscribers.values { continuation.finish() }
-            subscribers.removeAll()
-        }
+        listeners.finishAll()
     }
 
     /// A stream of updates from now on; the caller reads what came before with `lines(after:)`.
     func subscribe() -> (id: UUID, updates: AsyncStream<Update>) {
-        let id = UUID()
-        // One pending wake-up is all a subscriber needs, however many changes came meanwhile.
-        let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        lock.withLock { subscribers[id] = continuation }
-        return (id, stream)
+        listeners.subscribe()
     }
 
     func unsubscribe(_ id: UUID) {
-        lock.withLock { subscribers.removeValue(forKey: id) }?.finish()
+        listeners.unsubscribe(id)
     }
 
     /// The signed head as last read, or nil while the server has signed none. Read it
@@ -119,8 +112,7 @@ final class LogFollower: @unchecked Sendable {
     }
 
     private func publish(_ update: Update) {
-        let targets = lock.withLock { Array(subscribers.values) }
-        for continuation in targets { continuation.yield(update) }
+        listeners.send(update)
     }
 
     private static func read(_ path: String, from offset: Int, count: Int) throws -> [UInt8] {

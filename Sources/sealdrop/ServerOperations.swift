@@ -166,11 +166,7 @@ extension Sealdrop.Server {
         }
 
         func address() -> (host: String, port: Int)? {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
-            else { return nil }
-            var host = String(listen[..<colon])
-            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            return host.isEmpty ? nil : (host, port)
+            ListenAddress(listen).map { ($0.host, $0.port) }
         }
 
         @OptionGroup var verbosity: VerbosityOptions
