@@ -52,6 +52,7 @@ enum GalleryAssets {
         let items = [];
         let seen = Number(localStorage.getItem("sealdrop-seen") || "0");
         let newest = 0;
+        let me = "";
 
         function text(tag, content, className) {
           const node = document.createElement(tag);
@@ -73,6 +74,7 @@ enum GalleryAssets {
         async function loadStatus() {
           try {
             const s = await json(await fetch("/api/status"));
+            me = s.user;
             $("status").textContent = `${s.user} (${s.subject}, ${s.fingerprint}), certificate valid until ${s.not_after}; ` +
               `server ${s.server} (${s.transport}); feed ${s.feed}`;
             $("status").classList.toggle("problem", s.feed !== "connected");
@@ -87,7 +89,7 @@ enum GalleryAssets {
           list.replaceChildren();
           for (const item of items) {
             const entry = document.createElement("li");
-            if (item.seq > seen) entry.className = "unseen";
+            if (item.seq > seen && item.owner !== me) entry.className = "unseen";
             const button = document.createElement("button");
             button.type = "button";
             button.className = "item";
@@ -105,7 +107,7 @@ enum GalleryAssets {
             entry.append(button);
             list.append(entry);
           }
-          const unseen = items.filter((item) => item.seq > seen).length;
+          const unseen = items.filter((item) => item.seq > seen && item.owner !== me).length;
           $("badge").textContent = unseen ? `${unseen} new` : "";
           $("badge").hidden = unseen === 0;
           $("seen").hidden = unseen === 0;
@@ -115,7 +117,8 @@ enum GalleryAssets {
           try {
             items = await json(await fetch("/api/feed"));
             newest = items.length ? items[0].seq : 0;
-            if (seen === 0 && newest > 0 && !localStorage.getItem("sealdrop-seen")) markSeen();
+            // A first visit has seen what is there already; what comes later is new.
+            if (localStorage.getItem("sealdrop-seen") === null) markSeen();
             renderFeed();
           } catch (error) {
             $("status").textContent = "the feed did not load: " + error.message;
@@ -146,6 +149,7 @@ enum GalleryAssets {
           if (!response.ok || result.error) {
             viewer.className = "failed";
             $("verdict").textContent = "Not verified: " + (result.error || response.statusText) + ". Nothing of this image is shown.";
+            loadFeed();
             return;
           }
           viewer.className = "verified";
@@ -212,6 +216,10 @@ enum GalleryAssets {
 
     static let style = #"""
         :root { font-family: system-ui, sans-serif; color: #1b1b1b; background: #fafafa; }
+        [hidden] { display: none !important; }
+        *, *::before, *::after { box-sizing: border-box; }
+        body { overflow-wrap: anywhere; }
+        input[type="text"] { max-width: 100%; }
         body { margin: 0 auto; max-width: 60rem; padding: 0.5rem 1rem; }
         h1 { font-size: 1.4rem; margin: 0.5rem 0; }
         h2 { font-size: 1.1rem; }
