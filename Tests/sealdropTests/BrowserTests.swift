@@ -82,10 +82,8 @@ struct WebDriver {
         defer { workspace.cleanup() }
         let daemon = try workspace.watchedRootWithRegistered(["alice", "bob"])
         defer { daemon.stop() }
-        let gallery = try workspace.start(["gallery"], home: "alice")
+        let (gallery, url) = try workspace.startGallery(home: "alice")
         defer { gallery.stop() }
-        let line = try #require(gallery.waitForLines(1).first)
-        let url = String(try #require(line.split(separator: " ").last))
 
         // chromedriver on a random free port (a few tries); Chromium headless, as root without its sandbox.
         var driverProcess: Background?

@@ -144,6 +144,16 @@ struct Workspace {
         return (daemon, server)
     }
 
+    /// `sealdrop gallery` for the profile in `home` (the caller stops it), and the address it printed.
+    func startGallery(home: String) throws -> (Background, String) {
+        let gallery = try start(["gallery"], home: home)
+        guard let line = gallery.waitForLines(1).first, line.hasPrefix("gallery on "), let url = line.split(separator: " ").last else {
+            gallery.stop()
+            throw UsageError(message: "sealdrop gallery did not start: \(gallery.errorText)")
+        }
+        return (gallery, String(url))
+    }
+
     /// The fingerprint of root/ca.crt, as the administrator hands it out.
     func caFingerprint() throws -> String {
         let show = try sealdrop(["cert", "show", "root/ca.crt", "--json"])

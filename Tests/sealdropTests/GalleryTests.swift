@@ -35,11 +35,9 @@ import Testing
         defer { workspace.cleanup() }
         let daemon = try workspace.watchedRootWithRegistered(["alice", "bob"])
         defer { daemon.stop() }
-        let gallery = try workspace.start(["gallery"], home: "alice")
+        let (gallery, url) = try workspace.startGallery(home: "alice")
         defer { gallery.stop() }
-        let line = try #require(gallery.waitForLines(1).first)
-        let url = String(try #require(line.split(separator: " ").last))
-        try #require(url.hasPrefix("http://127.0.0.1:") && url.contains("/?token="), "\(line)")
+        #expect(url.hasPrefix("http://127.0.0.1:") && url.contains("/?token="), "\(url)")
         let page = Page(workspace: workspace, base: String(url.prefix { $0 != "?" }.dropLast()), url: url)
 
         // Without the token, with a wrong one, from another Host: 403.
