@@ -137,6 +137,6 @@ let package = Package(
             dependencies: ["SealServer", "SealClient", "DropProtocol", "SealEnvelope", "SealPKI", "GcryptKit", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
         .testTarget(name: "SealFuzzTests", dependencies: ["SealFuzz"]),
-        .testTarget(name: "SealTokenTests", dependencies: ["SealToken", "CPKCS11", "SealEnvelope", "SealPKI", "GcryptKit"]),
+        .testTarget(name: "SealTokenTests", dependencies: ["SealToken", "SealEnvelope", "SealPKI", "GcryptKit"]),
     ]
 )

@@ -160,6 +160,15 @@ public struct TokenKey: RSA.PrivateOperations {
             neverExtractable: try token.flag(CKA_NEVER_EXTRACTABLE, of: handle) ?? false)
     }
 
+    /// The private components the token hands out when asked (none, for a sensitive key).
+    public func readableComponents() throws -> [String] {
+        let components: [(String, CK_ATTRIBUTE_TYPE)] = [
+            ("private exponent", CK_ATTRIBUTE_TYPE(CKA_PRIVATE_EXPONENT)), ("prime 1", CK_ATTRIBUTE_TYPE(CKA_PRIME_1)),
+            ("prime 2", CK_ATTRIBUTE_TYPE(CKA_PRIME_2)), ("coefficient", CK_ATTRIBUTE_TYPE(CKA_COEFFICIENT)),
+        ]
+        return try components.filter { try token.attribute($0.1, of: handle) != nil }.map(\.0)
+    }
+
     // MARK: Operations
 
     public func signPSS(digest: SHA256Digest) throws -> [UInt8] {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 
-/// `sealdrop gallery` as a browser reaches it, through curl on loopback: who may use it (the
-/// run's token, then its cookie; this origin; the page's CSRF token; this Host), the live feed,
-/// an image opened with its provenance, a post, and a tampered blob shown as a failure.
+/// `sealdrop gallery` as a browser reaches it, through curl on loopback, with the profile's
+/// server a directory or a gateway: who may use it (the run's token, then its cookie; this
+/// origin; the page's CSRF token; this Host), the live feed, an image opened with its
+/// provenance, a post, and a tampered blob shown as a failure.
 @Suite struct GalleryTests {
     struct Page {
         let workspace: Workspace
@@ -30,10 +31,11 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func theGalleryServesOnlyItsOwnPageAndShowsVerifiedImages() throws {
+    @Test(.timeLimit(.minutes(3)), arguments: Transport.allCases)
+    func theGalleryServesOnlyItsOwnPageAndShowsVerifiedImages(transport: Transport) throws {
         let workspace = try Workspace()
         defer { workspace.cleanup() }
-        let daemon = try workspace.watchedRootWithRegistered(["alice", "bob"])
+        let daemon = try workspace.startServer(transport, registering: ["alice", "bob"]).daemon
         defer { daemon.stop() }
         let (gallery, url) = try workspace.startGallery(home: "alice")
         defer { gallery.stop() }
