@@ -113,6 +113,9 @@ struct GalleryGuard<Context: RequestContext>: RouterMiddleware {
                 response = error.response
             } catch let error as HTTPError {
                 response = GalleryError(error.status, error.body ?? error.status.reasonPhrase).response
+            } catch {
+                // The server unreachable, a full disk: said to the page in words, as the CLI says it.
+                response = GalleryError(.internalServerError, "\(error)").response
             }
         case .welcome:
             response = Response(status: .seeOther, headers: [.location: "/", .setCookie: access.setCookie])
