@@ -9,9 +9,19 @@ public enum StoredKey: Sendable, Equatable {
     case file(String)
     case token(PKCS11URI, reference: String)
 
+    /// BASE of the key file `BASE.key`.
+    static func base(ofKeyAt keyPath: String) -> String {
+        keyPath.hasSuffix(".key") ? String(keyPath.dropLast(4)) : keyPath
+    }
+
     /// The reference file that stands for the key file at `keyPath` when the key is on a token.
     public static func referencePath(forKeyAt keyPath: String) -> String {
-        (keyPath.hasSuffix(".key") ? String(keyPath.dropLast(4)) : keyPath) + ".pkcs11"
+        base(ofKeyAt: keyPath) + ".pkcs11"
+    }
+
+    /// The reference to `key` at `keyPath`'s place, as written (mode 0644: it holds no secret).
+    static func referenceFile(for key: TokenKey, atKey keyPath: String) -> (path: String, bytes: [UInt8], mode: mode_t) {
+        (referencePath(forKeyAt: keyPath), Array((key.uri.description + "\n").utf8), 0o644)
     }
 
     /// The key that stands at `keyPath`: the file, or the token its reference names. Both at
@@ -60,9 +70,9 @@ public enum StoredKey: Sendable, Equatable {
         return try TokenKey.find(uri, on: token)
     }
 
-    /// Writes the reference for `key` at `keyPath`'s place (mode 0644: it holds no secret).
+    /// Writes the reference for `key` at `keyPath`'s place.
     public static func writeReference(to key: TokenKey, forKeyAt keyPath: String, replace: Bool = false) throws {
-        try AtomicFile.write([(referencePath(forKeyAt: keyPath), Array((key.uri.description + "\n").utf8), 0o644)], replace: replace)
+        try AtomicFile.write([referenceFile(for: key, atKey: keyPath)], replace: replace)
     }
 }
 
@@ -89,11 +99,10 @@ public enum KeyHome: Sendable {
         case .token(let token):
             let onToken = try TokenKey.generate(on: token, label: label, usage: usage, size: size, sharingLabel: sharingLabel)
             key = onToken
-            files = [(StoredKey.referencePath(forKeyAt: keyPath), Array((onToken.uri.description + "\n").utf8), 0o644)]
+            files = [StoredKey.referenceFile(for: onToken, atKey: keyPath)]
         }
         if publicFile {
-            let base = keyPath.hasSuffix(".key") ? String(keyPath.dropLast(4)) : keyPath
-            files.append((KeyFile.publicPath(base), Array(key.publicKey.spkiPEM.utf8), 0o644))
+            files.append((KeyFile.publicPath(StoredKey.base(ofKeyAt: keyPath)), Array(key.publicKey.spkiPEM.utf8), 0o644))
         }
         return (key, files)
     }

@@ -6,8 +6,10 @@ import Testing
 /// passphrase, no private key file is written anywhere, and what the tokens sign openssl
 /// verifies.
 @Suite struct TokenFlowTests {
-    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/softhsm").path
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let scripts = repository.appendingPathComponent("scripts/softhsm").path
+    static let images = repository.appendingPathComponent("fixtures/images")
 
     /// A workspace whose commands see SoftHSM tokens `labels` (PIN 123456 in SEALDROP_PIN),
     /// and the module's path.
@@ -53,10 +55,8 @@ import Testing
         #expect(registered.status == 0, "\(registered.stderr)")
         #expect(workspace.exists("alice/alice.pkcs11") && !workspace.exists("alice/alice.key"))
 
-        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
         for image in ["camera.png", "coffee.gif"] {
-            try FileManager.default.copyItem(atPath: images.appendingPathComponent(image).path, toPath: workspace.path(image))
+            try FileManager.default.copyItem(atPath: Self.images.appendingPathComponent(image).path, toPath: workspace.path(image))
         }
         let posted = try workspace.sealdrop(["post", "camera.png", "coffee.gif"], home: "alice")
         #expect(posted.status == 0, "\(posted.stderr)")
@@ -125,9 +125,7 @@ import Testing
         defer { workspace.cleanup() }
         workspace.environment["SEALDROP_PIN"] = nil
         var daemon = try workspace.startServer(.directory, registering: ["bob"]).daemon
-        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
-        try FileManager.default.copyItem(atPath: images.appendingPathComponent("camera.png").path, toPath: workspace.path("camera.png"))
+        try FileManager.default.copyItem(atPath: Self.images.appendingPathComponent("camera.png").path, toPath: workspace.path("camera.png"))
         #expect(try workspace.sealdrop(["post", "camera.png"], home: "bob").status == 0)
         daemon.stop()
         let fingerprint = try workspace.caFingerprint()
@@ -150,7 +148,7 @@ import Testing
         let fetched = try workspace.sealdrop(["fetch", "camera.png", "-o", "before.png"], home: "bob")
         #expect(fetched.status == 0, "\(fetched.stderr)")
         #expect(FileManager.default.contentsEqual(atPath: workspace.path("camera.png"), andPath: workspace.path("before.png")))
-        try FileManager.default.copyItem(atPath: images.appendingPathComponent("coffee.gif").path, toPath: workspace.path("coffee.gif"))
+        try FileManager.default.copyItem(atPath: Self.images.appendingPathComponent("coffee.gif").path, toPath: workspace.path("coffee.gif"))
         let posted = try workspace.sealdrop(["post", "coffee.gif"], home: "bob")
         #expect(posted.status == 0 && posted.stdout.contains("accepted coffee.gif"), "\(posted.stdout) \(posted.stderr)")
         let status = try workspace.sealdrop(["server", "status", "root"])
@@ -178,11 +176,9 @@ import Testing
         let again = try workspace.sealdrop(["keygen", "--out", "alice", "--pkcs11-module", module, "--pkcs11-token", "alice"], passphrase: nil)
         #expect(again.status != 0 && again.stderr.contains("alice.pkcs11"), "\(again.stderr)")
 
-        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
         try FileManager.default.createDirectory(atPath: workspace.path("photos"), withIntermediateDirectories: true)
         for image in ["camera.png", "coffee.gif"] {
-            try FileManager.default.copyItem(atPath: images.appendingPathComponent(image).path, toPath: workspace.path("photos/\(image)"))
+            try FileManager.default.copyItem(atPath: Self.images.appendingPathComponent(image).path, toPath: workspace.path("photos/\(image)"))
         }
         let sealed = try workspace.sealdrop(["seal", "photos", "--to", "bob.crt", "--key", "alice.key", "-o", "sealed", "--batch-sign"],
                                             passphrase: nil)
@@ -220,9 +216,7 @@ import Testing
             ["register", "--server", server, "--user", "alice", "--bits", "2048", "--expect-fingerprint", workspace.caFingerprint(),
              "--pkcs11-module", module, "--pkcs11-token", "alice"], home: "alice")
         #expect(registered.status == 0, "\(registered.stderr)")
-        let images = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures/images")
-        try FileManager.default.copyItem(atPath: images.appendingPathComponent("camera.png").path, toPath: workspace.path("camera.png"))
+        try FileManager.default.copyItem(atPath: Self.images.appendingPathComponent("camera.png").path, toPath: workspace.path("camera.png"))
         let posted = try workspace.sealdrop(["post", "camera.png"], home: "alice")
         #expect(posted.status == 0 && posted.stdout.contains("accepted camera.png"), "\(posted.stdout) \(posted.stderr)")
         let fetched = try workspace.sealdrop(["fetch", "camera.png", "-o", "got.png"], home: "alice")
