@@ -22,6 +22,7 @@ public struct Gallery: Sendable {
     let hub: FeedHub
     let access: GalleryAccess
     let cache: GalleryCache
+    let uploads: GalleryUploads
     let logger: Logger
     /// The largest image the page may upload.
     public static let maximumUploadBytes = 256 << 20
@@ -31,13 +32,18 @@ public struct Gallery: Sendable {
         self.profile = profile
         fetcher = try Fetcher(profile: profile, key: key)
         let signer = try RSASigner(key: key, certificate: profile.certificate())
-        poster = Poster(sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: try profile.encryptionCertificate().publicKey)),
+        poster = Poster(profile: profile,
+                        sealer: EnvelopeSealer(signer: signer, recipient: RSARecipient(key: try profile.encryptionCertificate().publicKey)),
                         transport: fetcher.transport)
         hub = FeedHub(feed: try fetcher.feed())
         access = GalleryAccess()
         cache = try GalleryCache(directory: profile.home + "/gallery")
+        uploads = GalleryUploads(profile: profile)
         self.logger = logger
     }
+
+    /// Removes what the page uploaded and never posted.
+    public func close() { uploads.removeAll() }
 
     /// The address to print: the page with this run's token.
     public func address(host: String, port: Int) -> String {
@@ -59,10 +65,17 @@ public struct Gallery: Sendable {
             return try await offLoop { try open(name) }
         }
         router.get("/api/image") { request, _ in try image(request) }
-        router.post("/api/post") { request, _ in
+        router.post("/api/upload") { request, _ in
             let name = try Self.uploadName(request)
             let body = try await request.body.collect(upTo: Self.maximumUploadBytes)
-            return try await offLoop { try post(Array(buffer: body), name: name) }
+            return try await offLoop {
+                let upload = try uploads.stage(Array(buffer: body), name: name)
+                return JSON.response(.ok, ["upload": upload.id, "name": upload.name])
+            }
+        }
+        router.post("/api/post") { request, _ in
+            let ids = try await Self.uploadIDs(request)
+            return try await offLoop { try post(ids) }
         }
         return Application(
             router: router,
@@ -182,35 +195,55 @@ public struct Gallery: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// Seals and posts one uploaded image, then waits for the server's verdict.
-    func post(_ bytes: [UInt8], name: String) throws -> Response {
-        let spool = profile.home + "/spool"
-        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let file = spool + "/gallery-\(UUID().uuidString)"
-        try AtomicFile.write(bytes, to: file, mode: 0o600)
-        defer { unlink(file) }
-        let summary: SealSummary
-        do {
-            summary = try poster.post(file, name: name)
-        } catch let error as EnvelopeError {
-            return JSON.response(.unprocessableContent, ["name": name, "state": "refused", "reason": error.description])
+    struct PostResult: Encodable {
+        let upload: String
+        let name: String
+        /// accepted, refused (by the server), failed (not sent) or sent (no verdict yet).
+        let state: String
+        let reason: String?
+    }
+
+    /// Seals and posts uploaded images as one batch, as `sealdrop post` does a folder (one
+    /// batch key, one signature per group, one bundle where the transport takes it), then
+    /// waits for the server's verdict on each. Every upload is gone afterwards, posted or not.
+    func post(_ ids: [String]) throws -> Response {
+        let taken = try uploads.take(ids)
+        defer { taken.forEach { unlink($0.path) } }
+        var results: [String: PostResult] = [:]
+        var items: [BatchItem] = []
+        var names: [String: String] = [:]
+        var claimed: Set<String> = []
+        for upload in taken {
+            let name = EnvelopeHeader.normalizedName(upload.name)
+            guard claimed.insert(name).inserted else {
+                results[upload.id] = PostResult(upload: upload.id, name: upload.name, state: "failed",
+                                                reason: "another image of this post is named \(name) too: rename one")
+                continue
+            }
+            items.append(BatchItem(input: upload.path, output: upload.path, discovered: false))
+            names[upload.path] = name
         }
-        let id = summary.envelopeID.hexString
-        let log = PostLog(profile: profile)
-        let sent = PostLog.Entry(id: id, name: name, file: "(gallery)", time: LogTime.format(Date()), state: "sent",
-                                 sha256: SHA256.hash(data: bytes).hex)
-        try log.append([sent])
-        let verdicts = try Verdicts(transport: poster.transport, user: profile.settings.user).wait(for: [id], timeout: 60) { _, _ in }
-        switch verdicts[id] {
-        case .accepted:
-            try log.append([sent.with(.accepted)])
-            return JSON.response(.ok, ["name": name, "state": "accepted"])
-        case .refused(let reason):
-            try log.append([sent.with(.refused(reason))])
-            return JSON.response(.ok, ["name": name, "state": "refused", "reason": reason])
-        case nil:
-            return JSON.response(.accepted, ["name": name, "state": "sent", "reason": "no verdict yet: is the server ingesting?"])
+        let byPath = Dictionary(uniqueKeysWithValues: taken.map { ($0.path, $0) })
+        let sent = try poster.send(items, names: names, file: { _ in "(gallery upload)" })
+        var envelopes: [String: GalleryUploads.Upload] = [:]
+        for result in sent.results {
+            let upload = byPath[result.item.input]!
+            switch result.outcome {
+            case .done(let id, _): envelopes[id] = upload
+            case .failed(let error): results[upload.id] = PostResult(upload: upload.id, name: upload.name, state: "failed", reason: "\(error)")
+            case .skipped(let reason): results[upload.id] = PostResult(upload: upload.id, name: upload.name, state: "failed", reason: "\(reason)")
+            }
         }
+        let verdicts = try poster.verdicts(for: sent.posted, timeout: 60)
+        for (id, upload) in envelopes {
+            results[upload.id] = switch verdicts[id] {
+            case .accepted: PostResult(upload: upload.id, name: upload.name, state: "accepted", reason: nil)
+            case .refused(let reason): PostResult(upload: upload.id, name: upload.name, state: "refused", reason: reason)
+            case nil: PostResult(upload: upload.id, name: upload.name, state: "sent",
+                                 reason: "no verdict within 60 s: is the server ingesting? sealdrop status shows it when it comes")
+            }
+        }
+        return JSON.response(.ok, ["results": taken.map { results[$0.id]! }])
     }
 
     // MARK: Request parts
@@ -228,6 +261,16 @@ public struct Gallery: Sendable {
             throw GalleryError(.badRequest, "send {\"name\": IMAGE}")
         }
         return name
+    }
+
+    /// `{"uploads": [ID, ...]}`: what to post, in order.
+    static func uploadIDs(_ request: Request) async throws -> [String] {
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+              let ids = object["uploads"] as? [String], !ids.isEmpty, ids.count <= GalleryUploads.maximumWaiting else {
+            throw GalleryError(.badRequest, "send {\"uploads\": [ID, ...]} with the ids /api/upload gave (1 to \(GalleryUploads.maximumWaiting))")
+        }
+        return ids
     }
 
     static func uploadName(_ request: Request) throws -> String {

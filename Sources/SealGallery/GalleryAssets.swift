@@ -84,8 +84,14 @@ enum GalleryAssets {
           }
         }
 
+        function feedButton(name) {
+          return Array.from(document.querySelectorAll("#feed .item")).find((button) => button.dataset.name === name);
+        }
+
         function renderFeed() {
           const list = $("feed");
+          // Whoever is on an item with the keyboard stays on it when the list is redrawn.
+          const focused = list.contains(document.activeElement) ? document.activeElement.dataset.name : null;
           list.replaceChildren();
           for (const item of items) {
             const entry = document.createElement("li");
@@ -108,6 +114,7 @@ enum GalleryAssets {
             list.append(entry);
           }
           const unseen = items.filter((item) => item.seq > seen && item.owner !== me).length;
+          if (focused !== null) feedButton(focused)?.focus();
           $("badge").textContent = unseen ? `${unseen} new` : "";
           $("badge").hidden = unseen === 0;
           $("seen").hidden = unseen === 0;
@@ -132,7 +139,17 @@ enum GalleryAssets {
           renderFeed();
         }
 
+        // The item that opened the viewer, by name: where the keyboard goes back on closing.
+        let opener = null;
+
+        function closeViewer() {
+          $("viewer").hidden = true;
+          if (opener !== null) feedButton(opener)?.focus();
+          opener = null;
+        }
+
         async function openImage(name) {
+          opener = name;
           const viewer = $("viewer");
           viewer.hidden = false;
           viewer.className = "busy";
@@ -164,37 +181,74 @@ enum GalleryAssets {
           loadFeed();
         }
 
-        function upload(file, name) {
+        function uploadRow(name) {
           const entry = document.createElement("li");
-          const label = text("span", name, "name");
           const bar = document.createElement("progress");
           bar.max = 1;
           bar.value = 0;
           bar.setAttribute("aria-label", "upload of " + name);
-          const state = text("span", "sending", "state");
-          entry.append(label, bar, state);
+          const state = text("span", "waiting to upload", "state");
+          entry.append(text("span", name, "name"), bar, state);
           $("uploads").prepend(entry);
-          const request = new XMLHttpRequest();
-          request.open("POST", "/api/post");
-          request.setRequestHeader("X-CSRF-Token", csrf);
-          request.setRequestHeader("X-Image-Name", encodeURIComponent(name));
-          request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
-          request.onload = () => {
-            bar.value = 1;
-            let result = {};
-            try { result = JSON.parse(request.responseText); } catch (error) { result = { state: "failed", reason: request.statusText }; }
-            state.textContent = result.state === "accepted" ? "accepted" : `${result.state || "failed"}: ${result.reason || result.error || ""}`;
-            entry.className = result.state === "accepted" ? "accepted" : "refused";
-          };
-          request.onerror = () => { state.textContent = "failed: sealdrop did not answer"; entry.className = "refused"; };
-          request.send(file);
+          return { entry, bar, state, name };
         }
 
-        function postFiles(files) {
+        function settle(row, result) {
+          row.bar.value = 1;
+          row.state.textContent = result.state === "accepted" ? "accepted" : `${result.state}: ${result.reason || ""}`;
+          row.entry.className = result.state === "accepted" ? "accepted" : result.state === "sent" ? "sent" : "refused";
+        }
+
+        // Each file goes up alone, with its own progress; the id sealdrop keeps it by.
+        function upload(file, row) {
+          return new Promise((resolve, reject) => {
+            const request = new XMLHttpRequest();
+            request.open("POST", "/api/upload");
+            request.setRequestHeader("X-CSRF-Token", csrf);
+            request.setRequestHeader("X-Image-Name", encodeURIComponent(row.name));
+            request.upload.onprogress = (event) => { if (event.lengthComputable) row.bar.value = event.loaded / event.total; };
+            row.state.textContent = "uploading";
+            request.onload = () => {
+              let result = {};
+              try { result = JSON.parse(request.responseText); } catch (error) { result = { error: request.statusText }; }
+              if (request.status === 200 && result.upload) resolve(result.upload); else reject(new Error(result.error || request.statusText));
+            };
+            request.onerror = () => reject(new Error("sealdrop did not answer"));
+            request.send(file);
+          });
+        }
+
+        // Uploaded one by one, then posted together: sealed as one batch (one batch key, one
+        // signature), as sealdrop post does a folder; the server's verdict comes back per file.
+        async function postFiles(files) {
           const list = Array.from(files);
           const given = $("name").value.trim();
-          list.forEach((file) => upload(file, list.length === 1 && given ? given : file.name));
           $("name").value = "";
+          const rows = list.map((file) => uploadRow(list.length === 1 && given ? given : file.name));
+          const staged = [];
+          for (let index = 0; index < list.length; index++) {
+            try {
+              staged.push({ row: rows[index], id: await upload(list[index], rows[index]) });
+              rows[index].state.textContent = "uploaded";
+            } catch (error) {
+              settle(rows[index], { state: "failed", reason: error.message });
+            }
+          }
+          if (staged.length === 0) return;
+          for (const { row } of staged) {
+            row.bar.removeAttribute("value");
+            row.state.textContent = staged.length > 1 ? `sealing and signing with ${staged.length - 1} more, then waiting for the server` :
+              "sealing and signing, then waiting for the server";
+          }
+          const response = await fetch("/api/post", {
+            method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+            body: JSON.stringify({ uploads: staged.map((upload) => upload.id) })
+          }).catch(() => null);
+          const answer = response ? await json(response).catch((error) => ({ error: error.message })) : { error: "sealdrop did not answer" };
+          for (const { row, id } of staged) {
+            const result = (answer.results || []).find((candidate) => candidate.upload === id);
+            settle(row, result || { state: "failed", reason: answer.error || "no answer for this file" });
+          }
         }
 
         $("files").addEventListener("change", (event) => { postFiles(event.target.files); event.target.value = ""; });
@@ -203,7 +257,8 @@ enum GalleryAssets {
         drop.addEventListener("dragleave", () => drop.classList.remove("over"));
         drop.addEventListener("drop", (event) => { event.preventDefault(); drop.classList.remove("over"); postFiles(event.dataTransfer.files); });
         drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("files").click(); } });
-        $("close").addEventListener("click", () => { $("viewer").hidden = true; });
+        $("close").addEventListener("click", closeViewer);
+        document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !$("viewer").hidden) closeViewer(); });
         $("seen").addEventListener("click", markSeen);
 
         const events = new EventSource("/api/events");
@@ -236,6 +291,7 @@ enum GalleryAssets {
         #uploads li { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; padding: 0.2rem 0; }
         #uploads .accepted .state { color: #106010; }
         #uploads .refused .state { color: #a00000; }
+        #uploads .sent .state { color: #7a5200; }
         #feed li { margin: 0.3rem 0; }
         #feed .item { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; width: 100%; text-align: left; }
         #feed .unseen .item { border-color: #0b57d0; border-width: 2px; }

@@ -53,6 +53,7 @@ extension Sealdrop {
             let key = try passphrase.privateKey(at: profile.keyPath)
             let logger = LineLogHandler.logger("gallery", format: .text)
             let gallery = try about(profile.home) { try SealGallery.Gallery(profile: profile, key: key, logger: logger) }
+            defer { gallery.close() }
             let open = self.open
             let application = gallery.application(host: address.host, port: address.port) { bound in
                 let url = gallery.address(host: address.host, port: bound)

@@ -79,10 +79,9 @@ extension Sealdrop {
             let secret = try passphrase.profileSecret(profile)
             let signer = try about(profile.keyPath) { try profile.signer(secret: secret) }
             let transport = try about(profile.settings.server) { try profile.transport(key: signer.key) }
-            var sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!)
+            let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: encryption.publicKey), suite: Suite(name: suite)!)
             let items = try BatchPlan.items(for: inputs, outputDirectory: profile.home, allowSharedOutput: true) { $0 }
-            if batchWrap, items.count > 1 { sealer.batchKey = try BatchKey(recipient: sealer.recipient, sender: signer.certificate) }
-            let poster = Poster(sealer: sealer, transport: transport)
+            let poster = Poster(profile: profile, sealer: sealer, transport: transport)
             try ImageNameOption.check(name, items: items, input: inputs[0])
             let fixedName = name
             let names = Dictionary(uniqueKeysWithValues: items.map {
@@ -94,103 +93,25 @@ extension Sealdrop {
             let bar = ProgressBar(verb: "posting")
             let interruption = Interruption()
             let start = Date()
-            let posted = Locked([String: PostLog.Entry]())
-            // Recorded as soon as it is sent, so a run cut short still knows it.
-            @Sendable func record(_ item: BatchItem, _ summary: SealSummary, digest: String) throws -> BatchOutcome {
-                let entry = PostLog.Entry(id: summary.envelopeID.hexString, name: names[item.input]!, file: item.input,
-                                          time: iso8601(Date()), state: "pending", sha256: digest)
-                try about(log.path) { try log.append([entry]) }
-                posted.withLock { $0[entry.id] = entry }
-                return .done(output: entry.id, bytes: summary.payloadLength)
-            }
-            /// The image's digest, and why it is not posted again if it is not.
-            @Sendable func contents(_ item: BatchItem) throws -> (digest: String, skip: BatchOutcome?) {
-                let digest = try Poster.contentDigest(of: item.input)
-                guard let earlier = standing[PostLog.Content(name: names[item.input]!, sha256: digest)] else { return (digest, nil) }
-                return (digest, .skipped(.alreadyDone("posted already on \(earlier.time) (\(earlier.state))")))
-            }
-            let results: [BatchResult]
-            if batchSign, items.count > 1 {
-                // Sealed into drops up to their trailers, each group signed once, then sent.
-                let signer = BatchSigner(sealer: sealer)
-                let digests = Locked([String: String]())
-                // Bundled envelopes wait in the spool until their group's bundle is sent, durably.
-                let bundling = bundle && transport.takesBundles
-                if bundling {
-                    try about(profile.spool) {
-                        try FileManager.default.createDirectory(atPath: profile.spool, withIntermediateDirectories: true,
-                                                                attributes: [.posixPermissions: 0o700])
-                    }
-                    profile.removeAbandonedSpoolFiles()
+            var batching = Poster.Batching()
+            batching.wrap = batchWrap
+            batching.sign = batchSign
+            batching.bundle = bundle
+            batching.jobs = batch.jobs
+            let sending = try poster.send(items, names: names, batching: batching, skip: { item, digest in
+                standing[PostLog.Content(name: names[item.input]!, sha256: digest)].map {
+                    .skipped(.alreadyDone("posted already on \($0.time) (\($0.state))"))
                 }
-                let sent = { (item: BatchItem, envelope: BatchSigner.Pending) -> BatchOutcome in
-                    do {
-                        return try record(item, envelope.summary, digest: digests.withLock { $0[item.input]! })
-                    } catch {
-                        return .failed(error)
-                    }
-                }
-                results = SignedBatchRunner.run(
-                    items, groupSize: Sealdrop.Seal.batchGroupSize, jobs: batch.jobs, signer: signer, durable: !bundling,
-                    stopped: { interruption.stopped },
-                    prepare: { item in
-                        do {
-                            let (digest, skip) = try contents(item)
-                            if let skip { return .settled(skip) }
-                            digests.withLock { $0[item.input] = digest }
-                            let path = bundling ? "\(profile.spool)/\(Inbox.uniqueName(suffix: ".seal"))" : try transport.prepareDrop()
-                            return .sealed(try signer.prepare(item.input, to: path, name: names[item.input]!))
-                        } catch {
-                            return .settled(Sealdrop.Seal.outcome(of: error, item: item))
-                        }
-                    },
-                    deliver: { group in
-                        if bundling, group.count > 1 {
-                            defer { group.forEach { unlink($0.envelope.path) } }
-                            do {
-                                try transport.sendBundle(group.map(\.envelope.path))
-                            } catch {
-                                return group.map { _ in .failed(error) }
-                            }
-                            return group.map(sent)
-                        }
-                        return group.map { item, envelope in
-                            do {
-                                if bundling {
-                                    defer { unlink(envelope.path) }
-                                    try transport.sendBundle([envelope.path])
-                                } else {
-                                    try transport.send(drop: envelope.path)
-                                }
-                            } catch {
-                                transport.discard(drop: envelope.path)
-                                return .failed(error)
-                            }
-                            return sent(item, envelope)
-                        }
-                    },
-                    progress: bar.update)
-            } else {
-                results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
-                    do {
-                        let (digest, skip) = try contents(item)
-                        return try skip ?? record(item, try poster.post(item.input, name: names[item.input]!), digest: digest)
-                    } catch {
-                        return Sealdrop.Seal.outcome(of: error, item: item)
-                    }
-                }, progress: bar.update)
-            }
+            }, stopped: { interruption.stopped }, progress: bar.update)
+            let results = sending.results
             bar.finish()
             let sent = BatchReport.print(results, verb: "posted", seconds: Date().timeIntervalSince(start), json: batch.json)
-            let waiting = posted.withLock { $0 }
+            let waiting = sending.posted
             var refused = 0
             if !noWait, !interruption.stopped, !waiting.isEmpty {
                 if !batch.json { say("waiting for the server's verdicts (up to \(Int(wait)) s)") }
                 let verdicts = try about(profile.settings.server) {
-                    try Verdicts(transport: transport, user: profile.settings.user).wait(
-                        for: Set(waiting.keys), timeout: wait, stopped: { interruption.stopped }
-                    ) { id, verdict in
-                        guard let entry = waiting[id] else { return }
+                    try poster.verdicts(for: waiting, timeout: wait, stopped: { interruption.stopped }) { entry, verdict in
                         switch verdict {
                         case .accepted: if !batch.json { say("  accepted \(LogText.escaped(entry.name))") }
                         case .refused(let reason): print("  refused  \(LogText.escaped(entry.name)): \(reason)")
@@ -198,7 +119,6 @@ extension Sealdrop {
                         fflush(nil)
                     }
                 }
-                try about(log.path) { try log.append(verdicts.compactMap { id, verdict in waiting[id]?.with(verdict) }) }
                 refused = verdicts.values.filter { $0 != Verdict.accepted }.count
                 let pending = waiting.count - verdicts.count
                 if pending > 0, !interruption.stopped {

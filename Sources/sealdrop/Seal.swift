@@ -52,8 +52,6 @@ extension Sealdrop {
         @Flag(help: ArgumentHelp("Sign each group of up to 256 envelopes once, over a Merkle root; each still verifies alone."))
         var batchSign = false
 
-        static let batchGroupSize = 256
-
         @Flag(help: ArgumentHelp("Wrap one batch key for the whole run instead of a key per file: one RSA operation here and at the recipient (FORMAT.md §5.1)."))
         var batchWrap = false
 
@@ -120,7 +118,7 @@ extension Sealdrop {
             let armor = armor
             let fixedName = name
             // Without --batch-sign each file is sealed and signed alone; with it, files are
-            // sealed up to their trailers and each group of `batchGroupSize` shares one signature.
+            // sealed up to their trailers and each group of `SignedBatchRunner.groupSize` shares one signature.
             // An existing output is kept (a resumed batch); otherwise its folder is made.
             @Sendable func skipOrPrepare(_ item: BatchItem) throws -> BatchOutcome? {
                 if !force, FileManager.default.fileExists(atPath: item.output) { return .skipped(.outputExists(item.output)) }
@@ -131,14 +129,14 @@ extension Sealdrop {
             if batchSign {
                 let signer = BatchSigner(sealer: sealer)
                 results = SignedBatchRunner.run(
-                    items, groupSize: Self.batchGroupSize, jobs: batch.jobs, signer: signer, replace: force,
+                    items, groupSize: SignedBatchRunner.groupSize, jobs: batch.jobs, signer: signer, replace: force,
                     stopped: { interruption.stopped },
                     prepare: { item in
                         do {
                             if let skipped = try skipOrPrepare(item) { return .settled(skipped) }
                             return .sealed(try signer.prepare(item.input, to: item.output, name: fixedName, armor: armor))
                         } catch {
-                            return .settled(Self.outcome(of: error, item: item))
+                            return .settled(BatchOutcome(error: error, item: item))
                         }
                     },
                     deliver: { group in group.map { .done(output: $0.item.output, bytes: $0.envelope.summary.payloadLength) } },
@@ -151,7 +149,7 @@ extension Sealdrop {
                                                              replace: force, armor: armor)
                         return .done(output: item.output, bytes: summary.payloadLength)
                     } catch {
-                        return Self.outcome(of: error, item: item)
+                        return BatchOutcome(error: error, item: item)
                     }
                 }, progress: bar.update)
             }
@@ -159,12 +157,6 @@ extension Sealdrop {
             folders.removeEmpty()
             try BatchReport.finish(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
-        }
-
-        /// A file found in a folder that is not an image is skipped; anything else failed.
-        static func outcome(of error: Error, item: BatchItem) -> BatchOutcome {
-            if case EnvelopeError.unrecognisedMedia = error, item.discovered { return .skipped(.notAnImage) }
-            return .failed(error)
         }
 
         /// One image from a stream or to one: standard output gets the envelope as it is

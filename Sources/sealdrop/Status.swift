@@ -30,7 +30,7 @@ extension Sealdrop {
             if try about(log.path, { try log.hasPending() }) {
                 let key = try passphrase.keyIfRemote(for: profile)
                 let transport = try about(profile.settings.server) { try profile.transport(key: key) }
-                try about(profile.settings.server) { try log.settle(Verdicts(transport: transport, user: profile.settings.user)) }
+                _ = try about(profile.settings.server) { try log.settle(Verdicts(transport: transport, user: profile.settings.user)) }
             }
             let entries = try about(log.path) { try log.entries() }
             let waiting = entries.filter { $0.state == "pending" }

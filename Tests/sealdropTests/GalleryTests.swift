@@ -81,12 +81,33 @@ import Testing
         #expect(image.status == 200 && image.headers.contains("Content-Type: image/png"))
         #expect(FileManager.default.contentsEqual(atPath: workspace.path("body.txt"), andPath: workspace.path("camera.png")))
 
-        // alice posts through the page: bob's tail sees it.
-        let posted = try page.curl("/api/post", ["-X", "POST", "-H", "X-CSRF-Token: \(csrf)", "-H", "X-Image-Name: from%20the%20page.png",
-                                                 "--data-binary", "@camera.png"])
-        #expect(posted.body.contains("\"state\":\"accepted\""), "\(posted.body)")
+        // alice uploads two images through the page, then posts them together: one batch
+        // (one batch key, one signature), each with the server's verdict; bob's tail sees both.
+        func upload(_ name: String) throws -> String {
+            let staged = try page.curl("/api/upload", ["-X", "POST", "-H", "X-CSRF-Token: \(csrf)", "-H", "X-Image-Name: \(name)",
+                                                       "--data-binary", "@camera.png"])
+            let object = try JSONSerialization.jsonObject(with: Data(staged.body.utf8)) as? [String: Any]
+            return try #require(object?["upload"] as? String, "\(staged.body)")
+        }
+        #expect(try page.curl("/api/upload", ["-X", "POST", "-H", "X-Image-Name: x.png", "--data-binary", "@camera.png"]).status == 403)
+        let first = try upload("from%20the%20page.png")
+        let second = try upload("second.png")
+        let clash = try upload("second.png")
+        let post = { (ids: [String]) in
+            try page.curl("/api/post", ["-X", "POST", "-H", "X-CSRF-Token: \(csrf)", "-d", "{\"uploads\":[\(ids.map { "\"\($0)\"" }.joined(separator: ","))]}"])
+        }
+        let posted = try post([first, second, clash])
+        #expect(posted.status == 200, "\(posted.body)")
+        let results = (try JSONSerialization.jsonObject(with: Data(posted.body.utf8)) as? [String: Any])?["results"] as? [[String: Any]] ?? []
+        #expect(results.map { $0["state"] as? String } == ["accepted", "accepted", "failed"], "\(posted.body)")
+        #expect((results.last?["reason"] as? String)?.contains("named second.png too") == true, "\(posted.body)")
+        // Posted uploads are gone: posting them again is refused, and nothing waits in the spool.
+        #expect(try post([first]).status == 404)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.path("alice/spool")).filter { $0.hasSuffix(".upload") }.isEmpty)
         let tail = try workspace.sealdrop(["tail"], home: "bob")
-        #expect(tail.stdout.contains("alice posted from the page.png"), "\(tail.stdout)")
+        #expect(tail.stdout.contains("alice posted from the page.png") && tail.stdout.contains("alice posted second.png"), "\(tail.stdout)")
+        let fromPage = try workspace.storedBlobs().map { try workspace.sealdrop(["inspect", $0, "--json"]).stdout }.filter { $0.contains("\"sender\":\"alice\"") }
+        #expect(fromPage.count == 2 && fromPage.allSatisfy { $0.contains("\"key_mode\":\"batch\"") && $0.contains("Merkle root") }, "\(fromPage)")
 
         // A tampered blob on the server: the failure is said, and nothing of it is served.
         for blob in try workspace.storedBlobs() {

@@ -5,6 +5,16 @@ public enum BatchOutcome: Sendable {
     case done(output: String, bytes: UInt64)
     case skipped(SkipReason)
     case failed(Error)
+
+    /// What `error` makes of `item`: a file found in a folder that is not an image is
+    /// skipped; anything else failed.
+    public init(error: Error, item: BatchItem) {
+        if case EnvelopeError.unrecognisedMedia = error, item.discovered {
+            self = .skipped(.notAnImage)
+        } else {
+            self = .failed(error)
+        }
+    }
 }
 
 /// Why an item was left alone: none is an error.

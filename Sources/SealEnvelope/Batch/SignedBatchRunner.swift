@@ -6,6 +6,10 @@ import Foundation
 /// `deliver` together, in the group's order (to be sent one by one, or as one bundle). One RSA
 /// signature then serves a whole group of small images.
 public enum SignedBatchRunner {
+    /// How many envelopes share one signature by default: one RSA signature a group, and a
+    /// proof of 8 hashes in each envelope.
+    public static let groupSize = 256
+
     /// What `prepare` made of an item: an envelope waiting for its group's signature, or an
     /// outcome already (skipped, failed).
     public enum Prepared: Sendable {
