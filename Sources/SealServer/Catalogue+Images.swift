@@ -59,8 +59,11 @@ extension Catalogue {
     /// Records a batch of accepted images in one transaction: for each, its envelope id, the
     /// image row and a notification. An image whose id was seen (even earlier in the same
     /// batch) or whose name belongs to another owner is left out and returned as refused;
-    /// the rest commit together or not at all.
-    public func record(_ images: [ImageRecord]) throws -> [Int: Refusal] {
+    /// the rest commit together or not at all. `beforeCommit` runs last inside the
+    /// transaction, told the log's position once it commits (nil when it adds no line): what
+    /// must be durable before the rows that name it (the blobs) is made so there, and whatever
+    /// it throws rolls it all back.
+    public func record(_ images: [ImageRecord], beforeCommit: (LogHead.Position?) throws -> Void = { _ in }) throws -> [Int: Refusal] {
         try writer.write { db in
             // Prepared once per connection: a batch runs these for every image.
             func execute(_ sql: String, _ arguments: StatementArguments) throws {
@@ -110,6 +113,7 @@ extension Catalogue {
                     """, [record.seq, image.ingestedAt.timeIntervalSince1970, image.name, image.owner, image.mediaType,
                           image.size, record.prev, LogHead.hash(ofLine: record.line)])
             }
+            try beforeCommit(refused.count < images.count ? try Self.position(db) : nil)
             return refused
         }
     }

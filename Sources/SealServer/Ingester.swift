@@ -250,20 +250,32 @@ public final class Ingester: @unchecked Sendable {
                 }
             }
         }
-        // The batch's blobs are durable before any row that names them commits; if they cannot
-        // be made so (a disk error), the images wait, claimed, for a later run.
-        do {
-            if !accepted.isEmpty { try blobs.sync(accepted.map(\.record.blob)) }
-        } catch {
-            postponed = error
-            unsettled.formUnion(accepted.map(\.item.id))
-            accepted = []
-        }
         var newlyAccepted: [(item: WorkQueue.Item, record: ImageRecord)] = []
+        // The log's next head is signed on another thread while the blobs, the commit and the
+        // log's line are made durable.
+        var signing: HeadSigning?
         if !accepted.isEmpty {
-            let refused = try catalogue.record(accepted.map(\.record))
+            let refused: [Int: Catalogue.Refusal]
+            do {
+                // The batch's blobs are durable before the rows that name them commit; if they
+                // cannot be made so (a disk error), nothing commits, and the images wait,
+                // claimed, for a later run.
+                refused = try catalogue.record(accepted.map(\.record)) { position in
+                    if let position { signing = HeadSigning(position, signer: delivery) }
+                    do {
+                        try blobs.sync(accepted.map(\.record.blob))
+                    } catch {
+                        throw BlobsNotDurable(underlying: error)
+                    }
+                }
+            } catch let failure as BlobsNotDurable {
+                postponed = failure.underlying
+                unsettled.formUnion(accepted.map(\.item.id))
+                accepted = []
+                refused = [:]
+            }
             // Versions these replaced: their blobs go now that the new rows are committed.
-            defer { try? catalogue.collectBlobGarbage(blobs.remove) }
+            defer { _ = try? catalogue.collectBlobGarbage(blobs.remove) }
             for (index, (item, member, record)) in accepted.enumerated() {
                 if let refusal = refused[index] {
                     let reason = switch refusal {
@@ -284,7 +296,7 @@ public final class Ingester: @unchecked Sendable {
         // The notification first, for the followers waiting for it; then the claims go (a crash
         // in between leaves them for the next run, which finds them ingested already) and each
         // sender is told.
-        try log.catchUp(from: catalogue, signer: delivery)
+        try log.catchUp(from: catalogue, signer: delivery, presigned: signing)
         try queue.release(items.filter { !unsettled.contains($0.id) })
         noteAcceptances(newlyAccepted)
         if let postponed { throw postponed }
@@ -594,4 +606,9 @@ public final class Ingester: @unchecked Sendable {
         guard try !catalogue.isBlobReferenced(hash) else { return }
         unlink(blobs.path(for: hash))
     }
+}
+
+/// The blobs of a batch could not be made durable: its commit is rolled back.
+private struct BlobsNotDurable: Error {
+    let underlying: Error
 }

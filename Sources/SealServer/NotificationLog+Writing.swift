@@ -14,7 +14,7 @@ extension NotificationLog {
     /// catalogue's, byte for byte, makes it rebuild the log instead. Returns how many lines
     /// were appended.
     @discardableResult
-    public func catchUp(from catalogue: Catalogue, signer: RSASigner?) throws -> Int {
+    public func catchUp(from catalogue: Catalogue, signer: RSASigner?, presigned: HeadSigning? = nil) throws -> Int {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
         defer { close(fd) }
@@ -35,7 +35,7 @@ extension NotificationLog {
             try AtomicFile.writeAll(missing.flatMap { $0.line + [UInt8(ascii: "\n")] }, to: fd, path: path)
             guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
         }
-        try signHead(catalogue, signer: signer)
+        try signHead(catalogue, signer: signer, presigned: presigned)
         return missing.count
     }
 
@@ -50,16 +50,43 @@ extension NotificationLog {
         return records.count
     }
 
-    /// Signs the catalogue's position into `notifications.head` unless the head says it already.
-    func signHead(_ catalogue: Catalogue, signer: RSASigner?) throws {
+    /// Signs the catalogue's position into `notifications.head` unless the head says it
+    /// already; `presigned` is used when it signed that very position.
+    func signHead(_ catalogue: Catalogue, signer: RSASigner?, presigned: HeadSigning? = nil) throws {
         guard let signer else { return }
         let position = try catalogue.notificationPosition()
         if let head = try? LogHead.read(at: headPath), head.position == position,
            head.deliveryCertificate == Data(signer.certificate.der) {
             return
         }
+        let head = if let presigned, presigned.position == position { try presigned.head() } else { try LogHead.make(position, signer: signer) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try AtomicFile.write(Array(try encoder.encode(LogHead.make(position, signer: signer))), to: headPath, mode: 0o644, replace: true)
+        try AtomicFile.write(Array(try encoder.encode(head)), to: headPath, mode: 0o644, replace: true)
+    }
+}
+
+/// A log head signed on another thread while the commit it names is made durable (the
+/// blobs, the catalogue, the log's line): the RSA signature, 13-14 ms for RSA-3072, then adds
+/// nothing to the time from a drop to its notification. The head is written only after the
+/// line it names is durable, and only if the catalogue's position is the one signed.
+public final class HeadSigning: Sendable {
+    public let position: LogHead.Position
+    private let signed = DispatchSemaphore(value: 0)
+    private let result = Locked<Result<LogHead, Error>?>(nil)
+
+    public init(_ position: LogHead.Position, signer: RSASigner) {
+        self.position = position
+        DispatchQueue.global(qos: .userInitiated).async { [signed, result] in
+            result.withLock { $0 = Result { try LogHead.make(position, signer: signer) } }
+            signed.signal()
+        }
+    }
+
+    /// The signed head, once it is (waiting for it if need be).
+    public func head() throws -> LogHead {
+        signed.wait()
+        defer { signed.signal() }
+        return try result.withLock { $0! }.get()
     }
 }

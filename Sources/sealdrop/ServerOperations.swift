@@ -301,7 +301,7 @@ extension Sealdrop.Server {
         @OptionGroup var verbosity: VerbosityOptions
 
         func perform() throws {
-            if let earlier = try about(root) { try ServerRoot(path: root).catalogue().revoke(name: name) } {
+            if let earlier = try about(root, { try ServerRoot(path: root).catalogue().revoke(name: name) }) {
                 say("\(name) was already revoked on \(iso8601(earlier)); nothing changed")
             } else {
                 say("revoked \(name)")

@@ -84,6 +84,27 @@ import Testing
         #expect(try catalogue.image(named: "d.png")?.owner == "bob")
     }
 
+    /// What `beforeCommit` throws (the blobs could not be made durable) rolls the whole batch
+    /// back; it is told the position the commit will make, or nil when nothing is added.
+    @Test(arguments: ["memory", "disk"])
+    func aFailureBeforeTheCommitRollsTheBatchBack(kind: String) throws {
+        let (catalogue, cleanup) = try Self.make(kind)
+        defer { cleanup() }
+        try catalogue.addUser(name: "alice", certificate: Self.certificate("alice", key: "alice"), fingerprint: "A")
+        struct NotDurable: Error {}
+        #expect(throws: NotDurable.self) {
+            try catalogue.record([image("a.png", owner: "alice", id: 1), image("b.png", owner: "alice", id: 2)]) { _ in throw NotDurable() }
+        }
+        #expect(try catalogue.notificationPosition() == .start)
+        #expect(try catalogue.image(named: "a.png") == nil && catalogue.seenInboxName([UInt8](repeating: 1, count: 16), senderKey: "key-alice") == nil)
+        var told: [LogHead.Position?] = []
+        #expect(try catalogue.record([image("a.png", owner: "alice", id: 1)]) { told.append($0) }.isEmpty)
+        let position = try catalogue.notificationPosition()
+        #expect(told == [position] && told[0]?.seq == 1)
+        #expect(try catalogue.record([image("a.png", owner: "alice", id: 1)]) { told.append($0) } == [0: .replay])
+        #expect(told.count == 2 && told[1] == nil)
+    }
+
     /// A catalogue made before ids were per sender key keeps every seen id, now under the
     /// sender's key, and its revocations become key revocations.
     @Test func version1CataloguesMigrate() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SealEnvelope
 @testable import DropProtocol
 @testable import SealServer
 
@@ -32,7 +33,7 @@ import Testing
         let blobs = BlobStore(directory: server.root.blobs)
         let orphan = "\(server.root.blobs)/ab/ab00.seal"
         try FileManager.default.createDirectory(atPath: "\(server.root.blobs)/ab", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: orphan, contents: Data([1]))
+        #expect(FileManager.default.createFile(atPath: orphan, contents: Data([1])))
         try "".write(toFile: server.root.notificationLogPath, atomically: false, encoding: .utf8)
         let problems = try Fsck(root: server.root).check()
         #expect(Set(problems.map(\.kind)) == [.orphanBlob, .logMismatch])
@@ -124,6 +125,29 @@ import Testing
         #expect(records.map(\.seq) == [1, 2, 3] && head.seq == 3)
         #expect(records[0].prev == LogHead.Position.start.hash)
         #expect(try Fsck(root: server.root).check().isEmpty)
+    }
+
+    /// A head signed ahead of the commit (while the commit is made durable) is written only
+    /// for the position it signed; for any other the log's head is signed anew.
+    @Test func aPresignedHeadIsUsedOnlyForItsOwnPosition() throws {
+        let server = try server(images: 2)
+        let delivery = try RSASigner(key: server.root.privateKeys([server.root.deliveryKeyPath], secret: serverPassphrase)[0],
+                                     certificate: server.root.deliveryCertificate())
+        let log = NotificationLog(path: server.root.notificationLogPath)
+        let position = try server.catalogue.notificationPosition()
+        let first = try server.catalogue.lineHash(seq: 1)
+        let stale = HeadSigning(LogHead.Position(seq: 1, hash: try #require(first)), signer: delivery)
+        try FileManager.default.removeItem(atPath: log.headPath)
+        try log.catchUp(from: server.catalogue, signer: delivery, presigned: stale)
+        let signedAnew = try LogHead.read(at: log.headPath)
+        let staleHead = try stale.head()
+        #expect(signedAnew.position == position && signedAnew != staleHead)
+        let ahead = HeadSigning(position, signer: delivery)
+        try FileManager.default.removeItem(atPath: log.headPath)
+        try log.catchUp(from: server.catalogue, signer: delivery, presigned: ahead)
+        let aheadHead = try ahead.head()
+        #expect(try LogHead.read(at: log.headPath) == aheadHead)
+        #expect(try verify(server).1 == position)
     }
 
     @Test func aForgedLineIsReported() throws {

@@ -24,7 +24,7 @@ import Testing
     @Test func perDropAndPerReadQueriesUseIndexes() throws {
         let catalogue = try Catalogue()
         let statements = StatementLog()
-        try catalogue.writer.writeWithoutTransaction { db in
+        catalogue.writer.writeWithoutTransaction { db in
             db.trace(options: .statement) { event in statements.add("\(event.expandedDescription)") }
         }
         // The paths ingestion, registration, fetch answers and log readers take.
