@@ -1,19 +1,36 @@
 import Foundation
 import GcryptKit
 import SealPKI
+import SealEnvelope
 import GRDB
 import Testing
 @testable import DropProtocol
 @testable import SealServer
 
-/// Every storage behaviour on an in-memory and an on-disk database.
+/// Every storage behaviour on every store: SQLite in memory and on disk, and a real
+/// PostgreSQL (a throwaway cluster of Debian's postgresql, started by scripts/postgres for
+/// the test and removed after it).
 @Suite struct CatalogueTests {
+    static let stores = ["memory", "disk", "postgres"]
+
     static func make(_ kind: String) throws -> (Catalogue, () -> Void) {
-        if kind == "memory" { return (try Catalogue(), {}) }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("catalogue-\(UUID().uuidString).sqlite").path
-        return (try Catalogue(path: path), {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        })
+        switch kind {
+        case "memory":
+            return (try Catalogue(), {})
+        case "postgres":
+            let cluster = try PostgresCluster()
+            do {
+                return (Catalogue(store: try PostgresStore(url: cluster.url)), cluster.stop)
+            } catch {
+                cluster.stop()
+                throw error
+            }
+        default:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("catalogue-\(UUID().uuidString).sqlite").path
+            return (try Catalogue(path: path), {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            })
+        }
     }
 
     static let authority = try! CertificateAuthority.create(key: TestServer.keys["alice"]!)
@@ -37,7 +54,7 @@ import Testing
         #expect(try catalogue.writer.writeWithoutTransaction { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
     }
 
-    @Test(arguments: ["memory", "disk"])
+    @Test(arguments: Self.stores)
     func users(kind: String) throws {
         let (catalogue, cleanup) = try Self.make(kind)
         defer { cleanup() }
@@ -57,7 +74,7 @@ import Testing
         #expect(try catalogue.users().map(\.name) == ["alice", "bob"])
     }
 
-    @Test(arguments: ["memory", "disk"])
+    @Test(arguments: Self.stores)
     func batchesRefuseReplaysAndForeignNamesAndNumberWithoutGaps(kind: String) throws {
         let (catalogue, cleanup) = try Self.make(kind)
         defer { cleanup() }
@@ -86,7 +103,7 @@ import Testing
 
     /// What `beforeCommit` throws (the blobs could not be made durable) rolls the whole batch
     /// back; it is told the position the commit will make, or nil when nothing is added.
-    @Test(arguments: ["memory", "disk"])
+    @Test(arguments: Self.stores)
     func aFailureBeforeTheCommitRollsTheBatchBack(kind: String) throws {
         let (catalogue, cleanup) = try Self.make(kind)
         defer { cleanup() }
@@ -105,6 +122,52 @@ import Testing
         #expect(told.count == 2 && told[1] == nil)
     }
 
+    /// Two stores on one PostgreSQL database, as two server nodes, recording at once: every
+    /// `seq` is used once with no gap, a name contested by two owners goes to one of them, and
+    /// an envelope id recorded by both is recorded once.
+    @Test func twoNodesOnOneDatabaseDecideEachThingOnce() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let nodes = [Catalogue(store: try PostgresStore(url: cluster.url)), Catalogue(store: try PostgresStore(url: cluster.url))]
+        try nodes[0].addUser(name: "alice", certificate: Self.certificate("alice", key: "alice"), fingerprint: "A")
+        try nodes[1].addUser(name: "bob", certificate: Self.certificate("bob", key: "bob"), fingerprint: "B")
+        #expect(throws: Catalogue.Failure.nameTaken("bob")) {
+            try nodes[0].addUser(name: "bob", certificate: Self.certificate("bob", key: "alice"), fingerprint: "C")
+        }
+        let rounds = 40
+        let refusals = Locked([[Int: Catalogue.Refusal]]())
+        DispatchQueue.concurrentPerform(iterations: 2) { node in
+            let owner = node == 0 ? "alice" : "bob"
+            for round in 0..<rounds {
+                // Each node's own image, the name both want, and (the same id from the same key) a replay.
+                let batch = [
+                    image("\(owner)-\(round).png", owner: owner, id: UInt8(node * 100 + round + 1)),
+                    image("contested-\(round).png", owner: owner, id: UInt8(node * 100 + round + 51)),
+                    ImageRecord(name: "copy-\(round)-\(node).png", owner: "alice", mediaType: "image/png", width: 1, height: 1, size: 10,
+                                blob: "x\(round)", envelopeID: [UInt8](repeating: 200, count: 15) + [UInt8(round)], createdAt: Date(),
+                                ingestedAt: Date(), inboxName: "n\(node)", senderKey: "key-alice"),
+                ]
+                let refused = (try? nodes[node].record(batch)) ?? [-1: .replay]
+                refusals.withLock { $0.append(refused) }
+            }
+        }
+        let all = refusals.withLock { $0 }
+        #expect(all.count == 2 * rounds && !all.contains { $0[-1] != nil }, "a record failed")
+        let notifications = try nodes[1].notifications(after: 0)
+        #expect(notifications.map(\.seq) == Array(1...notifications.count))
+        // 2 own images a round, 1 contested name, 1 copy: 4 lines a round.
+        #expect(notifications.count == 4 * rounds)
+        for round in 0..<rounds {
+            #expect(notifications.filter { $0.name == "contested-\(round).png" }.count == 1)
+            #expect(notifications.filter { $0.name.hasPrefix("copy-\(round)-") }.count == 1)
+        }
+        #expect(all.flatMap(\.values).filter { $0 == .replay }.count == rounds)
+        #expect(all.flatMap(\.values).filter { if case .nameOwnedBy = $0 { true } else { false } }.count == rounds)
+        // What one node wrote, the other reads; the chain is one chain.
+        #expect(try nodes[0].notificationPosition() == nodes[1].notificationPosition())
+        #expect(zip(notifications.dropFirst(), notifications).allSatisfy { $0.prev == LogHead.hash(ofLine: $1.line) })
+    }
+
     /// A catalogue made before ids were per sender key keeps every seen id, now under the
     /// sender's key, and its revocations become key revocations.
     @Test func version1CataloguesMigrate() throws {
@@ -112,7 +175,7 @@ import Testing
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         do {
             let queue = try DatabaseQueue(path: path)
-            try Catalogue.migrator.migrate(queue, upTo: "v1-notifications")
+            try SQLiteStore.migrator.migrate(queue, upTo: "v1-notifications")
             try queue.write { db in
                 try db.execute(sql: "INSERT INTO users (name, certificate, certificate_fingerprint, registered_at, revoked_at) VALUES (?, ?, ?, 0, 5)",
                                arguments: ["alice", Data(try Self.certificate("alice", key: "alice")), "A"])

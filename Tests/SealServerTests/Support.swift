@@ -1,5 +1,6 @@
 import Foundation
 import GcryptKit
+import GRDB
 import Logging
 import SealEnvelope
 import SealPKI
@@ -78,4 +79,49 @@ final class TestServer: @unchecked Sendable {
     }
 
     func inbox() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: root.inboxNew) }
+}
+
+extension Catalogue {
+    /// The database of a SQLite catalogue (`Catalogue(path:)`, `Catalogue()`): what a test
+    /// reads or damages behind the catalogue's back.
+    var writer: any DatabaseWriter { (store as! SQLiteStore).writer }
+}
+
+/// A throwaway PostgreSQL cluster (scripts/postgres) in a temporary directory: started by
+/// `init`, its processes stopped and its files removed by `stop`.
+struct PostgresCluster {
+    let directory: String
+    let url: String
+
+    static let script = fixturesDirectory.deletingLastPathComponent().appendingPathComponent("scripts/postgres").path
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-pg-\(UUID().uuidString)").path
+        let (status, output) = try Self.run(["start", directory])
+        guard status == 0, let url = output.split(separator: "\n").last.map(String.init), url.hasPrefix("postgres://") else {
+            _ = try? Self.run(["stop", directory])
+            throw ClusterFailure(message: "scripts/postgres start failed (\(status)): \(output)")
+        }
+        self.url = url
+    }
+
+    func stop() { _ = try? Self.run(["stop", directory]) }
+
+    struct ClusterFailure: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    private static func run(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
 }

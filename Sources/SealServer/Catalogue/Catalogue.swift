@@ -1,0 +1,218 @@
+import DropProtocol
+import Foundation
+import SealEnvelope
+import SealPKI
+
+/// The server's catalogue: users and certificates, images, the envelope ids it has seen, and
+/// the notifications. The database is the truth; the notification log and the blob
+/// directory follow it. What it stores in is a `CatalogueStore`: SQLite (`SQLiteStore`, the
+/// default, needing nothing) or, for several server nodes sharing one state, PostgreSQL.
+/// Every decision that must hold across writers (a name's owner, an envelope id seen once,
+/// the next `seq`) is made inside the store's transaction.
+public final class Catalogue: Sendable {
+    let store: any CatalogueStore
+
+    public init(store: any CatalogueStore) {
+        self.store = store
+    }
+
+    /// The on-disk SQLite catalogue at `path`, created and migrated as needed.
+    public convenience init(path: String) throws {
+        self.init(store: try SQLiteStore(path: path))
+    }
+
+    /// An in-memory SQLite catalogue (tests).
+    public convenience init() throws {
+        self.init(store: try SQLiteStore())
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case nameTaken(String)
+        case noSuchUser(String)
+        case keyRevoked(String)
+
+        public var description: String {
+            switch self {
+            case .nameTaken(let name): "the name \"\(name)\" is already registered"
+            case .noSuchUser(let name): "no user named \"\(name)\""
+            case .keyRevoked(let user): "this key was revoked (as \(user)'s); it cannot be registered again"
+            }
+        }
+    }
+
+    /// Why an image in a batch was not recorded.
+    public enum Refusal: Error, Equatable, Sendable {
+        /// Its envelope id was seen before.
+        case replay
+        /// Another owner already has an image by that name.
+        case nameOwnedBy(String)
+    }
+
+    /// Counts for `server status`.
+    public struct Counts: Sendable {
+        public let users: Int
+        public let revoked: Int
+        public let images: Int
+        public let notifications: Int
+        public let lastIngest: Date?
+    }
+
+    // MARK: Users
+
+    /// Records a new user; throws `nameTaken` when the name exists (revoked or not), and
+    /// `keyRevoked` when the certificate's key was revoked under any name.
+    public func addUser(name: String, certificate: [UInt8], fingerprint: String, at time: Date = Date()) throws {
+        try store.addUser(name: name, certificate: certificate, fingerprint: fingerprint,
+                          keyFingerprint: try Self.keyFingerprint(ofCertificate: certificate), at: time)
+    }
+
+    public func user(named name: String) throws -> UserRecord? { try store.user(named: name) }
+
+    /// Every user, by name.
+    public func users() throws -> [UserRecord] { try store.users() }
+
+    /// Marks a user revoked, and their key with them: their later drops are refused, the key
+    /// can never be registered again under any name; their images stay listed. Returns when
+    /// the user was revoked already, nil when it happens now.
+    @discardableResult
+    public func revoke(name: String, at time: Date = Date()) throws -> Date? { try store.revoke(name: name, at: time) }
+
+    /// Replaces an unrevoked user's certificate (a renewal for the same key).
+    public func replaceCertificate(name: String, certificate: [UInt8], fingerprint: String) throws {
+        try store.replaceCertificate(name: name, certificate: certificate, fingerprint: fingerprint)
+    }
+
+    /// The fingerprint of a stored certificate's public key: what seen ids and revocations are kept under.
+    static func keyFingerprint(ofCertificate der: [UInt8]) throws -> String {
+        try Certificate(der: der).publicKey.fingerprint.description
+    }
+
+    /// The user a certificate presented by a sender stands for: the registered certificate
+    /// itself, or (sealed before a renewal) one of our CA's for the registered user's key.
+    /// Revoked users are returned too, for the caller to refuse in words.
+    public func registeredUser(presenting certificate: Certificate, authority: Certificate) throws -> UserRecord? {
+        guard let user = try user(named: certificate.subject.commonName ?? "") else { return nil }
+        if user.certificate == certificate.der { return user }
+        guard (try? Certificate(der: user.certificate))?.publicKey == certificate.publicKey,
+              (try? certificate.verify(issuedBy: authority, role: .user)) != nil
+        else { return nil }
+        return user
+    }
+
+    /// The user whose revocation revoked `key` (a public key fingerprint), or nil.
+    public func revokedKeyOwner(_ key: String) throws -> String? { try store.revokedKeyOwner(key) }
+
+    // MARK: Images and envelope ids
+
+    /// Records a batch of accepted images in one transaction: for each, its envelope id, the
+    /// image row and a notification. An image whose id was seen (even earlier in the same
+    /// batch) or whose name belongs to another owner is left out and returned as refused;
+    /// the rest commit together or not at all. `beforeCommit` runs last inside the
+    /// transaction, told the log's position once it commits (nil when it adds no line): what
+    /// must be durable before the rows that name it (the blobs) is made so there, and whatever
+    /// it throws rolls it all back.
+    public func record(_ images: [ImageRecord], beforeCommit: (LogHead.Position?) throws -> Void = { _ in }) throws -> [Int: Refusal] {
+        try store.record(images, beforeCommit: beforeCommit)
+    }
+
+    /// Records an envelope id that is not an image (a fetch request) with its claim; false
+    /// when the sender key used the id before.
+    public func markSeen(_ id: [UInt8], senderKey: String, sender: String, inboxName: String, at time: Date = Date()) throws -> Bool {
+        try store.markSeen(id, senderKey: senderKey, sender: sender, inboxName: inboxName, at: time)
+    }
+
+    /// Whether any envelope was committed from the claim `id` (a work/ ID).
+    public func hasEnvelopes(fromClaim id: String) throws -> Bool { try store.hasEnvelopes(fromClaim: id) }
+
+    /// The claim an envelope id of `senderKey` was first seen in, or nil when it is new.
+    public func seenInboxName(_ id: [UInt8], senderKey: String) throws -> String? { try store.seenInboxName(id, senderKey: senderKey) }
+
+    public func image(named name: String) throws -> ImageRecord? { try store.image(named: name) }
+
+    /// Every image, by name.
+    public func images() throws -> [ImageRecord] { try store.images() }
+
+    /// Blobs of superseded versions still to be removed from disk.
+    public func blobGarbage() throws -> [String] { try store.blobGarbage() }
+
+    /// Removes each superseded blob that no row holds through `remove` (which must accept
+    /// one already gone), then forgets it: a crash between the two repeats the removal.
+    /// Returns the blobs removed.
+    @discardableResult
+    public func collectBlobGarbage(_ remove: (String) throws -> Void) throws -> [String] {
+        var removed: [String] = []
+        for blob in try blobGarbage() {
+            if try !isBlobReferenced(blob) {
+                try remove(blob)
+                removed.append(blob)
+            }
+            try store.forgetBlobGarbage(blob)
+        }
+        return removed
+    }
+
+    public func isBlobReferenced(_ hash: String) throws -> Bool { try store.isBlobReferenced(hash) }
+
+    // MARK: Notifications
+
+    /// The last notification's seq and line hash (`LogHead.Position.start` when none).
+    public func notificationPosition() throws -> LogHead.Position { try store.notificationPosition() }
+
+    /// The line hash of notification `seq`, if there is one.
+    func lineHash(seq: Int) throws -> String? { try store.lineHash(seq: seq) }
+
+    public func notifications(after seq: Int) throws -> [NotificationRecord] { try store.notifications(after: seq) }
+
+    public func counts() throws -> Counts { try store.counts() }
+}
+
+/// An accepted image, ready to be recorded.
+public struct ImageRecord: Sendable, Equatable {
+    public let name: String
+    public let owner: String
+    public let mediaType: String
+    public let width: Int
+    public let height: Int
+    public let size: Int
+    /// SHA-256 (hex) of the stored envelope: its blob name.
+    public let blob: String
+    public let envelopeID: [UInt8]
+    public let createdAt: Date
+    public let ingestedAt: Date
+    /// The claim it came from: a leftover of a crash is recognised by it.
+    public let inboxName: String
+    /// The fingerprint of the key that signed it: envelope ids are unique per sender key.
+    public let senderKey: String
+
+    public init(name: String, owner: String, mediaType: String, width: Int, height: Int, size: Int, blob: String,
+                envelopeID: [UInt8], createdAt: Date, ingestedAt: Date, inboxName: String, senderKey: String) {
+        self.name = name
+        self.owner = owner
+        self.mediaType = mediaType
+        self.width = width
+        self.height = height
+        self.size = size
+        self.blob = blob
+        self.envelopeID = envelopeID
+        self.createdAt = createdAt
+        self.ingestedAt = ingestedAt
+        self.inboxName = inboxName
+        self.senderKey = senderKey
+    }
+}
+
+public struct UserRecord: Sendable, Equatable {
+    public let name: String
+    public let certificate: [UInt8]
+    public let certificateFingerprint: String
+    public let registeredAt: Date
+    public let revokedAt: Date?
+
+    public init(name: String, certificate: [UInt8], certificateFingerprint: String, registeredAt: Date, revokedAt: Date?) {
+        self.name = name
+        self.certificate = certificate
+        self.certificateFingerprint = certificateFingerprint
+        self.registeredAt = registeredAt
+        self.revokedAt = revokedAt
+    }
+}
