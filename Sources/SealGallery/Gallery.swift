@@ -201,6 +201,13 @@ public struct Gallery: Sendable {
         /// accepted, refused (by the server), failed (not sent) or sent (no verdict yet).
         let state: String
         let reason: String?
+
+        init(_ upload: GalleryUploads.Upload, _ state: String, _ reason: String? = nil) {
+            self.upload = upload.id
+            name = upload.name
+            self.state = state
+            self.reason = reason
+        }
     }
 
     /// Seals and posts uploaded images as one batch, as `sealdrop post` does a folder (one
@@ -216,8 +223,7 @@ public struct Gallery: Sendable {
         for upload in taken {
             let name = EnvelopeHeader.normalizedName(upload.name)
             guard claimed.insert(name).inserted else {
-                results[upload.id] = PostResult(upload: upload.id, name: upload.name, state: "failed",
-                                                reason: "another image of this post is named \(name) too: rename one")
+                results[upload.id] = PostResult(upload, "failed", "another image of this post is named \(name) too: rename one")
                 continue
             }
             items.append(BatchItem(input: upload.path, output: upload.path, discovered: false))
@@ -230,17 +236,16 @@ public struct Gallery: Sendable {
             let upload = byPath[result.item.input]!
             switch result.outcome {
             case .done(let id, _): envelopes[id] = upload
-            case .failed(let error): results[upload.id] = PostResult(upload: upload.id, name: upload.name, state: "failed", reason: "\(error)")
-            case .skipped(let reason): results[upload.id] = PostResult(upload: upload.id, name: upload.name, state: "failed", reason: "\(reason)")
+            case .failed(let error): results[upload.id] = PostResult(upload, "failed", "\(error)")
+            case .skipped(let reason): results[upload.id] = PostResult(upload, "failed", "\(reason)")
             }
         }
         let verdicts = try poster.verdicts(for: sent.posted, timeout: 60)
         for (id, upload) in envelopes {
             results[upload.id] = switch verdicts[id] {
-            case .accepted: PostResult(upload: upload.id, name: upload.name, state: "accepted", reason: nil)
-            case .refused(let reason): PostResult(upload: upload.id, name: upload.name, state: "refused", reason: reason)
-            case nil: PostResult(upload: upload.id, name: upload.name, state: "sent",
-                                 reason: "no verdict within 60 s: is the server ingesting? sealdrop status shows it when it comes")
+            case .accepted: PostResult(upload, "accepted")
+            case .refused(let reason): PostResult(upload, "refused", reason)
+            case nil: PostResult(upload, "sent", "no verdict within 60 s: is the server ingesting? sealdrop status shows it when it comes")
             }
         }
         return JSON.response(.ok, ["results": taken.map { results[$0.id]! }])

@@ -31,12 +31,15 @@ final class GalleryUploads: Sendable {
         profile.removeAbandonedSpoolFiles()
     }
 
-    /// Keeps `bytes` under `name` until `take`; the id to post it by.
+    static var full: GalleryError {
+        GalleryError(.tooManyRequests, "\(maximumWaiting) uploads already wait to be posted: post them first")
+    }
+
+    /// Keeps `bytes` under `name` until `take`; the id to post it by. A full spool is refused
+    /// before the file is written, and again when it is kept (another upload may have come).
     func stage(_ bytes: [UInt8], name: String) throws -> Upload {
         expire()
-        guard waiting.withLock({ $0.count }) < Self.maximumWaiting else {
-            throw GalleryError(.tooManyRequests, "\(Self.maximumWaiting) uploads already wait to be posted: post them first")
-        }
+        guard waiting.withLock({ $0.count }) < Self.maximumWaiting else { throw Self.full }
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let upload = Upload(id: Random.bytes(count: 16).hexString, name: name, path: "\(spool)/\(Inbox.uniqueName(suffix: ".upload"))",
                             staged: Date())
@@ -48,7 +51,7 @@ final class GalleryUploads: Sendable {
         }
         guard kept else {
             unlink(upload.path)
-            throw GalleryError(.tooManyRequests, "\(Self.maximumWaiting) uploads already wait to be posted: post them first")
+            throw Self.full
         }
         return upload
     }

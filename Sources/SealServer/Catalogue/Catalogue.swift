@@ -115,6 +115,15 @@ public final class Catalogue: Sendable {
         try store.record(images, beforeCommit: beforeCommit)
     }
 
+    /// The notification an accepted image adds after `last`, its line encoded exactly as the
+    /// log will hold it, and the log's position after it: every store chains lines this way.
+    static func notification(for image: ImageRecord, after last: LogHead.Position) -> (record: NotificationRecord, position: LogHead.Position) {
+        let record = NotificationRecord(
+            seq: last.seq + 1, time: Date(timeIntervalSince1970: image.ingestedAt.timeIntervalSince1970), type: "image",
+            name: image.name, owner: image.owner, mediaType: image.mediaType, size: image.size, prev: last.hash)
+        return (record, LogHead.Position(seq: record.seq, hash: LogHead.hash(ofLine: record.line)))
+    }
+
     /// Records an envelope id that is not an image (a fetch request) with its claim; false
     /// when the sender key used the id before.
     public func markSeen(_ id: [UInt8], senderKey: String, sender: String, inboxName: String, at time: Date = Date()) throws -> Bool {

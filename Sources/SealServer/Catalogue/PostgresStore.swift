@@ -325,17 +325,13 @@ public final class PostgresStore: CatalogueStore {
                 if let old = replaced?.1, old != image.blob, try run("SELECT 1 FROM images WHERE blob = \(old)").isEmpty {
                     try run("INSERT INTO blob_garbage (blob, since) VALUES (\(old), \(ingested)) ON CONFLICT DO NOTHING")
                 }
-                // The next line of the chain, encoded exactly as the log will hold it.
-                let record = NotificationRecord(
-                    seq: last.seq + 1, time: Date(timeIntervalSince1970: ingested), type: "image", name: image.name, owner: image.owner,
-                    mediaType: image.mediaType, size: image.size, prev: last.hash)
-                let hash = LogHead.hash(ofLine: record.line)
+                let (record, position) = Catalogue.notification(for: image, after: last)
                 try run("""
                     INSERT INTO notifications (seq, time, type, name, owner, media_type, size, prev, line_hash)
                     VALUES (\(record.seq), \(ingested), 'image', \(image.name), \(image.owner), \(image.mediaType), \(image.size),
-                            \(record.prev), \(hash))
+                            \(record.prev), \(position.hash))
                     """)
-                last = LogHead.Position(seq: record.seq, hash: hash)
+                last = position
             }
             try beforeCommit(refused.count < images.count ? last : nil)
             return refused
@@ -389,7 +385,7 @@ public final class PostgresStore: CatalogueStore {
     }
 
     public func forgetBlobGarbage(_ blob: String) throws {
-        try read { run in try run("DELETE FROM blob_garbage WHERE blob = \(blob)") }
+        try read { run in _ = try run("DELETE FROM blob_garbage WHERE blob = \(blob)") }
     }
 
     public func isBlobReferenced(_ hash: String) throws -> Bool {

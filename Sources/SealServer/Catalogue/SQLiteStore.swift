@@ -220,6 +220,7 @@ public final class SQLiteStore: CatalogueStore {
                 try String.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
             }
             var refused: [Int: Catalogue.Refusal] = [:]
+            var last = try Self.position(db)
             for (index, image) in images.enumerated() {
                 if try text("SELECT sender FROM seen_envelopes WHERE sender_key = ? AND id = ?",
                             [image.senderKey, Data(image.envelopeID)]) != nil {
@@ -249,18 +250,15 @@ public final class SQLiteStore: CatalogueStore {
                     try execute("INSERT OR IGNORE INTO blob_garbage (blob, since) VALUES (?, ?)",
                                 [old, image.ingestedAt.timeIntervalSince1970])
                 }
-                // The next line of the chain, encoded exactly as the log will hold it.
-                let last = try Self.position(db)
-                let record = NotificationRecord(
-                    seq: last.seq + 1, time: Date(timeIntervalSince1970: image.ingestedAt.timeIntervalSince1970), type: "image",
-                    name: image.name, owner: image.owner, mediaType: image.mediaType, size: image.size, prev: last.hash)
+                let (record, position) = Catalogue.notification(for: image, after: last)
                 try execute("""
                     INSERT INTO notifications (seq, time, type, name, owner, media_type, size, prev, line_hash)
                     VALUES (?, ?, 'image', ?, ?, ?, ?, ?, ?)
                     """, [record.seq, image.ingestedAt.timeIntervalSince1970, image.name, image.owner, image.mediaType,
-                          image.size, record.prev, LogHead.hash(ofLine: record.line)])
+                          image.size, record.prev, position.hash])
+                last = position
             }
-            try beforeCommit(refused.count < images.count ? try Self.position(db) : nil)
+            try beforeCommit(refused.count < images.count ? last : nil)
             return refused
         }
     }
