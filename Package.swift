@@ -134,10 +134,12 @@ let package = Package(
             dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]
         ),
         .testTarget(name: "SealEnvelopeTests", dependencies: ["SealEnvelope", "SealPKI", "GcryptKit"]),
+        // A throwaway PostgreSQL cluster for the tests of both stores (scripts/postgres).
+        .target(name: "ClusterSupport", path: "Tests/ClusterSupport"),
         .testTarget(
             name: "SealServerTests",
-            dependencies: ["SealServer", "SealClient", "DropProtocol", "SealEnvelope", "SealPKI", "GcryptKit", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "sealdropTests", dependencies: ["sealdrop"]),
+            dependencies: ["ClusterSupport", "SealServer", "SealClient", "DropProtocol", "SealEnvelope", "SealPKI", "GcryptKit", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "sealdropTests", dependencies: ["sealdrop", "ClusterSupport"]),
         .testTarget(name: "SealFuzzTests", dependencies: ["SealFuzz"]),
         .testTarget(name: "SealTokenTests", dependencies: ["SealToken", "SealEnvelope", "SealPKI", "GcryptKit"]),
     ]

@@ -96,7 +96,7 @@ public struct Fsck: Sendable {
     /// Every path whose mode docs/SERVER.md fixes, with that mode.
     var expectedModes: [(path: String, mode: mode_t)] {
         ServerRoot.layout.map { ($0.directory.isEmpty ? root.path : "\(root.path)/\($0.directory)", $0.mode) }
-            + [root.caKeyPath, root.encryptionKeyPath, root.deliveryKeyPath, root.databasePath].map { ($0, 0o600) }
+            + [root.caKeyPath, root.encryptionKeyPath, root.deliveryKeyPath, root.databasePath, root.catalogueURLPath].map { ($0, 0o600) }
             + [root.notificationLogPath].map { ($0, 0o644) }
     }
 

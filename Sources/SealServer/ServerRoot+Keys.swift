@@ -82,11 +82,15 @@ extension ServerRoot {
     /// a TLS key with a certificate for `hostnames`, and the directories. Every private key
     /// is encrypted under the passphrase, or made on the token, where only the encryption
     /// key may decrypt and only the others sign. A failure leaves no key on the token.
-    public func initialize(keys home: KeyHome, keySize: RSA.KeySize = .default, hostnames: [AltName] = loopbackNames) throws -> Created {
-        guard !FileManager.default.fileExists(atPath: caCertificatePath),
-              !FileManager.default.fileExists(atPath: caKeyPath),
-              !FileManager.default.fileExists(atPath: StoredKey.referencePath(forKeyAt: caKeyPath)) else {
-            throw Failure.alreadyInitialized(path)
+    ///
+    /// With `databaseURL` the catalogue is that PostgreSQL database, which must belong to no
+    /// server yet (checked before any key is made); further nodes then `join` this root.
+    public func initialize(keys home: KeyHome, keySize: RSA.KeySize = .default, hostnames: [AltName] = loopbackNames,
+                           databaseURL: String? = nil) throws -> Created {
+        try checkUninitialized()
+        let shared = try databaseURL.map { Catalogue(store: try PostgresStore(url: $0)) }
+        if let shared, let bound = try shared.store.authority() {
+            throw Catalogue.Failure.belongsToAnotherServer(location: shared.location, authority: bound)
         }
         var made: [any RSA.PrivateOperations] = []
         do {
@@ -107,17 +111,78 @@ extension ServerRoot {
             try issueTLSCertificate(by: authority, hostnames: hostnames, keys: home, keySize: keySize) { made.append($0) }
             // Certificates last: ca.crt marks a complete root.
             try AtomicFile.write([ca.file, encryptionKey.file, deliveryKey.file])
-            _ = try Catalogue(path: databasePath)
+            if let databaseURL { try AtomicFile.write(databaseURL + "\n", to: catalogueURLPath, mode: 0o600) }
+            let catalogue = try shared ?? Catalogue(path: databasePath)
             try AtomicFile.write("", to: notificationLogPath)
             try AtomicFile.write([
                 (encryptionCertificatePath, Array(encryption.pem.utf8), 0o644),
                 (deliveryCertificatePath, Array(delivery.pem.utf8), 0o644),
                 (caCertificatePath, Array(authority.certificate.pem.utf8), 0o644),
             ])
+            // Bound once the root is complete; killed before, the first open binds it.
+            try catalogue.bind(authority: authority.certificate.fingerprint.description)
             return Created(authority: authority.certificate, encryption: encryption)
         } catch {
             made.forEach(KeyHome.discard)
             throw error
+        }
+    }
+
+    /// Makes this root a further node of the server at `existing`, whose catalogue is on
+    /// PostgreSQL: the same CA, encryption and delivery keys (the files, still encrypted under
+    /// their passphrase, or the references to the token that holds them) and certificates,
+    /// the same database (`databaseURL`, or the one `existing` names), its own inbox, blobs and
+    /// log, and a TLS key of its own for `hostnames`, certified by the CA, which `secret`
+    /// unlocks. `existing` may be a copy of that root's key files, certificates and
+    /// catalogue.url brought from another machine. Returns the node's TLS certificate.
+    @discardableResult
+    public func join(_ existing: ServerRoot, secret: SecretBytes, databaseURL: String? = nil, keySize: RSA.KeySize = .default,
+                     hostnames: [AltName] = loopbackNames) throws -> Certificate {
+        try checkUninitialized()
+        guard let existingURL = try existing.catalogueURL() else { throw CatalogueFailure.notShared(existing.path) }
+        let url = databaseURL ?? existingURL
+        let authority = try existing.authority(secret: secret)
+        let catalogue = Catalogue(store: try PostgresStore(url: url))
+        let bound = try catalogue.store.authority()
+        guard bound == authority.certificate.fingerprint.description else {
+            throw bound.map { Catalogue.Failure.belongsToAnotherServer(location: catalogue.location, authority: $0) }
+                ?? CatalogueFailure.noServer(catalogue.location)
+        }
+        let home = try existing.keyHome(secret: secret)
+        var made: (any RSA.PrivateOperations)?
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try makeLayout()
+            var copies: [(path: String, bytes: [UInt8], mode: mode_t)] = []
+            for role in [Role.ca, .encryption, .delivery] {
+                for (from, to, mode) in [(existing.keyPath(role), keyPath(role), mode_t(0o600)),
+                                         (StoredKey.referencePath(forKeyAt: existing.keyPath(role)), StoredKey.referencePath(forKeyAt: keyPath(role)), 0o644)] {
+                    if let bytes = try KeyFile.readBytesIfPresent(from, limit: 1 << 20, followSymlinks: true) { copies.append((to, bytes, mode)) }
+                }
+            }
+            try AtomicFile.write(copies)
+            try AtomicFile.write(url + "\n", to: catalogueURLPath, mode: 0o600)
+            let certificate = try issueTLSCertificate(by: authority, hostnames: hostnames, keys: home, keySize: keySize) { made = $0 }
+            try AtomicFile.write("", to: notificationLogPath)
+            // Certificates last: ca.crt marks a complete root.
+            try AtomicFile.write([
+                (encryptionCertificatePath, Array(try existing.encryptionCertificate().pem.utf8), 0o644),
+                (deliveryCertificatePath, Array(try existing.deliveryCertificate().pem.utf8), 0o644),
+                (caCertificatePath, Array(authority.certificate.pem.utf8), 0o644),
+            ])
+            return certificate
+        } catch {
+            made.map(KeyHome.discard)
+            throw error
+        }
+    }
+
+    /// Throws `alreadyInitialized` when the root has a CA certificate or key.
+    func checkUninitialized() throws {
+        guard !FileManager.default.fileExists(atPath: caCertificatePath),
+              !FileManager.default.fileExists(atPath: caKeyPath),
+              !FileManager.default.fileExists(atPath: StoredKey.referencePath(forKeyAt: caKeyPath)) else {
+            throw Failure.alreadyInitialized(path)
         }
     }
 
@@ -207,12 +272,6 @@ extension ServerRoot {
         let certificate = try authorityCertificate()
         let key = try privateKeys([caKeyPath], secret: secret)[0]
         return try CertificateAuthority(certificate: certificate, key: key)
-    }
-
-    /// The catalogue, opened (and migrated) on demand.
-    public func catalogue() throws -> Catalogue {
-        _ = try authorityCertificate()
-        return try Catalogue(path: databasePath)
     }
 
     /// The server's encryption certificate, checked against the CA.

@@ -6,6 +6,8 @@ import GcryptKit
 
 /// What `server status` reports.
 public struct ServerStatus: Sendable, Codable {
+    /// Where the catalogue is: the SQLite file, or the PostgreSQL database (no password).
+    public let catalogue: String
     public let users: Int
     public let revokedUsers: Int
     public let images: Int
@@ -33,7 +35,7 @@ public struct ServerStatus: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case users, images, notifications, quarantined, keys
+        case catalogue, users, images, notifications, quarantined, keys
         case revokedUsers = "revoked_users"
         case inboxBacklog = "inbox_backlog"
         case lastIngest = "last_ingest"
@@ -41,7 +43,9 @@ public struct ServerStatus: Sendable, Codable {
 
     /// `pin`, when given, lets the token be asked how it holds the keys.
     public init(root: ServerRoot, pin: SecretBytes? = nil) throws {
-        let counts = try root.catalogue().counts()
+        let opened = try root.catalogue()
+        catalogue = opened.location
+        let counts = try opened.counts()
         users = counts.users
         revokedUsers = counts.revoked
         images = counts.images

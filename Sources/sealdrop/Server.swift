@@ -23,14 +23,31 @@ extension Sealdrop.Server {
                 never extractable) and the root holds only their certificates and PKCS#11 URIs; every \
                 server command then asks for the token's PIN (--pin-file, SEALDROP_PIN) instead of a passphrase.
 
+                With --database the catalogue is that PostgreSQL database instead of SQLite in the root \
+                (its URL, password included, goes to ROOT/catalogue.url, mode 0600). Further nodes of the \
+                same server, each with its own root and inbox, share it: make each with --join, naming the \
+                first root (or a copy of its key files, certificates and catalogue.url) and giving its \
+                passphrase or PIN. A node gets the server's CA, encryption and delivery keys as they are \
+                (still encrypted, or on the same token) and a TLS key of its own.
+
                 Examples:
                   sealdrop server init /srv/sealdrop
                   sealdrop server init /srv/sealdrop --hostname images.example.org --hostname 192.0.2.7
                   sealdrop server init /srv/sealdrop --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token sealdrop
+                  sealdrop server init /srv/node1 --database postgres://sealdrop:PASSWORD@db.example.org/sealdrop
+                  sealdrop server init /srv/node2 --join /srv/node1 --hostname node2.example.org
                 """)
 
         @Argument(help: "The server root directory.")
         var root: String
+
+        @Option(help: ArgumentHelp(
+            "Keep the catalogue in this PostgreSQL database, shared by every node of the server.",
+            valueName: "postgres://user:password@host:port/database"))
+        var database: String?
+
+        @Option(help: ArgumentHelp("Make this root another node of the server whose root (or a copy of it) is here.", valueName: "root"))
+        var join: String?
 
         @OptionGroup var keys: ServerKeyOptions
         @OptionGroup var token: TokenOptions
@@ -38,14 +55,34 @@ extension Sealdrop.Server {
 
         @OptionGroup var verbosity: VerbosityOptions
 
+        func validate() throws {
+            if join != nil && token.module != nil {
+                throw ValidationError("--join takes the keys of the root it joins: give no --pkcs11-module")
+            }
+        }
+
         func perform() throws {
             let serverRoot = ServerRoot(path: root)
             let hostnames = try keys.altNames()
+            if let join {
+                let existing = ServerRoot(path: join)
+                let secret = try passphrase.serverSecret(existing)
+                let certificate = try about(root) {
+                    try serverRoot.join(existing, secret: secret, databaseURL: database, keySize: keys.keySize, hostnames: hostnames)
+                }
+                say("initialised server root \(root), a node of the server at \(join)")
+                say("catalogue   \(try about(root) { try serverRoot.catalogue().location })")
+                say("TLS         \(serverRoot.tlsCertificatePath) (for \(hostnames.map(\.description).joined(separator: ", ")))")
+                say("CA fingerprint \(try serverRoot.authorityCertificate().fingerprint) (the server's, unchanged)")
+                say("TLS fingerprint \(certificate.fingerprint)")
+                return
+            }
             let home = try token.home(passphrase, newKeysFor: "the server keys in \(root)")
             let created = try about(root) {
-                try serverRoot.initialize(keys: home, keySize: keys.keySize, hostnames: hostnames)
+                try serverRoot.initialize(keys: home, keySize: keys.keySize, hostnames: hostnames, databaseURL: database)
             }
             say("initialised server root \(root)")
+            if database != nil { say("catalogue   \(try about(root) { try serverRoot.catalogue().location })") }
             say("CA          \(created.authority.subject)")
             say("encryption  \(serverRoot.encryptionCertificatePath) (separate key, issued by the CA)")
             say("delivery    \(serverRoot.deliveryCertificatePath) (signs fetch answers, issued by the CA)")

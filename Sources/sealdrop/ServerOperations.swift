@@ -232,6 +232,7 @@ extension Sealdrop.Server {
                 print(try jsonLine(status))
             } else {
                 print("server root    \(root)")
+                print("catalogue      \(status.catalogue)")
                 print("users          \(status.users) (\(status.revokedUsers) revoked)")
                 print("images         \(status.images)")
                 print("notifications  \(status.notifications)")

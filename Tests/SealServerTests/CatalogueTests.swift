@@ -1,3 +1,4 @@
+import ClusterSupport
 import Foundation
 import GcryptKit
 import SealPKI
@@ -52,6 +53,20 @@ import Testing
         defer { cleanup() }
         #expect(try catalogue.writer.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         #expect(try catalogue.writer.writeWithoutTransaction { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+    }
+
+    /// The first server to open a catalogue binds it to its CA; a root of another CA is refused.
+    @Test(arguments: Self.stores)
+    func aCatalogueBelongsToOneServer(kind: String) throws {
+        let (catalogue, cleanup) = try Self.make(kind)
+        defer { cleanup() }
+        #expect(try catalogue.store.authority() == nil)
+        try catalogue.bind(authority: "AA:01")
+        try catalogue.bind(authority: "AA:01")
+        #expect(throws: Catalogue.Failure.belongsToAnotherServer(location: catalogue.location, authority: "AA:01")) {
+            try catalogue.bind(authority: "BB:02")
+        }
+        #expect(try catalogue.store.authority() == "AA:01")
     }
 
     @Test(arguments: Self.stores)

@@ -30,9 +30,12 @@ public final class Catalogue: Sendable {
         case nameTaken(String)
         case noSuchUser(String)
         case keyRevoked(String)
+        case belongsToAnotherServer(location: String, authority: String)
 
         public var description: String {
             switch self {
+            case .belongsToAnotherServer(let location, let authority):
+                "the catalogue \(location) belongs to another server (CA fingerprint \(authority))"
             case .nameTaken(let name): "the name \"\(name)\" is already registered"
             case .noSuchUser(let name): "no user named \"\(name)\""
             case .keyRevoked(let user): "this key was revoked (as \(user)'s); it cannot be registered again"
@@ -55,6 +58,16 @@ public final class Catalogue: Sendable {
         public let images: Int
         public let notifications: Int
         public let lastIngest: Date?
+    }
+
+    /// Where the rows are (no password), for messages and `server status`.
+    public var location: String { store.location }
+
+    /// Binds the catalogue to the server whose CA has `fingerprint` when it is bound to none;
+    /// throws `belongsToAnotherServer` when it belongs to a server of another CA.
+    public func bind(authority fingerprint: String) throws {
+        let bound = try store.bind(authority: fingerprint)
+        guard bound == fingerprint else { throw Failure.belongsToAnotherServer(location: location, authority: bound) }
     }
 
     // MARK: Users

@@ -7,6 +7,14 @@ import Foundation
 /// envelope id seen once, the next notification's `seq`) is decided inside the store's
 /// transaction.
 public protocol CatalogueStore: Sendable {
+    /// Where the rows are, for messages and `server status` (never a password).
+    var location: String { get }
+    /// The fingerprint of the CA whose server the catalogue belongs to, once one is bound.
+    func authority() throws -> String?
+    /// Binds the catalogue to the server whose CA has `fingerprint`, unless it is bound
+    /// already; returns the fingerprint it is bound to (decided once, across writers).
+    func bind(authority fingerprint: String) throws -> String
+
     func addUser(name: String, certificate: [UInt8], fingerprint: String, keyFingerprint: String, at time: Date) throws
     func user(named name: String) throws -> UserRecord?
     func users() throws -> [UserRecord]

@@ -214,6 +214,9 @@ public final class PostgresStore: CatalogueStore {
             """,
             "CREATE TABLE blob_garbage (blob TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL)",
         ]),
+        // The CA whose server the catalogue belongs to: one row, written once, so a node of
+        // another server is refused before it writes anything.
+        ("2-authority", ["CREATE TABLE authority (fingerprint TEXT PRIMARY KEY, bound_at DOUBLE PRECISION NOT NULL)"]),
     ]
 
     func migrate() throws {
@@ -224,6 +227,18 @@ public final class PostgresStore: CatalogueStore {
                 for statement in migration.statements { try run(statement) }
                 try run("INSERT INTO schema_migrations (name, applied_at) VALUES (\(migration.name), \(Date().timeIntervalSince1970))")
             }
+        }
+    }
+
+    public func authority() throws -> String? {
+        try read { run in try run("SELECT fingerprint FROM authority").first?.decode(String.self) }
+    }
+
+    public func bind(authority fingerprint: String) throws -> String {
+        try decide { run in
+            if let bound = try run("SELECT fingerprint FROM authority").first { return try bound.decode(String.self) }
+            try run("INSERT INTO authority (fingerprint, bound_at) VALUES (\(fingerprint), \(Date().timeIntervalSince1970))")
+            return fingerprint
         }
     }
 

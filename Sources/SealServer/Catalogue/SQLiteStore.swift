@@ -9,6 +9,7 @@ import SealPKI
 /// envelopes per transaction. One writer at a time: the server's ingest lock sees to that.
 public final class SQLiteStore: CatalogueStore {
     let writer: any DatabaseWriter
+    public let location: String
 
     /// The on-disk catalogue at `path`, created and migrated as needed.
     public init(path: String) throws {
@@ -27,12 +28,14 @@ public final class SQLiteStore: CatalogueStore {
         // prepareDatabase), under which a power cut may undo the last commits; set FULL here.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         writer = pool
+        location = path
         try Self.migrator.migrate(writer)
     }
 
     /// An in-memory catalogue (tests).
     public init() throws {
         writer = try DatabaseQueue()
+        location = ":memory:"
         try Self.migrator.migrate(writer)
     }
 
@@ -153,7 +156,24 @@ public final class SQLiteStore: CatalogueStore {
             // that the next ingest removes, never an unexplained orphan.
             try db.execute(sql: "CREATE TABLE blob_garbage (blob TEXT PRIMARY KEY NOT NULL, since REAL NOT NULL)")
         }
+        migrator.registerMigration("v5-authority") { db in
+            // The CA whose server the catalogue belongs to: one row, written once.
+            try db.execute(sql: "CREATE TABLE authority (fingerprint TEXT PRIMARY KEY NOT NULL, bound_at REAL NOT NULL)")
+        }
         return migrator
+    }
+
+    public func authority() throws -> String? {
+        try writer.read { db in try String.fetchOne(db, sql: "SELECT fingerprint FROM authority") }
+    }
+
+    public func bind(authority fingerprint: String) throws -> String {
+        try writer.write { db in
+            if let bound = try String.fetchOne(db, sql: "SELECT fingerprint FROM authority") { return bound }
+            try db.execute(sql: "INSERT INTO authority (fingerprint, bound_at) VALUES (?, ?)",
+                           arguments: [fingerprint, Date().timeIntervalSince1970])
+            return fingerprint
+        }
     }
 
     // MARK: Users

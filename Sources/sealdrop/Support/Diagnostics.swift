@@ -99,6 +99,14 @@ enum Diagnostics {
             case .nameTaken: return (error.description, "choose another user name")
             case .noSuchUser: return (error.description, "sealdrop server users ROOT lists them")
             case .keyRevoked: return (error.description, "generate a new key (sealdrop keygen) and request again")
+            case .belongsToAnotherServer:
+                return (error.description, "a root opens only its own server's catalogue; to add a node to that server: sealdrop server init ROOT --join ITS-ROOT")
+            }
+        case let error as PostgresStore.Failure:
+            switch error {
+            case .badURL, .unreachable:
+                return (error.description, "check that PostgreSQL runs and the URL (--database, or ROOT/catalogue.url) names its host, user and password")
+            case .query: return (error.description, nil)
             }
         case let error as Profile.Failure:
             switch error {
