@@ -51,6 +51,36 @@ public struct BlobStore: Sendable {
         }
     }
 
+    /// A blob kept elsewhere (a catalogue on PostgreSQL) written here: `read` hands its bytes
+    /// over in order and returns false when it has none. They take the blob's name only once
+    /// complete, durable, and shown to have its hash. Returns false when `read` had none.
+    func restore(_ hash: String, from read: (_ body: ([UInt8]) throws -> Void) throws -> Bool) throws -> Bool {
+        try ServerRoot.makeDirectory(shard(for: hash), mode: 0o700)
+        let sink = try FileSink(path: path(for: hash))
+        var hasher = SHA256()
+        do {
+            guard try read({ bytes in
+                hasher.update(data: bytes)
+                try sink.write(bytes)
+            }) else {
+                sink.discard()
+                return false
+            }
+            guard hasher.finalize().hex == hash else {
+                throw EnvelopeError.malformed("the catalogue's copy of blob \(hash) does not have that SHA-256")
+            }
+            try sink.commit(mode: 0o644, durable: true)
+        } catch let failure as IOFailure where failure.code == EEXIST {
+            // Restored meanwhile by another fetch: the same bytes.
+            sink.discard()
+        } catch {
+            sink.discard()
+            throw error
+        }
+        try AtomicFile.sync(shard(for: hash))
+        return true
+    }
+
     /// Makes the blobs `hashes` durable, with the directory entries naming them, before
     /// their rows commit: writeback of every file is started at once, then each is fsynced,
     /// then each shard holding one and the store. Only these files are written: the claim

@@ -5,17 +5,26 @@ import SealPKI
 
 /// `server fsck`: every image row has its blob with the right hash and that blob is the
 /// envelope the row was verified from; every blob has a row; the notification log matches
-/// the catalogue line for line; every directory and key has its mode (docs/SERVER.md).
+/// the catalogue line for line; every directory and key has its mode (docs/SERVER.md). On a
+/// catalogue that keeps the blobs (PostgreSQL), its copies are checked the same way, and this
+/// node's directory holds copies of some: a missing one is restored when fetched, a corrupt or
+/// unreferenced one is removed by the repair.
 public struct Fsck: Sendable {
     public let root: ServerRoot
 
     public init(root: ServerRoot) { self.root = root }
 
     public struct Problem: Sendable, CustomStringConvertible {
-        public enum Kind: String, Sendable { case missingBlob, corruptBlob, wrongBlob, orphanBlob, strayEnvelope, logMismatch, wrongMode }
+        public enum Kind: String, Sendable {
+            case missingBlob, corruptBlob, wrongBlob, orphanBlob, strayEnvelope, logMismatch, wrongMode
+            /// A blob the catalogue keeps that no row holds.
+            case orphanStoredBlob
+        }
         public let kind: Kind
         public let detail: String
         public let repairable: Bool
+        /// The blob concerned, for the repair.
+        public var blob: String? = nil
         public var description: String { "\(kind.rawValue): \(detail)\(repairable ? "" : " (not repairable)")" }
     }
 
@@ -24,14 +33,31 @@ public struct Fsck: Sendable {
         let blobs = BlobStore(directory: root.blobs)
         var problems: [Problem] = []
         let images = try catalogue.images()
+        let kept = catalogue.keepsBlobs
         for image in images {
             let path = blobs.path(for: image.blob)
+            let named = "\(LogText.escaped(image.name)) (\(image.blob))"
+            if kept {
+                switch try catalogue.blobDigest(image.blob) {
+                case nil:
+                    problems.append(Problem(kind: .missingBlob, detail: "\(named) is not in the catalogue \(catalogue.location)", repairable: false))
+                    continue
+                case let digest? where digest != image.blob:
+                    problems.append(Problem(kind: .corruptBlob, detail: "\(named) in the catalogue \(catalogue.location)", repairable: false))
+                    continue
+                default:
+                    // This node's copy, if it has one, is checked below; none is fine.
+                    guard FileManager.default.fileExists(atPath: path) else { continue }
+                }
+            }
             guard FileManager.default.fileExists(atPath: path) else {
-                problems.append(Problem(kind: .missingBlob, detail: "\(LogText.escaped(image.name)) (\(image.blob))", repairable: false))
+                problems.append(Problem(kind: .missingBlob, detail: named, repairable: false))
                 continue
             }
             if try blobs.digest(of: image.blob) != image.blob {
-                problems.append(Problem(kind: .corruptBlob, detail: "\(LogText.escaped(image.name)) (\(image.blob))", repairable: false))
+                // A bad copy of a blob the catalogue keeps intact is removed, and restored when fetched.
+                problems.append(Problem(kind: .corruptBlob, detail: kept ? "\(named), this node's copy" : named, repairable: kept,
+                                        blob: image.blob))
                 continue
             }
             // A rolled-back or swapped row points at another envelope than it was verified from.
@@ -56,8 +82,12 @@ public struct Fsck: Sendable {
                     kind: .strayEnvelope,
                     detail: "\(hash) is an envelope of \(LogText.escaped(header.name)) that no row points at; kept", repairable: false))
             } else {
-                problems.append(Problem(kind: .orphanBlob, detail: hash, repairable: true))
+                problems.append(Problem(kind: .orphanBlob, detail: hash, repairable: true, blob: hash))
             }
+        }
+        let garbage = Set(try catalogue.blobGarbage())
+        for hash in try catalogue.storedBlobs() where !referenced.contains(hash) && !garbage.contains(hash) {
+            problems.append(Problem(kind: .orphanStoredBlob, detail: "\(hash) in the catalogue \(catalogue.location)", repairable: true, blob: hash))
         }
         problems += try logProblems(catalogue)
         problems += modeProblems()
@@ -125,7 +155,8 @@ public struct Fsck: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let blobs = BlobStore(directory: root.blobs)
         var repair = Repair()
-        for blob in try root.catalogue().collectBlobGarbage(blobs.remove) {
+        let catalogue = try root.catalogue()
+        for blob in try catalogue.collectBlobGarbage(blobs.remove) {
             repair.done.append("removed the blob of a superseded version: \(blob)")
         }
         for problem in try check() {
@@ -133,8 +164,13 @@ public struct Fsck: Sendable {
             case .orphanBlob:
                 try blobs.remove(problem.detail)
                 repair.done.append("removed orphan blob \(problem.detail)")
+            case .orphanStoredBlob:
+                try catalogue.forgetBlob(problem.blob!)
+                repair.done.append("removed orphan blob \(problem.detail)")
+            case .corruptBlob where problem.repairable:
+                try blobs.remove(problem.blob!)
+                repair.done.append("removed this node's corrupt copy of \(problem.detail); the catalogue's is restored when it is fetched")
             case .logMismatch:
-                let catalogue = try root.catalogue()
                 try NotificationLog(path: root.notificationLogPath).rebuild(from: catalogue, signer: nil)
                 repair.done.append("rewrote \(root.notificationLogPath) from the catalogue (\(try catalogue.notificationPosition().seq) lines)")
             case .wrongMode:

@@ -260,7 +260,7 @@ public final class Ingester: @unchecked Sendable {
                 // The batch's blobs are durable before the rows that name them commit; if they
                 // cannot be made so (a disk error), nothing commits, and the images wait,
                 // claimed, for a later run.
-                refused = try catalogue.record(accepted.map(\.record)) { position in
+                refused = try catalogue.record(accepted.map(\.record), blobs: blobs) { position in
                     if let position { signing = HeadSigning(position, signer: delivery) }
                     do {
                         try blobs.sync(accepted.map(\.record.blob))
@@ -501,6 +501,10 @@ public final class Ingester: @unchecked Sendable {
                 problem = "the owner of \"\(request.image)\" (\(image.owner)) is revoked"
             } else {
                 do {
+                    // Ingested by another node of the server: the catalogue's copy comes here first.
+                    guard try catalogue.restoreBlob(image.blob, into: blobs) else {
+                        throw EnvelopeError.malformed("blob \(image.blob) is neither in \(blobs.directory) nor in the catalogue")
+                    }
                     contentKey = try storedContentKey(image, ownerCertificate: ownerRecord?.certificate ?? [])
                     (owner, blob) = (image.owner, image.blob)
                 } catch {

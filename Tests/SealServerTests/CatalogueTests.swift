@@ -40,8 +40,8 @@ import Testing
         try authority.issue(commonName: user, publicKey: TestServer.keys[key]!.publicKey, profile: .user).der
     }
 
-    func image(_ name: String, owner: String, id: UInt8, inbox: String = "f") -> ImageRecord {
-        ImageRecord(name: name, owner: owner, mediaType: "image/png", width: 1, height: 1, size: 10, blob: "b\(id)",
+    func image(_ name: String, owner: String, id: UInt8, inbox: String = "f", blob: String? = nil) -> ImageRecord {
+        ImageRecord(name: name, owner: owner, mediaType: "image/png", width: 1, height: 1, size: 10, blob: blob ?? "b\(id)",
                     envelopeID: [UInt8](repeating: id, count: 16), createdAt: Date(), ingestedAt: Date(), inboxName: inbox,
                     senderKey: "key-\(owner)")
     }
@@ -135,6 +135,52 @@ import Testing
         #expect(told == [position] && told[0]?.seq == 1)
         #expect(try catalogue.record([image("a.png", owner: "alice", id: 1)]) { told.append($0) } == [0: .replay])
         #expect(told.count == 2 && told[1] == nil)
+    }
+
+    /// A blob directory holding one blob of `size` random bytes; its hash and the directory.
+    static func blobDirectory(size: Int) throws -> (BlobStore, String, [UInt8]) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("blobs-\(UUID().uuidString)").path
+        let bytes = Random.bytes(count: size)
+        let hash = SHA256.hash(data: bytes).hex
+        let blobs = BlobStore(directory: directory)
+        try ServerRoot.makeDirectory(directory, mode: 0o700)
+        try ServerRoot.makeDirectory(blobs.shard(for: hash), mode: 0o700)
+        try AtomicFile.write(bytes, to: blobs.path(for: hash))
+        return (blobs, hash, bytes)
+    }
+
+    /// On PostgreSQL a blob commits with its row, in pieces, and any node restores it from
+    /// there, checked; a rolled-back batch leaves none, a superseded one goes. SQLite keeps
+    /// blobs in the root only.
+    @Test(arguments: Self.stores)
+    func blobsCommitWithTheirRows(kind: String) throws {
+        let (catalogue, cleanup) = try Self.make(kind)
+        defer { cleanup() }
+        // Two and a half pieces.
+        let (blobs, hash, bytes) = try Self.blobDirectory(size: 5 << 19)
+        let (elsewhere, _, _) = try Self.blobDirectory(size: 1)
+        defer { [blobs, elsewhere].forEach { try? FileManager.default.removeItem(atPath: $0.directory) } }
+        try catalogue.addUser(name: "alice", certificate: Self.certificate("alice", key: "alice"), fingerprint: "A")
+        let first = image("a.png", owner: "alice", id: 1, blob: hash)
+        struct NotDurable: Error {}
+        #expect(throws: NotDurable.self) { try catalogue.record([first], blobs: blobs) { _ in throw NotDurable() } }
+        #expect(try catalogue.storedBlobs().isEmpty)
+        #expect(try catalogue.record([first], blobs: blobs).isEmpty)
+        #expect(catalogue.keepsBlobs == (kind == "postgres"))
+        guard catalogue.keepsBlobs else {
+            #expect(try catalogue.storedBlobs().isEmpty && catalogue.blobDigest(hash) == nil)
+            #expect(try !catalogue.restoreBlob(hash, into: elsewhere))
+            return
+        }
+        #expect(try catalogue.storedBlobs() == [hash] && catalogue.blobDigest(hash) == hash)
+        #expect(try catalogue.restoreBlob(hash, into: elsewhere))
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: elsewhere.path(for: hash)))) == bytes)
+        // A newer version with another blob: the old one goes from the catalogue with its garbage.
+        let (newer, newHash, _) = try Self.blobDirectory(size: 10)
+        defer { try? FileManager.default.removeItem(atPath: newer.directory) }
+        #expect(try catalogue.record([image("a.png", owner: "alice", id: 2, blob: newHash)], blobs: newer).isEmpty)
+        #expect(try catalogue.collectBlobGarbage(blobs.remove) == [hash])
+        #expect(try catalogue.storedBlobs() == [newHash] && catalogue.blobDigest(hash) == nil)
     }
 
     /// Two stores on one PostgreSQL database, as two server nodes, recording at once: every

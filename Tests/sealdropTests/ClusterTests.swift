@@ -66,7 +66,18 @@ import Testing
         let taken = try w.sealdrop(["post", ServerFlowTests.images + "/coffee.gif", "--name", "horse.png"], home: "bob")
         #expect(taken.status != 0 && taken.stdout.contains("the name \"horse.png\" belongs to alice"), "\(taken.stdout) \(taken.stderr)")
 
+        // Any node serves any image: bob's node did not ingest alice's, and restores its blob
+        // from the catalogue, checked, to answer him.
+        #expect(try w.storedBlobs(root: "node2").isEmpty)
+        let fetched = try w.sealdrop(["fetch", "horse.png", "-o", "horse-copy.png"], home: "bob")
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: w.path("horse-copy.png")))
+                == Data(contentsOf: URL(fileURLWithPath: ServerFlowTests.images + "/horse.png")))
+        #expect(try w.storedBlobs(root: "node2").count == 1)
+
         for node in ["node1", "node2"] {
+            let fsck = try w.sealdrop(["server", "fsck", node])
+            #expect(fsck.status == 0, "\(node): \(fsck.stdout) \(fsck.stderr)")
             let status = try w.sealdrop(["server", "status", node, "--json"])
             let fields = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
             #expect(fields?["users"] as? Int == 2 && fields?["images"] as? Int == 1, "\(node): \(status.stdout)")

@@ -1,5 +1,6 @@
 import DropProtocol
 import Foundation
+import GcryptKit
 import SealEnvelope
 import SealPKI
 
@@ -124,8 +125,8 @@ public final class Catalogue: Sendable {
     /// transaction, told the log's position once it commits (nil when it adds no line): what
     /// must be durable before the rows that name it (the blobs) is made so there, and whatever
     /// it throws rolls it all back.
-    public func record(_ images: [ImageRecord], beforeCommit: (LogHead.Position?) throws -> Void = { _ in }) throws -> [Int: Refusal] {
-        try store.record(images, beforeCommit: beforeCommit)
+    public func record(_ images: [ImageRecord], blobs: BlobStore? = nil, beforeCommit: (LogHead.Position?) throws -> Void = { _ in }) throws -> [Int: Refusal] {
+        try store.record(images, blobs: blobs, beforeCommit: beforeCommit)
     }
 
     /// The notification an accepted image adds after `last`, its line encoded exactly as the
@@ -168,12 +169,35 @@ public final class Catalogue: Sendable {
                 try remove(blob)
                 removed.append(blob)
             }
-            try store.forgetBlobGarbage(blob)
+            try store.forgetBlob(blob)
         }
         return removed
     }
 
     public func isBlobReferenced(_ hash: String) throws -> Bool { try store.isBlobReferenced(hash) }
+
+    /// Whether every blob is kept in the catalogue itself (PostgreSQL), shared by all nodes.
+    public var keepsBlobs: Bool { store.keepsBlobs }
+
+    /// Makes sure blob `hash` is in `blobs`: a node that did not ingest it writes the
+    /// catalogue's copy there, checked against its hash. False when neither has it.
+    public func restoreBlob(_ hash: String, into blobs: BlobStore) throws -> Bool {
+        if FileManager.default.fileExists(atPath: blobs.path(for: hash)) { return true }
+        guard store.keepsBlobs else { return false }
+        return try blobs.restore(hash) { body in try store.readBlob(hash, body) }
+    }
+
+    /// The SHA-256 of the catalogue's copy of blob `hash`, nil when it has none.
+    public func blobDigest(_ hash: String) throws -> String? {
+        var hasher = SHA256()
+        return try store.readBlob(hash) { hasher.update(data: $0) } ? hasher.finalize().hex : nil
+    }
+
+    /// The blobs the catalogue keeps (none on SQLite).
+    public func storedBlobs() throws -> [String] { try store.storedBlobs() }
+
+    /// Forgets a blob no row holds: removes the catalogue's copy (fsck's repair).
+    public func forgetBlob(_ hash: String) throws { try store.forgetBlob(hash) }
 
     // MARK: Notifications
 

@@ -22,16 +22,28 @@ public protocol CatalogueStore: Sendable {
     func replaceCertificate(name: String, certificate: [UInt8], fingerprint: String) throws
     func revokedKeyOwner(_ key: String) throws -> String?
 
-    func record(_ images: [ImageRecord], beforeCommit: (LogHead.Position?) throws -> Void) throws -> [Int: Catalogue.Refusal]
+    /// Records a batch in one transaction; a store that keeps blobs stores each accepted
+    /// image's blob, read from `blobs`, in that same transaction.
+    func record(_ images: [ImageRecord], blobs: BlobStore?, beforeCommit: (LogHead.Position?) throws -> Void) throws -> [Int: Catalogue.Refusal]
     func markSeen(_ id: [UInt8], senderKey: String, sender: String, inboxName: String, at time: Date) throws -> Bool
     func hasEnvelopes(fromClaim id: String) throws -> Bool
     func seenInboxName(_ id: [UInt8], senderKey: String) throws -> String?
     func image(named name: String) throws -> ImageRecord?
     func images() throws -> [ImageRecord]
     func blobGarbage() throws -> [String]
-    /// Forgets a superseded blob once it is removed from disk.
-    func forgetBlobGarbage(_ blob: String) throws
+    /// Forgets a blob once it is removed from disk, unless a row holds it again: its garbage
+    /// entry, and its bytes in a store that keeps blobs.
+    func forgetBlob(_ blob: String) throws
     func isBlobReferenced(_ hash: String) throws -> Bool
+
+    /// Whether the store keeps every blob's bytes itself, for every node (PostgreSQL), so a
+    /// node's blob directory holds copies that `readBlob` restores.
+    var keepsBlobs: Bool { get }
+    /// Hands blob `hash`'s bytes to `body` piece by piece, in order; false when the store
+    /// has no such blob (or keeps none).
+    func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool
+    /// The blobs the store keeps, by hash (none for a store that keeps none).
+    func storedBlobs() throws -> [String]
 
     func notificationPosition() throws -> LogHead.Position
     func lineHash(seq: Int) throws -> String?

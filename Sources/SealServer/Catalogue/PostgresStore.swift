@@ -217,6 +217,20 @@ public final class PostgresStore: CatalogueStore {
         // The CA whose server the catalogue belongs to: one row, written once, so a node of
         // another server is refused before it writes anything.
         ("2-authority", ["CREATE TABLE authority (fingerprint TEXT PRIMARY KEY, bound_at DOUBLE PRECISION NOT NULL)"]),
+        // Every blob, so that any node serves any image and a blob commits with its row. The
+        // pieces are encrypted envelopes: stored as they are, never compressed.
+        ("3-blobs", [
+            "CREATE TABLE blobs (hash TEXT PRIMARY KEY, size BIGINT NOT NULL, pieces INTEGER NOT NULL)",
+            """
+            CREATE TABLE blob_pieces (
+                hash TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
+                n INTEGER NOT NULL,
+                bytes BYTEA NOT NULL,
+                PRIMARY KEY (hash, n)
+            )
+            """,
+            "ALTER TABLE blob_pieces ALTER COLUMN bytes SET STORAGE EXTERNAL",
+        ]),
     ]
 
     func migrate() throws {
@@ -306,7 +320,7 @@ public final class PostgresStore: CatalogueStore {
 
     // MARK: Images and envelope ids
 
-    public func record(_ images: [ImageRecord], beforeCommit: (LogHead.Position?) throws -> Void) throws -> [Int: Catalogue.Refusal] {
+    public func record(_ images: [ImageRecord], blobs: BlobStore?, beforeCommit: (LogHead.Position?) throws -> Void) throws -> [Int: Catalogue.Refusal] {
         try decide { run in
             var refused: [Int: Catalogue.Refusal] = [:]
             var last = try Self.position(run)
@@ -347,6 +361,11 @@ public final class PostgresStore: CatalogueStore {
                             \(record.prev), \(position.hash))
                     """)
                 last = position
+            }
+            if let blobs {
+                for hash in Set(images.indices.filter { refused[$0] == nil }.map { images[$0].blob }).sorted() {
+                    try Self.storeBlob(hash, from: blobs.path(for: hash), run)
+                }
             }
             try beforeCommit(refused.count < images.count ? last : nil)
             return refused
@@ -399,8 +418,54 @@ public final class PostgresStore: CatalogueStore {
         try read { run in try run("SELECT blob FROM blob_garbage ORDER BY blob").map { try $0.decode(String.self) } }
     }
 
-    public func forgetBlobGarbage(_ blob: String) throws {
-        try read { run in _ = try run("DELETE FROM blob_garbage WHERE blob = \(blob)") }
+    public func forgetBlob(_ blob: String) throws {
+        // Under the lock: a batch recording this blob again (and storing it if it is gone)
+        // runs wholly before or after.
+        try decide { run in
+            try run("DELETE FROM blob_garbage WHERE blob = \(blob)")
+            try run("DELETE FROM blobs WHERE hash = \(blob) AND NOT EXISTS (SELECT 1 FROM images WHERE blob = \(blob))")
+        }
+    }
+
+    // MARK: Blobs
+
+    /// Every blob is kept here, in pieces of this size: a blob is never whole in memory.
+    static let blobPiece = 1 << 20
+
+    public var keepsBlobs: Bool { true }
+
+    /// Stores the blob at `path`, whose SHA-256 is `hash`, piece by piece, in the caller's
+    /// transaction, unless it is stored already (the same bytes).
+    static func storeBlob(_ hash: String, from path: String, _ run: Run) throws {
+        guard try run("SELECT 1 FROM blobs WHERE hash = \(hash)").isEmpty else { return }
+        var source = try FileSource(path: path, followSymlinks: false)
+        var size = 0, pieces = 0
+        try run("INSERT INTO blobs (hash, size, pieces) VALUES (\(hash), 0, 0)")
+        while true {
+            let piece = try source.read(upTo: blobPiece)
+            if piece.isEmpty { break }
+            try run("INSERT INTO blob_pieces (hash, n, bytes) VALUES (\(hash), \(pieces), \(ByteBuffer(bytes: piece)))")
+            size += piece.count
+            pieces += 1
+        }
+        try run("UPDATE blobs SET size = \(size), pieces = \(pieces) WHERE hash = \(hash)")
+    }
+
+    public func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool {
+        try read { run in
+            guard let pieces = try run("SELECT pieces FROM blobs WHERE hash = \(hash)").first?.decode(Int.self) else { return false }
+            for n in 0..<pieces {
+                guard let piece = try run("SELECT bytes FROM blob_pieces WHERE hash = \(hash) AND n = \(n)").first?.decode(ByteBuffer.self) else {
+                    throw Failure.query("blob \(hash) lacks its piece \(n)")
+                }
+                try body(Array(piece.readableBytesView))
+            }
+            return true
+        }
+    }
+
+    public func storedBlobs() throws -> [String] {
+        try read { run in try run("SELECT hash FROM blobs ORDER BY hash").map { try $0.decode(String.self) } }
     }
 
     public func isBlobReferenced(_ hash: String) throws -> Bool {

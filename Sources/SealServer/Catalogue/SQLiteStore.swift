@@ -230,7 +230,7 @@ public final class SQLiteStore: CatalogueStore {
 
     // MARK: Images and envelope ids
 
-    public func record(_ images: [ImageRecord], beforeCommit: (LogHead.Position?) throws -> Void) throws -> [Int: Catalogue.Refusal] {
+    public func record(_ images: [ImageRecord], blobs _: BlobStore?, beforeCommit: (LogHead.Position?) throws -> Void) throws -> [Int: Catalogue.Refusal] {
         try writer.write { db in
             // Prepared once per connection: a batch runs these for every image.
             func execute(_ sql: String, _ arguments: StatementArguments) throws {
@@ -318,9 +318,14 @@ public final class SQLiteStore: CatalogueStore {
         try writer.read { db in try String.fetchAll(db, sql: "SELECT blob FROM blob_garbage ORDER BY blob") }
     }
 
-    public func forgetBlobGarbage(_ blob: String) throws {
+    public func forgetBlob(_ blob: String) throws {
         try writer.write { db in try db.execute(sql: "DELETE FROM blob_garbage WHERE blob = ?", arguments: [blob]) }
     }
+
+    /// Blobs live only in the root's blob directory.
+    public var keepsBlobs: Bool { false }
+    public func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool { false }
+    public func storedBlobs() throws -> [String] { [] }
 
     public func isBlobReferenced(_ hash: String) throws -> Bool {
         try writer.read { db in try Row.fetchOne(db, sql: "SELECT 1 FROM images WHERE blob = ?", arguments: [hash]) != nil }
