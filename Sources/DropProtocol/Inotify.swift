@@ -54,9 +54,15 @@ public enum Inotify {
 
     /// The same for any descriptor that signals by becoming readable.
     public static func wait(_ fd: Int32, wake: Int32, timeout: Double) -> Bool {
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-        let rc = poll(&fds, 2, Int32(timeout * 1000))
-        return rc > 0 && fds[1].revents & Int16(POLLIN) != 0
+        wait([fd, wake], timeout: timeout)[1]
+    }
+
+    /// Waits until any of `fds` is readable, or `timeout` seconds pass; which ones are. A
+    /// negative descriptor is left out.
+    public static func wait(_ fds: [Int32], timeout: Double) -> [Bool] {
+        var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let rc = poll(&polled, nfds_t(polled.count), Int32(timeout * 1000))
+        return polled.map { rc > 0 && $0.revents & Int16(POLLIN) != 0 }
     }
 }
 

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 
 /// `sealdrop server watch`: ingests at start, then whenever inotify reports a drop, on queue
-/// overflow, and every `rescanInterval` seconds whatever happened (events are only a hint:
+/// overflow, when another node commits on a shared catalogue (its lines join this node's
+/// log), and every `rescanInterval` seconds whatever happened (events are only a hint:
 /// they are lost on overflow and for some moves). Stops on SIGTERM/SIGINT after the batch in hand.
 /// An ingestion error (a full disk) is logged and retried at the next rescan.
 public struct Watcher {
@@ -19,6 +20,9 @@ public struct Watcher {
 
     public func run(until stop: StopSignal) throws {
         let watch = try Inotify.Watch(path: ingester.root.inboxNew, mask: Inotify.moved | Inotify.closedWrite)
+        // Other nodes' commits wake it too: the log is caught up from the catalogue at once.
+        let changes = ingester.catalogue.changes()
+        defer { changes?.close() }
         logger.info("watching", metadata: ["inbox": "\(ingester.root.inboxNew)", "rescan_seconds": "\(rescanInterval)"])
         while !stop.isStopped {
             do {
@@ -28,7 +32,9 @@ public struct Watcher {
                 // keep running and try again at the next rescan rather than exit.
                 logger.error("ingestion failed; retrying at the next rescan", metadata: ["error": "\(error)"])
             }
-            if Inotify.wait(watch, wake: stop.readFD, timeout: rescanInterval) { break }
+            let ready = Inotify.wait([watch.fd, stop.readFD, changes?.readFD ?? -1], timeout: rescanInterval)
+            if ready[1] { break }
+            if ready[2] { changes?.drain() }
             if watch.drain().contains(where: { $0 & Inotify.overflow != 0 }) {
                 logger.warning("inotify queue overflowed; rescanning")
             }

@@ -183,6 +183,31 @@ import Testing
         #expect(try catalogue.storedBlobs() == [newHash] && catalogue.blobDigest(hash) == nil)
     }
 
+    /// A node hears another node's commit of notifications (LISTEN/NOTIFY), and only that: a
+    /// batch refused whole, or a registration, adds no line and says nothing.
+    @Test func aNodeHearsAnotherNodesCommits() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let listening = Catalogue(store: try PostgresStore(url: cluster.url))
+        let other = Catalogue(store: try PostgresStore(url: cluster.url))
+        let changes = try #require(listening.changes())
+        defer { changes.close() }
+        func signalled(within seconds: Double) -> Bool {
+            let ready = Inotify.wait([changes.readFD], timeout: seconds)[0]
+            changes.drain()
+            return ready
+        }
+        // Listening starts with a signal: what was committed before is caught up.
+        #expect(signalled(within: 10))
+        try other.addUser(name: "alice", certificate: Self.certificate("alice", key: "alice"), fingerprint: "A")
+        #expect(!signalled(within: 0.5))
+        #expect(try other.record([image("a.png", owner: "alice", id: 1)]).isEmpty)
+        #expect(signalled(within: 10))
+        #expect(try other.record([image("a.png", owner: "alice", id: 1)]) == [0: .replay])
+        #expect(!signalled(within: 0.5))
+        #expect(try SQLiteStore().changes() == nil)
+    }
+
     /// Two stores on one PostgreSQL database, as two server nodes, recording at once: every
     /// `seq` is used once with no gap, a name contested by two owners goes to one of them, and
     /// an envelope id recorded by both is recorded once.

@@ -1,4 +1,5 @@
 import ClusterSupport
+import DropProtocol
 import Foundation
 import Testing
 
@@ -54,7 +55,7 @@ import Testing
         #expect(!w.exists("node4/ca.crt"))
 
         // Each node ingests its own inbox; names and users are decided by the one database.
-        let watchers = try ["node1", "node2"].map { try w.start(["server", "watch", $0, "--rescan", "1"]) }
+        let watchers = try ["node1", "node2"].map { try w.start(["server", "watch", $0, "--rescan", "600"]) }
         defer { watchers.forEach { _ = $0.stop() } }
         let alice = try w.sealdrop(["register", "--server", "node1", "--user", "alice", "--bits", "2048"], home: "alice")
         #expect(alice.status == 0, "\(alice.stderr)")
@@ -66,21 +67,39 @@ import Testing
         let taken = try w.sealdrop(["post", ServerFlowTests.images + "/coffee.gif", "--name", "horse.png"], home: "bob")
         #expect(taken.status != 0 && taken.stdout.contains("the name \"horse.png\" belongs to alice"), "\(taken.stdout) \(taken.stderr)")
 
+        // alice follows node1; bob's image, ingested by node2, reaches her log through
+        // LISTEN/NOTIFY, not a rescan (those come every 600 s here).
+        let follower = try w.start(["tail", "--follow", "--json"], home: "alice")
+        defer { follower.stop() }
+        #expect(follower.waitForLines(1).count == 1)
+        #expect(try w.sealdrop(["post", ServerFlowTests.images + "/coffee.gif"], home: "bob").status == 0)
+        let lines = follower.waitForLines(2, timeout: 20)
+        let seen = Date()
+        let coffee = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .first { $0["name"] as? String == "coffee.gif" }
+        #expect(coffee?["seq"] as? Int == 2, "\(lines)")
+        // The log's own line carries the commit time to the millisecond.
+        let logged = try w.read("node2/notifications.jsonl").split(separator: "\n").last
+            .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        if let time = (logged?["time"] as? String).flatMap(LogTime.parse) {
+            print("node2's notification seen by a follower of node1 after \(Int(seen.timeIntervalSince(time) * 1000)) ms (at most; polled every 50 ms)")
+        }
+
         // Any node serves any image: bob's node did not ingest alice's, and restores its blob
         // from the catalogue, checked, to answer him.
-        #expect(try w.storedBlobs(root: "node2").isEmpty)
+        #expect(try w.storedBlobs(root: "node2").count == 1)
         let fetched = try w.sealdrop(["fetch", "horse.png", "-o", "horse-copy.png"], home: "bob")
         #expect(fetched.status == 0, "\(fetched.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: w.path("horse-copy.png")))
                 == Data(contentsOf: URL(fileURLWithPath: ServerFlowTests.images + "/horse.png")))
-        #expect(try w.storedBlobs(root: "node2").count == 1)
+        #expect(try w.storedBlobs(root: "node2").count == 2)
 
         for node in ["node1", "node2"] {
             let fsck = try w.sealdrop(["server", "fsck", node])
             #expect(fsck.status == 0, "\(node): \(fsck.stdout) \(fsck.stderr)")
             let status = try w.sealdrop(["server", "status", node, "--json"])
             let fields = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-            #expect(fields?["users"] as? Int == 2 && fields?["images"] as? Int == 1, "\(node): \(status.stdout)")
+            #expect(fields?["users"] as? Int == 2 && fields?["images"] as? Int == 2, "\(node): \(status.stdout)")
             #expect((fields?["catalogue"] as? String)?.hasPrefix("postgres://sealdrop@127.0.0.1:") == true)
             #expect(!status.stdout.contains(Self.password(cluster.url)))
         }

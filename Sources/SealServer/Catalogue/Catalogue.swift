@@ -201,6 +201,10 @@ public final class Catalogue: Sendable {
 
     // MARK: Notifications
 
+    /// A descriptor that becomes readable when other nodes may have committed notifications
+    /// (PostgreSQL); nil on SQLite, which only this node writes. The caller closes it.
+    public func changes() -> CatalogueChanges? { store.changes() }
+
     /// The last notification's seq and line hash (`LogHead.Position.start` when none).
     public func notificationPosition() throws -> LogHead.Position { try store.notificationPosition() }
 

@@ -45,6 +45,10 @@ public protocol CatalogueStore: Sendable {
     /// The blobs the store keeps, by hash (none for a store that keeps none).
     func storedBlobs() throws -> [String]
 
+    /// What signals other writers' commits (other nodes on one database); nil when the
+    /// store has no other writer to hear from.
+    func changes() -> CatalogueChanges?
+
     func notificationPosition() throws -> LogHead.Position
     func lineHash(seq: Int) throws -> String?
     func notifications(after seq: Int) throws -> [NotificationRecord]

@@ -125,18 +125,31 @@ public final class PostgresStore: CatalogueStore {
 
     private func lease() throws -> PostgresConnection {
         if let connection = idle.withLock({ $0.popLast() }) { return connection }
-        let number = open.withLock { count -> Int in
-            count += 1
-            return count
-        }
+        open.withLock { $0 += 1 }
         do {
-            return try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
-                                                  id: number, logger: logger).wait()
+            return try connect()
         } catch {
             open.withLock { $0 -= 1 }
+            throw error
+        }
+    }
+
+    /// A new connection, not one of the store's.
+    func connect() throws -> PostgresConnection {
+        do {
+            return try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration,
+                                                  id: Int.random(in: 1...Int.max), logger: logger).wait()
+        } catch {
             throw Failure.unreachable(location, underlying: "\(Self.described(error))")
         }
     }
+
+    // MARK: Changes
+
+    /// Every commit that adds notifications tells the nodes listening here (at its commit).
+    static let changesChannel = "sealdrop_log"
+
+    public func changes() -> CatalogueChanges? { CatalogueChanges(store: self, logger: logger) }
 
     private func retire(_ connection: PostgresConnection) {
         open.withLock { $0 -= 1 }
@@ -367,6 +380,7 @@ public final class PostgresStore: CatalogueStore {
                     try Self.storeBlob(hash, from: blobs.path(for: hash), run)
                 }
             }
+            if refused.count < images.count { try run("NOTIFY \(unescaped: Self.changesChannel)") }
             try beforeCommit(refused.count < images.count ? last : nil)
             return refused
         }

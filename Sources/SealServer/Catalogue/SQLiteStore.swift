@@ -322,6 +322,9 @@ public final class SQLiteStore: CatalogueStore {
         try writer.write { db in try db.execute(sql: "DELETE FROM blob_garbage WHERE blob = ?", arguments: [blob]) }
     }
 
+    /// One node writes the file: nobody else's commits to hear of.
+    public func changes() -> CatalogueChanges? { nil }
+
     /// Blobs live only in the root's blob directory.
     public var keepsBlobs: Bool { false }
     public func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool { false }
