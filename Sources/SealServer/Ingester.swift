@@ -119,29 +119,35 @@ public final class Ingester: @unchecked Sendable {
     }
 
     /// Claimed drops left by an earlier run first, then new ones claimed from the inbox,
-    /// oldest first, up to the batch size. Drops an earlier process died examining are
-    /// quarantined here, so no drop can stop ingestion by crashing it.
+    /// oldest first, up to the batch size. A drop an earlier process died examining in a batch
+    /// is examined again, alone, in a batch of its own; one it died examining alone is
+    /// quarantined here, so no drop can stop ingestion by crashing it, and a kill that hit
+    /// innocent drops in a batch costs them nothing.
     func nextBatch(into report: inout Report, inFlight: [WorkQueue.Item] = []) throws -> [WorkQueue.Item] {
         let inbox = queue.inbox
-        let (recovered, interrupted, held) = try queue.recover(
+        let (recovered, interrupted, diedAlone, held) = try queue.recover(
             inFlight: inFlight, quarantined: { FileManager.default.fileExists(atPath: "\(self.root.quarantine)/\($0)") })
         // A claim with envelopes committed under it was examined to the end once: a kill, not
         // the drop, stopped its second look, which it gets again (to be released).
         var pending = recovered, suspects: [WorkQueue.Item] = []
-        for item in interrupted {
+        for item in interrupted + diedAlone {
             if try catalogue.hasEnvelopes(fromClaim: item.id) {
                 queue.unmark(item)
                 pending.append(item)
-            } else {
+            } else if item.retry {
                 suspects.append(item)
+            } else {
+                pending.append(queue.makeRetry(item))
             }
         }
         pending.sort { $0.id < $1.id }
         for item in suspects {
-            try reject(item, reason: "the server stopped while examining this drop (a crash or a kill); set aside so that it "
-                + "cannot stop ingestion again (sealdrop server requeue ROOT \(item.id) puts it back)", into: &report)
+            try reject(item, reason: "the server stopped twice while examining this drop, the second time with nothing else (a crash "
+                + "or a kill); set aside so that it cannot stop ingestion again (sealdrop server requeue ROOT \(item.id) puts it back)",
+                into: &report)
         }
         try queue.release(suspects)
+        if let retry = pending.first(where: \.retry) { return [retry] }
         // The batch size counts envelopes: a bundle weighs as many as it carries.
         var batch: [WorkQueue.Item] = []
         var envelopes = 0, bytes = 0
@@ -223,6 +229,7 @@ public final class Ingester: @unchecked Sendable {
         var postponed: Error?
         // Claims kept for a later run: some envelope of theirs met the server's own failure.
         var unsettled: Set<String> = []
+        var reaccepted: [(item: WorkQueue.Item, acceptance: Acceptance)] = []
         for (item, outcomes) in zip(items, verdicts) {
             for (position, verdict) in outcomes.enumerated() {
                 let member = item.members == nil ? nil : position
@@ -237,8 +244,10 @@ public final class Ingester: @unchecked Sendable {
                 case .registered(let user):
                     report.registered += 1
                     logger.info("registered", metadata: ["file": "\(item.file)", "id": "\(item.id)", "user": "\(user)"])
-                case .alreadyIngested:
+                case .alreadyIngested(let acceptance):
                     report.alreadyIngested += 1
+                    // Told again: the kill that brought the claim back may have come before the sender was.
+                    if let acceptance { reaccepted.append((item, acceptance)) }
                     logger.info("already ingested", metadata: ["file": "\(item.file)", "id": "\(item.id)"])
                 case .rejected(let reason, let sender, let id, let told):
                     try reject(item, member: member, reason: reason, sender: sender, envelopeID: id, told: told, into: &report)
@@ -250,7 +259,7 @@ public final class Ingester: @unchecked Sendable {
                 }
             }
         }
-        var newlyAccepted: [(item: WorkQueue.Item, record: ImageRecord)] = []
+        var newlyAccepted: [(item: WorkQueue.Item, acceptance: Acceptance)] = []
         // The log's next head is signed on another thread while the blobs, the commit and the
         // log's line are made durable.
         var signing: HeadSigning?
@@ -285,7 +294,7 @@ public final class Ingester: @unchecked Sendable {
                     try reject(item, member: member, reason: reason, sender: record.owner, envelopeID: record.envelopeID, into: &report)
                 } else {
                     report.accepted += 1
-                    newlyAccepted.append((item, record))
+                    newlyAccepted.append((item, Acceptance(record)))
                     logger.info("accepted", metadata: [
                         "file": "\(item.file)", "id": "\(item.id)", "name": "\(LogText.escaped(record.name))", "owner": "\(record.owner)",
                         "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
@@ -293,12 +302,12 @@ public final class Ingester: @unchecked Sendable {
                 }
             }
         }
-        // The notification first, for the followers waiting for it; then the claims go (a crash
-        // in between leaves them for the next run, which finds them ingested already) and each
-        // sender is told.
+        // The notification first, for the followers waiting for it; then each sender is told,
+        // then the claims go. A kill before they go leaves them for the next run, which finds
+        // them ingested already and tells their senders again.
         try log.catchUp(from: catalogue, signer: delivery, presigned: signing)
+        noteAcceptances(reaccepted + newlyAccepted)
         try queue.release(items.filter { !unsettled.contains($0.id) })
-        noteAcceptances(newlyAccepted)
         if let postponed { throw postponed }
     }
 
@@ -374,7 +383,9 @@ public final class Ingester: @unchecked Sendable {
         case image(ImageRecord)
         case registered(String)
         case answered(requester: String, image: String)
-        case alreadyIngested
+        /// Committed by an earlier attempt at this claim that a kill stopped; for an image,
+        /// what its sender is told.
+        case alreadyIngested(Acceptance?)
         case rejected(reason: String, sender: String?, envelopeID: [UInt8]?, told: String?)
         /// A registration, left for the sequential pass.
         case deferred
@@ -418,7 +429,8 @@ public final class Ingester: @unchecked Sendable {
         let senderKey = header.senderCertificate.publicKey.fingerprint.description
         if let seenIn = try catalogue.seenInboxName(id, senderKey: senderKey) {
             // The same inbox file again means a crash came between commit and removal.
-            return seenIn == name ? .alreadyIngested : reject("replay: envelope id already seen")
+            guard seenIn == name else { return reject("replay: envelope id already seen") }
+            return .alreadyIngested(header.kind == .image ? Acceptance(name: header.name, owner: sender, envelopeID: id) : nil)
         }
         let age = Date().timeIntervalSince(header.createdDate)
         if age > policy.maximumAge { return reject("stale: created \(Int(age)) s ago, the window is \(Int(policy.maximumAge)) s") }
@@ -548,13 +560,28 @@ public final class Ingester: @unchecked Sendable {
         return try EnvelopeReader.contentKey(of: header, identity: identity)
     }
 
+    /// An accepted image, as its owner is told.
+    struct Acceptance {
+        let name: String
+        let owner: String
+        let envelopeID: [UInt8]
+
+        init(name: String, owner: String, envelopeID: [UInt8]) {
+            (self.name, self.owner, self.envelopeID) = (name, owner, envelopeID)
+        }
+
+        init(_ record: ImageRecord) { self.init(name: record.name, owner: record.owner, envelopeID: record.envelopeID) }
+    }
+
     /// Tells each owner their images were accepted, for `post` waiting for its verdicts: an
     /// image that came alone gets `outbox/OWNER/accepted-ID.json` (its envelope id); those of
     /// one bundle, one `accepted-bundle-CLAIM.json` listing them (a file per image would cost
-    /// the file system an inode each). Written after the commit and not fsynced: the catalogue
-    /// is the truth (a gateway reads verdicts from it), this is only the local client's news,
-    /// and a crash that loses it leaves those posts "not answered yet", never wrong.
-    func noteAcceptances(_ accepted: [(item: WorkQueue.Item, record: ImageRecord)]) {
+    /// the file system an inode each). Written after the commit, before the claims go, and
+    /// not fsynced: the catalogue is the truth (a gateway reads verdicts from it), this is only
+    /// the local client's news. A process killed before the claims go tells again at its next
+    /// start; only a power cut that loses the unsynced note leaves those posts "not answered
+    /// yet", never wrong.
+    func noteAcceptances(_ accepted: [(item: WorkQueue.Item, acceptance: Acceptance)]) {
         struct Note: Encodable {
             let name: String
             let envelopeID: String

@@ -15,7 +15,9 @@ import SealPKI
 ///
 /// While the drop is examined its note is named `work/ID.examining` instead (a rename: no
 /// new file, which on ext4 costs an inode allocation per drop). A note found under that name
-/// at start-up is a drop the process died on, which is quarantined rather than tried again.
+/// at start-up is a drop the process died on: it becomes `ID.retry`, and is examined again
+/// alone, as `ID.retrying`. Found under that name, it is quarantined rather than tried again:
+/// the process died while examining it and nothing else.
 struct WorkQueue {
     let directory: String
     /// `inbox/new`, where the claimed entries wait until their drops are dealt with.
@@ -35,6 +37,9 @@ struct WorkQueue {
         let sha256: String
         /// A bundle's envelopes (FORMAT.md §13), when the copy is one whose index parses.
         var members: [Member]? = nil
+        /// Examined once already when the process died: examined again alone (not stored
+        /// in the note, told by its name).
+        var retry = false
 
         /// Envelopes this claim weighs in a batch: a bundle's members, or the one drop.
         var envelopeCount: Int { members?.count ?? 1 }
@@ -70,6 +75,11 @@ struct WorkQueue {
     func dropPath(_ id: String) -> String { "\(directory)/\(id).drop" }
     func notePath(_ id: String) -> String { "\(directory)/\(id).json" }
     func markPath(_ id: String) -> String { "\(directory)/\(id).examining" }
+    func retryPath(_ id: String) -> String { "\(directory)/\(id).retry" }
+    func retryingPath(_ id: String) -> String { "\(directory)/\(id).retrying" }
+    /// Every name a claim's note may have.
+    static let noteSuffixes = [".json", ".examining", ".retry", ".retrying"]
+    func notePaths(_ id: String) -> [String] { Self.noteSuffixes.map { "\(directory)/\(id)\($0)" } }
 
     /// A fresh id: `d`, 16 hex digits of milliseconds, 8 random hex digits.
     static func newID(now: Date = Date()) -> String {
@@ -178,14 +188,16 @@ struct WorkQueue {
     }
 
     /// Sorts the claims left in work/ (by a crash, or postponed) into drops still to examine
-    /// and drops the process died examining, and names the inbox entries they hold. A claim
+    /// (`retry` set on those to examine alone), drops the process died examining in a batch,
+    /// and drops it died examining alone, and names the inbox entries they hold. A claim
     /// whose copy a crash lost or damaged (size or hash differ) is dropped, so its entry is
     /// claimed again; so is a note without its copy. Leftovers are removed.
     /// Claims in `inFlight` (a batch this process is still settling) are only named.
     /// `quarantined(id)` says whether a claim's copy is in quarantine.
     func recover(inFlight: [Item] = [], quarantined: (String) -> Bool = { _ in false }) throws
-        -> (pending: [Item], interrupted: [Item], claimed: Set<RawName>) {
-        var pending: [Item] = [], interrupted: [Item] = [], claimed = Set(inFlight.compactMap { RawName(hex: $0.nameHex) })
+        -> (pending: [Item], interrupted: [Item], diedAlone: [Item], claimed: Set<RawName>) {
+        var pending: [Item] = [], interrupted: [Item] = [], diedAlone: [Item] = []
+        var claimed = Set(inFlight.compactMap { RawName(hex: $0.nameHex) })
         let settling = Set(inFlight.map(\.id))
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
         for file in files where Self.isNote(file) {
@@ -193,7 +205,7 @@ struct WorkQueue {
             if settling.contains(id) { continue }
             let item = FileManager.default.contents(atPath: "\(directory)/\(file)")
                 .flatMap { try? JSONDecoder().decode(Item.self, from: $0) }.flatMap { $0.id == id ? $0 : nil }
-            guard let item, let name = RawName(hex: item.nameHex),
+            guard var item, let name = RawName(hex: item.nameHex),
                   files.contains("\(id).drop"), (try? Self.digest(of: dropPath(id), size: item.size)) == item.sha256
             else {
                 // A copy moved to quarantine before a crash took the release: its entry goes
@@ -202,17 +214,24 @@ struct WorkQueue {
                     removeInboxEntry(of: item)
                     try inbox.sync()
                 }
-                for path in [notePath(id), dropPath(id), markPath(id)] { unlink(path) }
+                for path in notePaths(id) + [dropPath(id)] { unlink(path) }
                 continue
             }
             claimed.insert(name)
-            if files.contains("\(id).examining") { interrupted.append(item) } else { pending.append(item) }
+            item.retry = file.hasSuffix(".retry") || file.hasSuffix(".retrying")
+            if file.hasSuffix(".examining") {
+                interrupted.append(item)
+            } else if file.hasSuffix(".retrying") {
+                diedAlone.append(item)
+            } else {
+                pending.append(item)
+            }
         }
         for file in files where (!Self.noteNames(of: file).contains(where: files.contains) || file.hasPrefix("."))
             && !settling.contains(Self.id(ofNote: file)) {
             unlink("\(directory)/\(file)")
         }
-        return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id }, claimed)
+        return (pending.sorted { $0.id < $1.id }, interrupted.sorted { $0.id < $1.id }, diedAlone.sorted { $0.id < $1.id }, claimed)
     }
 
     /// The hashes of the drops claimed and not yet dealt with: a blob of one of these may be
@@ -247,13 +266,13 @@ struct WorkQueue {
         for item in items { removeInboxEntry(of: item) }
         try inbox.sync()
         for item in items {
-            for path in [dropPath(item.id), markPath(item.id), notePath(item.id)] { unlink(path) }
+            for path in [dropPath(item.id)] + notePaths(item.id) { unlink(path) }
         }
     }
 
-    /// A claim's note, under either of its names.
+    /// A claim's note, under any of its names.
     static func isNote(_ file: String) -> Bool {
-        !file.hasPrefix(".") && (file.hasSuffix(".json") || file.hasSuffix(".examining"))
+        !file.hasPrefix(".") && noteSuffixes.contains { file.hasSuffix($0) }
     }
 
     static func id(ofNote file: String) -> String {
@@ -263,17 +282,25 @@ struct WorkQueue {
     /// The names the note of a work file's claim may have.
     private static func noteNames(of file: String) -> [String] {
         let id = id(ofNote: file)
-        return [id + ".json", id + ".examining"]
+        return noteSuffixes.map { id + $0 }
     }
 
     /// Marks `item` as being examined, for the next start to see if this process dies: its
-    /// note is renamed `ID.examining`.
+    /// note is renamed `ID.examining`, or for a retry `ID.retrying`.
     func markExamining(_ item: Item) {
-        rename(notePath(item.id), markPath(item.id))
+        if item.retry { rename(retryPath(item.id), retryingPath(item.id)) } else { rename(notePath(item.id), markPath(item.id)) }
     }
 
     func unmark(_ item: Item) {
-        rename(markPath(item.id), notePath(item.id))
+        if item.retry { rename(retryingPath(item.id), retryPath(item.id)) } else { rename(markPath(item.id), notePath(item.id)) }
+    }
+
+    /// A drop the process died examining in a batch, made a retry: examined again alone.
+    func makeRetry(_ item: Item) -> Item {
+        rename(markPath(item.id), retryPath(item.id))
+        var retry = item
+        retry.retry = true
+        return retry
     }
 
     static let encoder: JSONEncoder = {

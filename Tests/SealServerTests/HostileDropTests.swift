@@ -68,37 +68,46 @@ import Testing
         #expect(try Fsck(root: server.root).check().isEmpty)
     }
 
-    /// A drop the process died examining (its mark left behind) is quarantined at the next
-    /// start and never examined again; the others are ingested.
-    @Test func aDropThatKilledTheIngesterIsQuarantinedAtTheNextStart() throws {
+    /// Drops the process died examining in a batch (their marks left behind) are examined
+    /// again at the next start, each alone; one the process dies examining alone is quarantined
+    /// and never examined again. The others are ingested.
+    @Test func aDropThatKilledTheIngesterTwiceIsQuarantined() throws {
         let server = try TestServer()
         try server.drop("coffee.gif", name: "before.gif")
+        try server.drop("horse.png", name: "innocent.png")
         let ingester = try server.ingester()
         var report = Ingester.Report()
         let batch = try ingester.nextBatch(into: &report)
-        #expect(batch.count == 1)
-        // An earlier attempt stored the copy and died before its commit; this one "dies" while
-        // examining: the mark stays, nothing else happens.
+        #expect(batch.count == 2)
+        // An earlier attempt stored a copy and died before its commit; this one "dies" while
+        // examining both: the marks stay, nothing else happens.
         try ingester.blobs.adopt(ingester.queue.dropPath(batch[0].id), hash: batch[0].sha256)
-        ingester.queue.markExamining(batch[0])
+        batch.forEach(ingester.queue.markExamining)
+        // The next start examines the first alone, and "dies" again.
+        let again = try server.ingester()
+        let retry = try again.nextBatch(into: &report)
+        #expect(retry.count == 1 && retry[0].retry && batch.map(\.id).contains(retry[0].id))
+        let culprit = try #require(retry.first)
+        let (guilty, innocent) = culprit.id == batch[0].id ? ("before.gif", "innocent.png") : ("innocent.png", "before.gif")
+        again.queue.markExamining(culprit)
         try server.drop("chelsea.webp", name: "after.webp")
         report = try server.ingester().runUntilEmpty()
-        #expect(report.quarantined == 1 && report.accepted == 1)
-        #expect(try server.catalogue.image(named: "after.webp") != nil)
-        #expect(try server.catalogue.image(named: "before.gif") == nil)
+        #expect(report.quarantined == 1 && report.accepted == 2)
+        #expect(try server.catalogue.image(named: "after.webp") != nil && server.catalogue.image(named: innocent) != nil)
+        #expect(try server.catalogue.image(named: guilty) == nil)
         let reason = try #require(try reasons(server).first)
-        #expect(reason.reason.contains("stopped while examining"))
+        #expect(reason.reason.contains("stopped twice while examining this drop"))
         #expect(reason.sender == nil)
-        #expect(FileManager.default.fileExists(atPath: "\(server.root.quarantine)/\(batch[0].id)"))
+        #expect(FileManager.default.fileExists(atPath: "\(server.root.quarantine)/\(culprit.id)"))
         // The stored copy of a drop nobody recorded is gone: no orphan, and the quarantined
         // file has one link, so it can be requeued.
         #expect(try Fsck(root: server.root).check().isEmpty)
         // The operator knows it was his kill: requeued, it is ingested like any drop.
         #expect(throws: Quarantine.RequeueFailure.self) { try Quarantine(root: server.root).requeue("../ca.key") }
-        try Quarantine(root: server.root).requeue(batch[0].id)
+        try Quarantine(root: server.root).requeue(culprit.id)
         report = try server.ingester().runUntilEmpty()
         #expect(report.accepted == 1)
-        #expect(try server.catalogue.image(named: "before.gif") != nil)
+        #expect(try server.catalogue.image(named: guilty) != nil)
     }
 
     /// A claim needs no fsync: its inbox entry stays until the drop is dealt with, and a copy a
