@@ -40,19 +40,35 @@ public struct NotificationFeed: Sendable {
     }
 
     /// Calls `deliver` with each batch of new records until `stop` fires, and `wakeUp` at each
-    /// wake-up (a record, or a second without one); returns the last seq seen.
+    /// wake-up (a record, or a second without one); returns the last seq seen. A server that
+    /// cannot be reached (restarting, or a network outage) is tried again every second:
+    /// `outage` is told when it stops answering (the failure) and when it answers again (nil).
     public func follow(
-        after seq: Int, stop: StopSignal, deliver: ([NotificationRecord]) throws -> Void, wakeUp: () throws -> Void = {}
+        after seq: Int, stop: StopSignal, deliver: ([NotificationRecord]) throws -> Void, wakeUp: () throws -> Void = {},
+        outage: (Error?) -> Void = { _ in }
     ) throws -> Int {
         var cursor = seq
+        var unreachable = false
         let watch = try transport.watchLog(after: seq)
         while !stop.isStopped {
-            let fresh = try records(after: cursor)
-            if let last = fresh.last {
-                try deliver(fresh)
-                cursor = last.seq
+            do {
+                let fresh = try records(after: cursor)
+                if let last = fresh.last {
+                    try deliver(fresh)
+                    cursor = last.seq
+                }
+                try wakeUp()
+                if unreachable {
+                    unreachable = false
+                    outage(nil)
+                }
+            } catch let failure as HTTPSTransport.Failure {
+                guard case .connection = failure else { throw failure }
+                if !unreachable {
+                    unreachable = true
+                    outage(failure)
+                }
             }
-            try wakeUp()
             if Inotify.wait(watch.fd, wake: stop.readFD, timeout: 1) { break }
             watch.drain()
         }

@@ -56,7 +56,11 @@ extension Sealdrop {
                 fflush(nil)
             }
             if follow {
-                _ = try feed.follow(after: start, stop: StopSignal(), deliver: show, wakeUp: refusals)
+                _ = try feed.follow(after: start, stop: StopSignal(), deliver: show, wakeUp: refusals) { failure in
+                    let news = failure.map { "sealdrop: warning: \($0); still following, trying again every second\n" }
+                        ?? "sealdrop: \(profile.settings.server) answers again\n"
+                    FileHandle.standardError.write(Data(news.utf8))
+                }
             } else {
                 try show(try feed.records(after: start))
                 try about(log.path) { try refusals() }
