@@ -118,6 +118,15 @@ public final class Ingester: @unchecked Sendable {
         return report
     }
 
+    /// Tells the catalogue how this node is doing, for `server status` on any node of the
+    /// server: its inbox backlog, its quarantine, how far its log has caught up.
+    public func reportNode() throws {
+        let head = try? LogHead.read(at: log.headPath)
+        try catalogue.report(NodeReport(
+            name: root.nodeName, seenAt: Date(), inboxBacklog: (try? FileManager.default.contentsOfDirectory(atPath: root.inboxNew).count) ?? 0,
+            quarantined: quarantine.count(), logSeq: head?.position.seq ?? 0))
+    }
+
     /// Claimed drops left by an earlier run first, then new ones claimed from the inbox,
     /// oldest first, up to the batch size. A drop an earlier process died examining in a batch
     /// is examined again, alone, in a batch of its own; one it died examining alone is
@@ -127,6 +136,7 @@ public final class Ingester: @unchecked Sendable {
         let inbox = queue.inbox
         let (recovered, interrupted, diedAlone, held) = try queue.recover(
             inFlight: inFlight, quarantined: { FileManager.default.fileExists(atPath: "\(self.root.quarantine)/\($0)") })
+        quarantine.removeTemporaries()
         // A claim with envelopes committed under it was examined to the end once: a kill, not
         // the drop, stopped its second look, which it gets again (to be released).
         var pending = recovered, suspects: [WorkQueue.Item] = []
@@ -623,7 +633,9 @@ public final class Ingester: @unchecked Sendable {
         for user in (try? FileManager.default.contentsOfDirectory(atPath: root.outbox)) ?? [] {
             let outbox = root.outbox(for: user)
             for file in (try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []
-            where file.hasPrefix("answer-") || file.hasPrefix("rejected-") || file.hasPrefix("accepted-") {
+            where file.hasPrefix("answer-") || file.hasPrefix("rejected-") || file.hasPrefix("accepted-")
+                || (file.hasPrefix(".sd-") && file.hasSuffix(".tmp")) {
+                // (A temporary is what a kill left of a note being written: it expires too.)
                 let path = "\(outbox)/\(file)"
                 if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
                    now.timeIntervalSince(modified) > policy.outboxLifetime {

@@ -131,6 +131,15 @@ public struct Quarantine: Sendable {
 
     func reasonPath(_ id: String) -> String { "\(root.quarantine)/\(id).reason.json" }
 
+    /// Removes what a kill left half-written in quarantine/ (a reason file's temporary,
+    /// `.sd-*.tmp`). Called with the ingest lock held, so no writer is mid-rename.
+    func removeTemporaries() {
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: root.quarantine)) ?? []
+        where file.hasPrefix(".sd-") && file.hasSuffix(".tmp") {
+            unlink("\(root.quarantine)/\(file)")
+        }
+    }
+
     /// Reason files in quarantine, for status.
     public func count() -> Int {
         ((try? FileManager.default.contentsOfDirectory(atPath: root.quarantine)) ?? []).filter { $0.hasSuffix(".reason.json") }.count

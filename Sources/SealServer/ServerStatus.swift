@@ -16,6 +16,8 @@ public struct ServerStatus: Sendable, Codable {
     public let quarantined: Int
     public let lastIngest: String?
     public let keys: [Key]
+    /// Every node of a server on a shared catalogue, as its daemon last reported (none on SQLite).
+    public let nodes: [NodeReport]
 
     /// Where one of the root's private keys is, and, on a token when the PIN was given, how
     /// the token holds it.
@@ -35,7 +37,7 @@ public struct ServerStatus: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case catalogue, users, images, notifications, quarantined, keys
+        case catalogue, users, images, notifications, quarantined, keys, nodes
         case revokedUsers = "revoked_users"
         case inboxBacklog = "inbox_backlog"
         case lastIngest = "last_ingest"
@@ -53,6 +55,7 @@ public struct ServerStatus: Sendable, Codable {
         inboxBacklog = (try? FileManager.default.contentsOfDirectory(atPath: root.inboxNew).count) ?? 0
         quarantined = Quarantine(root: root).count()
         lastIngest = counts.lastIngest.map { LogTime.format($0) }
+        nodes = try opened.nodes()
         keys = try ServerRoot.Role.allCases.map { role in
             let stored = try StoredKey.locate(root.keyPath(role))
             guard case .token(let uri, _) = stored, let pin else {

@@ -27,6 +27,7 @@ public struct Watcher {
         while !stop.isStopped {
             do {
                 _ = try ingester.runUntilEmpty(shouldStop: { stop.isStopped })
+                try ingester.reportNode()
             } catch {
                 // A full disk or another I/O failure: nothing uncommitted has left the inbox, so
                 // keep running and try again at the next rescan rather than exit.

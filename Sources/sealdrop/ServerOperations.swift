@@ -239,6 +239,10 @@ extension Sealdrop.Server {
                 print("inbox backlog  \(status.inboxBacklog)")
                 print("quarantined    \(status.quarantined)")
                 print("last ingest    \(status.lastIngest ?? "never")")
+                for node in status.nodes {
+                    let ago = max(0, Int(Date().timeIntervalSince(node.seenAt)))
+                    print("node           \(node.name): seen \(ago) s ago, inbox \(node.inboxBacklog), quarantined \(node.quarantined), log at seq \(node.logSeq)")
+                }
                 for key in status.keys {
                     let held = key.sensitive.map { sensitive in
                         [sensitive ? "sensitive" : "NOT sensitive",

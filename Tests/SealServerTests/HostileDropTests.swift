@@ -90,11 +90,15 @@ import Testing
         let culprit = try #require(retry.first)
         let (guilty, innocent) = culprit.id == batch[0].id ? ("before.gif", "innocent.png") : ("innocent.png", "before.gif")
         again.queue.markExamining(culprit)
+        // A kill while a reason file was written leaves its temporary: the next run removes it.
+        let temporary = "\(server.root.quarantine)/.sd-0123abcd.tmp"
+        #expect(FileManager.default.createFile(atPath: temporary, contents: Data("{".utf8)))
         try server.drop("chelsea.webp", name: "after.webp")
         report = try server.ingester().runUntilEmpty()
         #expect(report.quarantined == 1 && report.accepted == 2)
         #expect(try server.catalogue.image(named: "after.webp") != nil && server.catalogue.image(named: innocent) != nil)
         #expect(try server.catalogue.image(named: guilty) == nil)
+        #expect(!FileManager.default.fileExists(atPath: temporary))
         let reason = try #require(try reasons(server).first)
         #expect(reason.reason.contains("stopped twice while examining this drop"))
         #expect(reason.sender == nil)

@@ -310,6 +310,19 @@ extension ClusterTests {
                     "follower of node\(n): \(seqs.count) lines, \(Set(seqs).count) seqs, missing \(Set(1...expected.count).subtracting(seqs).sorted().prefix(10))")
             #expect(names == expected, "follower of node\(n): missing \(expected.subtracting(names).sorted().prefix(10))")
         }
+        // Any node's status shows every node, as its daemon last reported (each wake-up, and
+        // each rescan at the latest).
+        var reported: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(30)
+        repeat {
+            let status = try w.sealdrop(["server", "status", "node2", "--json"])
+            reported = (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
+            if reported.count == 3, reported.allSatisfy({ $0["log_seq"] as? Int == expected.count && $0["inbox_backlog"] as? Int == 0 }) { break }
+            usleep(500_000)
+        } while Date() < deadline
+        #expect(reported.compactMap { ($0["name"] as? String)?.split(separator: "/").last.map(String.init) }.sorted() == ["node1", "node2", "node3"])
+        #expect(reported.allSatisfy { $0["log_seq"] as? Int == expected.count && $0["inbox_backlog"] as? Int == 0 && $0["quarantined"] as? Int == 0 },
+                "\(reported)")
         let logs = nodes.map { Self.logLines(w, "node\($0)") }
         #expect(logs[0].count == expected.count && logs[0] == logs[1] && logs[1] == logs[2])
         for n in nodes {

@@ -205,6 +205,12 @@ public final class Catalogue: Sendable {
     /// (PostgreSQL); nil on SQLite, which only this node writes. The caller closes it.
     public func changes() -> CatalogueChanges? { store.changes() }
 
+    /// Records how a node is doing (nothing on SQLite, whose root is its only node).
+    public func report(_ node: NodeReport) throws { try store.report(node) }
+
+    /// What every node of the server last reported, by name (none on SQLite).
+    public func nodes() throws -> [NodeReport] { try store.nodes() }
+
     /// The last notification's seq and line hash (`LogHead.Position.start` when none).
     public func notificationPosition() throws -> LogHead.Position { try store.notificationPosition() }
 
@@ -264,5 +270,27 @@ public struct UserRecord: Sendable, Equatable {
         self.certificateFingerprint = certificateFingerprint
         self.registeredAt = registeredAt
         self.revokedAt = revokedAt
+    }
+}
+
+/// How one node of a server on a shared catalogue was doing when its daemon last looked.
+public struct NodeReport: Sendable, Codable, Equatable {
+    /// `HOST:ROOT`, the root's absolute path.
+    public let name: String
+    public let seenAt: Date
+    public let inboxBacklog: Int
+    public let quarantined: Int
+    /// The last line in the node's own `notifications.jsonl`.
+    public let logSeq: Int
+
+    public init(name: String, seenAt: Date, inboxBacklog: Int, quarantined: Int, logSeq: Int) {
+        (self.name, self.seenAt, self.inboxBacklog, self.quarantined, self.logSeq) = (name, seenAt, inboxBacklog, quarantined, logSeq)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, quarantined
+        case seenAt = "seen_at"
+        case inboxBacklog = "inbox_backlog"
+        case logSeq = "log_seq"
     }
 }

@@ -49,6 +49,12 @@ public protocol CatalogueStore: Sendable {
     /// store has no other writer to hear from.
     func changes() -> CatalogueChanges?
 
+    /// Records how a node of the server is doing (its daemon, at every wake-up); a store
+    /// with one node records nothing.
+    func report(_ node: NodeReport) throws
+    /// What every node last reported, by name.
+    func nodes() throws -> [NodeReport]
+
     func notificationPosition() throws -> LogHead.Position
     func lineHash(seq: Int) throws -> String?
     func notifications(after seq: Int) throws -> [NotificationRecord]

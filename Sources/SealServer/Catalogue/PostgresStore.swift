@@ -151,6 +151,28 @@ public final class PostgresStore: CatalogueStore {
 
     public func changes() -> CatalogueChanges? { CatalogueChanges(store: self, logger: logger) }
 
+    // MARK: Nodes
+
+    public func report(_ node: NodeReport) throws {
+        try read { run in
+            try run("""
+                INSERT INTO nodes (name, seen_at, inbox_backlog, quarantined, log_seq)
+                VALUES (\(node.name), \(node.seenAt.timeIntervalSince1970), \(node.inboxBacklog), \(node.quarantined), \(node.logSeq))
+                ON CONFLICT (name) DO UPDATE SET seen_at = EXCLUDED.seen_at, inbox_backlog = EXCLUDED.inbox_backlog,
+                    quarantined = EXCLUDED.quarantined, log_seq = EXCLUDED.log_seq
+                """)
+        }
+    }
+
+    public func nodes() throws -> [NodeReport] {
+        try read { run in
+            try run("SELECT name, seen_at, inbox_backlog, quarantined, log_seq FROM nodes ORDER BY name").map { row in
+                let (name, seen, backlog, quarantined, seq) = try row.decode((String, Double, Int, Int, Int).self)
+                return NodeReport(name: name, seenAt: Date(timeIntervalSince1970: seen), inboxBacklog: backlog, quarantined: quarantined, logSeq: seq)
+            }
+        }
+    }
+
     private func retire(_ connection: PostgresConnection) {
         open.withLock { $0 -= 1 }
         try? connection.close().wait()
@@ -243,6 +265,18 @@ public final class PostgresStore: CatalogueStore {
             )
             """,
             "ALTER TABLE blob_pieces ALTER COLUMN bytes SET STORAGE EXTERNAL",
+        ]),
+        // What each node's daemon last reported, for `server status` on any node.
+        ("4-nodes", [
+            """
+            CREATE TABLE nodes (
+                name TEXT PRIMARY KEY,
+                seen_at DOUBLE PRECISION NOT NULL,
+                inbox_backlog BIGINT NOT NULL,
+                quarantined BIGINT NOT NULL,
+                log_seq BIGINT NOT NULL
+            )
+            """,
         ]),
     ]
 

@@ -322,8 +322,11 @@ public final class SQLiteStore: CatalogueStore {
         try writer.write { db in try db.execute(sql: "DELETE FROM blob_garbage WHERE blob = ?", arguments: [blob]) }
     }
 
-    /// One node writes the file: nobody else's commits to hear of.
+    /// One node writes the file: nobody else's commits to hear of, and no node to list
+    /// (`server status` reports the root itself).
     public func changes() -> CatalogueChanges? { nil }
+    public func report(_ node: NodeReport) throws {}
+    public func nodes() throws -> [NodeReport] { [] }
 
     /// Blobs live only in the root's blob directory.
     public var keepsBlobs: Bool { false }

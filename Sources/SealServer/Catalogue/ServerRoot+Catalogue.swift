@@ -39,6 +39,18 @@ extension ServerRoot {
         return url
     }
 
+    /// How the root's node is named among the server's nodes: `HOST:ROOT`, with the root's
+    /// absolute path.
+    public var nodeName: String {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        let absolute = realpath(path, nil).map { pointer in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        } ?? path
+        return String(cString: host) + ":" + absolute
+    }
+
     /// The store `url` names, or the root's own SQLite file.
     static func store(_ url: String?, root: ServerRoot) throws -> any CatalogueStore {
         if let url { try PostgresStore(url: url) } else { try SQLiteStore(path: root.databasePath) }
