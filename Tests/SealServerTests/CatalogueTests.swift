@@ -166,8 +166,8 @@ import Testing
         #expect(throws: NotDurable.self) { try catalogue.record([first], blobs: blobs) { _ in throw NotDurable() } }
         #expect(try catalogue.storedBlobs().isEmpty)
         #expect(try catalogue.record([first], blobs: blobs).isEmpty)
-        #expect(catalogue.keepsBlobs == (kind == "postgres"))
-        guard catalogue.keepsBlobs else {
+        #expect(catalogue.isShared == (kind == "postgres"))
+        guard catalogue.isShared else {
             #expect(try catalogue.storedBlobs().isEmpty && catalogue.blobDigest(hash) == nil)
             #expect(try !catalogue.restoreBlob(hash, into: elsewhere))
             return

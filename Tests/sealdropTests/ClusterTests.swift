@@ -104,6 +104,13 @@ import Testing
             #expect(!status.stdout.contains(Self.password(cluster.url)))
         }
 
+        // With its daemon stopped, node2's log falls behind the server's: behind is not broken.
+        watchers[1].stop()
+        #expect(try w.sealdrop(["post", ServerFlowTests.images + "/chelsea.webp"], home: "alice").status == 0)
+        #expect(Self.logLines(w, "node2").count == 2 && Self.logLines(w, "node1").count == 3)
+        let behind = try w.sealdrop(["server", "fsck", "node2"])
+        #expect(behind.status == 0, "\(behind.stdout) \(behind.stderr)")
+
         // The URL holds the password: readable by others, it is refused with the fix.
         chmod(w.path("node2/catalogue.url"), 0o644)
         let exposed = try w.sealdrop(["server", "status", "node2"])

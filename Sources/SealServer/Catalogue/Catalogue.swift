@@ -176,14 +176,14 @@ public final class Catalogue: Sendable {
 
     public func isBlobReferenced(_ hash: String) throws -> Bool { try store.isBlobReferenced(hash) }
 
-    /// Whether every blob is kept in the catalogue itself (PostgreSQL), shared by all nodes.
-    public var keepsBlobs: Bool { store.keepsBlobs }
+    /// Whether several nodes share the catalogue (PostgreSQL), which then keeps every blob.
+    public var isShared: Bool { store.isShared }
 
     /// Makes sure blob `hash` is in `blobs`: a node that did not ingest it writes the
     /// catalogue's copy there, checked against its hash. False when neither has it.
     public func restoreBlob(_ hash: String, into blobs: BlobStore) throws -> Bool {
         if FileManager.default.fileExists(atPath: blobs.path(for: hash)) { return true }
-        guard store.keepsBlobs else { return false }
+        guard store.isShared else { return false }
         return try blobs.restore(hash) { body in try store.readBlob(hash, body) }
     }
 

@@ -36,9 +36,10 @@ public protocol CatalogueStore: Sendable {
     func forgetBlob(_ blob: String) throws
     func isBlobReferenced(_ hash: String) throws -> Bool
 
-    /// Whether the store keeps every blob's bytes itself, for every node (PostgreSQL), so a
-    /// node's blob directory holds copies that `readBlob` restores.
-    var keepsBlobs: Bool { get }
+    /// Whether several nodes share the store (PostgreSQL): others commit too, so a node's log
+    /// may be behind it for a moment, and it keeps every blob's bytes itself, for every node,
+    /// so a node's blob directory holds copies that `readBlob` restores.
+    var isShared: Bool { get }
     /// Hands blob `hash`'s bytes to `body` piece by piece, in order; false when the store
     /// has no such blob (or keeps none).
     func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool

@@ -480,7 +480,7 @@ public final class PostgresStore: CatalogueStore {
     /// Every blob is kept here, in pieces of this size: a blob is never whole in memory.
     static let blobPiece = 1 << 20
 
-    public var keepsBlobs: Bool { true }
+    public var isShared: Bool { true }
 
     /// Stores the blob at `path`, whose SHA-256 is `hash`, piece by piece, in the caller's
     /// transaction, unless it is stored already (the same bytes).

@@ -328,8 +328,8 @@ public final class SQLiteStore: CatalogueStore {
     public func report(_ node: NodeReport) throws {}
     public func nodes() throws -> [NodeReport] { [] }
 
-    /// Blobs live only in the root's blob directory.
-    public var keepsBlobs: Bool { false }
+    /// One node; blobs live only in the root's blob directory.
+    public var isShared: Bool { false }
     public func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool { false }
     public func storedBlobs() throws -> [String] { [] }
 
