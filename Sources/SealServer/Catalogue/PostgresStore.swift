@@ -371,42 +371,46 @@ public final class PostgresStore: CatalogueStore {
         try decide { run in
             var refused: [Int: Catalogue.Refusal] = [:]
             var last = try Self.position(run)
+            // Two round trips an image: its checks, then its rows in one statement.
             for (index, image) in images.enumerated() {
                 let id = Data(image.envelopeID)
-                if try !run("SELECT 1 FROM seen_envelopes WHERE sender_key = \(image.senderKey) AND id = \(id)").isEmpty {
+                let (seen, owner, oldBlob) = try run("""
+                    SELECT EXISTS (SELECT 1 FROM seen_envelopes WHERE sender_key = \(image.senderKey) AND id = \(id)),
+                           (SELECT owner FROM images WHERE name = \(image.name)), (SELECT blob FROM images WHERE name = \(image.name))
+                    """)[0].decode((Bool, String?, String?).self)
+                if seen {
                     refused[index] = .replay
                     continue
                 }
-                let replaced = try run("SELECT owner, blob FROM images WHERE name = \(image.name)").first?.decode((String, String).self)
-                if let replaced, replaced.0 != image.owner {
-                    refused[index] = .nameOwnedBy(replaced.0)
+                if let owner, owner != image.owner {
+                    refused[index] = .nameOwnedBy(owner)
                     continue
                 }
                 let ingested = image.ingestedAt.timeIntervalSince1970
-                try run("""
-                    INSERT INTO seen_envelopes (sender_key, id, sender, seen_at, inbox_name)
-                    VALUES (\(image.senderKey), \(id), \(image.owner), \(ingested), \(image.inboxName))
-                    """)
-                try run("""
-                    INSERT INTO images (name, owner, media_type, width, height, size, blob, envelope_id, created_at, ingested_at)
-                    VALUES (\(image.name), \(image.owner), \(image.mediaType), \(image.width), \(image.height), \(image.size),
-                            \(image.blob), \(id), \(image.createdAt.timeIntervalSince1970), \(ingested))
-                    ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, media_type = EXCLUDED.media_type, width = EXCLUDED.width,
-                        height = EXCLUDED.height, size = EXCLUDED.size, blob = EXCLUDED.blob, envelope_id = EXCLUDED.envelope_id,
-                        created_at = EXCLUDED.created_at, ingested_at = EXCLUDED.ingested_at
-                    """)
-                // The superseded version's blob goes once this commits, unless another row holds it;
-                // the new blob is nobody's garbage (the same image posted again).
-                try run("DELETE FROM blob_garbage WHERE blob = \(image.blob)")
-                if let old = replaced?.1, old != image.blob, try run("SELECT 1 FROM images WHERE blob = \(old)").isEmpty {
-                    try run("INSERT INTO blob_garbage (blob, since) VALUES (\(old), \(ingested)) ON CONFLICT DO NOTHING")
-                }
                 let (record, position) = Catalogue.notification(for: image, after: last)
+                // The new blob is nobody's garbage (the same image posted again).
                 try run("""
-                    INSERT INTO notifications (seq, time, type, name, owner, media_type, size, prev, line_hash)
-                    VALUES (\(record.seq), \(ingested), 'image', \(image.name), \(image.owner), \(image.mediaType), \(image.size),
-                            \(record.prev), \(position.hash))
+                    WITH seen AS (
+                        INSERT INTO seen_envelopes (sender_key, id, sender, seen_at, inbox_name)
+                        VALUES (\(image.senderKey), \(id), \(image.owner), \(ingested), \(image.inboxName))
+                    ), image AS (
+                        INSERT INTO images (name, owner, media_type, width, height, size, blob, envelope_id, created_at, ingested_at)
+                        VALUES (\(image.name), \(image.owner), \(image.mediaType), \(image.width), \(image.height), \(image.size),
+                                \(image.blob), \(id), \(image.createdAt.timeIntervalSince1970), \(ingested))
+                        ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, media_type = EXCLUDED.media_type, width = EXCLUDED.width,
+                            height = EXCLUDED.height, size = EXCLUDED.size, blob = EXCLUDED.blob, envelope_id = EXCLUDED.envelope_id,
+                            created_at = EXCLUDED.created_at, ingested_at = EXCLUDED.ingested_at
+                    ), notification AS (
+                        INSERT INTO notifications (seq, time, type, name, owner, media_type, size, prev, line_hash)
+                        VALUES (\(record.seq), \(ingested), 'image', \(image.name), \(image.owner), \(image.mediaType), \(image.size),
+                                \(record.prev), \(position.hash))
+                    )
+                    DELETE FROM blob_garbage WHERE blob = \(image.blob)
                     """)
+                // The superseded version's blob goes once this commits, unless another row holds it.
+                if let oldBlob, oldBlob != image.blob, try run("SELECT 1 FROM images WHERE blob = \(oldBlob)").isEmpty {
+                    try run("INSERT INTO blob_garbage (blob, since) VALUES (\(oldBlob), \(ingested)) ON CONFLICT DO NOTHING")
+                }
                 last = position
             }
             if let blobs {
@@ -485,18 +489,20 @@ public final class PostgresStore: CatalogueStore {
     /// Stores the blob at `path`, whose SHA-256 is `hash`, piece by piece, in the caller's
     /// transaction, unless it is stored already (the same bytes).
     static func storeBlob(_ hash: String, from path: String, _ run: Run) throws {
-        guard try run("SELECT 1 FROM blobs WHERE hash = \(hash)").isEmpty else { return }
         var source = try FileSource(path: path, followSymlinks: false)
-        var size = 0, pieces = 0
-        try run("INSERT INTO blobs (hash, size, pieces) VALUES (\(hash), 0, 0)")
-        while true {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw IOFailure(call: "stat", path: path, code: errno) }
+        let size = Int(info.st_size), pieces = (size + blobPiece - 1) / blobPiece
+        guard try !run("""
+            INSERT INTO blobs (hash, size, pieces) VALUES (\(hash), \(size), \(pieces)) ON CONFLICT (hash) DO NOTHING RETURNING 1
+            """).isEmpty else { return }
+        for n in 0..<pieces {
             let piece = try source.read(upTo: blobPiece)
-            if piece.isEmpty { break }
-            try run("INSERT INTO blob_pieces (hash, n, bytes) VALUES (\(hash), \(pieces), \(ByteBuffer(bytes: piece)))")
-            size += piece.count
-            pieces += 1
+            guard !piece.isEmpty else { throw IOFailure(call: "read", path: path, code: EIO) }
+            try run("INSERT INTO blob_pieces (hash, n, bytes) VALUES (\(hash), \(n), \(ByteBuffer(bytes: piece)))")
         }
-        try run("UPDATE blobs SET size = \(size), pieces = \(pieces) WHERE hash = \(hash)")
+        // A file that grew after its stat is not the blob its hash names.
+        guard try source.read(upTo: 1).isEmpty else { throw IOFailure(call: "read", path: path, code: EIO) }
     }
 
     public func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool {
