@@ -59,8 +59,14 @@ public enum AtomicFile {
         try write(Array(text.utf8), to: path, mode: mode, replace: replace)
     }
 
+    /// Whether `name` is one of the temporaries written beside a target: one that a kill left
+    /// behind is removed by whoever owns the directory.
+    public static func isTemporary(_ name: String) -> Bool {
+        name.hasPrefix(".sd-") && name.hasSuffix(".tmp")
+    }
+
     private static func writeTemporary(_ bytes: [UInt8], beside path: String, mode: mode_t) throws -> String {
-        // Fixed length whatever the target's name, so a 255-byte name still fits.
+        // Fixed length whatever the target's name, so a 255-byte name still fits (`isTemporary`).
         let temporary = "\(PathText.directory(of: path))/.sd-\(UUID().uuidString.prefix(8).lowercased()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw Failure.system(call: "open", path: temporary, errno: errno) }

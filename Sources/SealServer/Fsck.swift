@@ -85,8 +85,7 @@ public struct Fsck: Sendable {
                 problems.append(Problem(kind: .orphanBlob, detail: hash, repairable: true, blob: hash))
             }
         }
-        let garbage = Set(try catalogue.blobGarbage())
-        for hash in try catalogue.storedBlobs() where !referenced.contains(hash) && !garbage.contains(hash) {
+        for hash in try catalogue.storedBlobs() where !referenced.contains(hash) {
             problems.append(Problem(kind: .orphanStoredBlob, detail: "\(hash) in the catalogue \(catalogue.location)", repairable: true, blob: hash))
         }
         problems += try logProblems(catalogue)

@@ -28,6 +28,8 @@ public final class Ingester: @unchecked Sendable {
     /// Inbox entries that could not be moved out (a directory another user owns).
     var stuck: Set<RawName> = []
     private var lastOutboxExpiry = Date.distantPast
+    /// Whether this process has removed the temporaries a killed one left in quarantine/.
+    private var quarantineSwept = false
     let log: NotificationLog
     let registrar: Registrar
     let delivery: RSASigner
@@ -121,6 +123,8 @@ public final class Ingester: @unchecked Sendable {
     /// Tells the catalogue how this node is doing, for `server status` on any node of the
     /// server: its inbox backlog, its quarantine, how far its log has caught up.
     public func reportNode() throws {
+        // A root on SQLite is its server's only node: nothing to tell, nothing to look at.
+        guard catalogue.isShared else { return }
         let head = try? LogHead.read(at: log.headPath)
         try catalogue.report(NodeReport(
             name: root.nodeName, seenAt: Date(), inboxBacklog: (try? FileManager.default.contentsOfDirectory(atPath: root.inboxNew).count) ?? 0,
@@ -136,7 +140,11 @@ public final class Ingester: @unchecked Sendable {
         let inbox = queue.inbox
         let (recovered, interrupted, diedAlone, held) = try queue.recover(
             inFlight: inFlight, quarantined: { FileManager.default.fileExists(atPath: "\(self.root.quarantine)/\($0)") })
-        quarantine.removeTemporaries()
+        // Once a process: only a process killed before this one leaves them.
+        if !quarantineSwept {
+            quarantine.removeTemporaries()
+            quarantineSwept = true
+        }
         // A claim with envelopes committed under it was examined to the end once: a kill, not
         // the drop, stopped its second look, which it gets again (to be released).
         var pending = recovered, suspects: [WorkQueue.Item] = []
@@ -304,7 +312,7 @@ public final class Ingester: @unchecked Sendable {
                     try reject(item, member: member, reason: reason, sender: record.owner, envelopeID: record.envelopeID, into: &report)
                 } else {
                     report.accepted += 1
-                    newlyAccepted.append((item, Acceptance(record)))
+                    newlyAccepted.append((item, Acceptance(name: record.name, owner: record.owner, envelopeID: record.envelopeID)))
                     logger.info("accepted", metadata: [
                         "file": "\(item.file)", "id": "\(item.id)", "name": "\(LogText.escaped(record.name))", "owner": "\(record.owner)",
                         "media_type": "\(record.mediaType)", "size": "\(record.size)", "blob": "\(record.blob)",
@@ -575,12 +583,6 @@ public final class Ingester: @unchecked Sendable {
         let name: String
         let owner: String
         let envelopeID: [UInt8]
-
-        init(name: String, owner: String, envelopeID: [UInt8]) {
-            (self.name, self.owner, self.envelopeID) = (name, owner, envelopeID)
-        }
-
-        init(_ record: ImageRecord) { self.init(name: record.name, owner: record.owner, envelopeID: record.envelopeID) }
     }
 
     /// Tells each owner their images were accepted, for `post` waiting for its verdicts: an
@@ -633,8 +635,7 @@ public final class Ingester: @unchecked Sendable {
         for user in (try? FileManager.default.contentsOfDirectory(atPath: root.outbox)) ?? [] {
             let outbox = root.outbox(for: user)
             for file in (try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []
-            where file.hasPrefix("answer-") || file.hasPrefix("rejected-") || file.hasPrefix("accepted-")
-                || (file.hasPrefix(".sd-") && file.hasSuffix(".tmp")) {
+            where file.hasPrefix("answer-") || file.hasPrefix("rejected-") || file.hasPrefix("accepted-") || AtomicFile.isTemporary(file) {
                 // (A temporary is what a kill left of a note being written: it expires too.)
                 let path = "\(outbox)/\(file)"
                 if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,

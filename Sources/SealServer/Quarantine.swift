@@ -131,11 +131,10 @@ public struct Quarantine: Sendable {
 
     func reasonPath(_ id: String) -> String { "\(root.quarantine)/\(id).reason.json" }
 
-    /// Removes what a kill left half-written in quarantine/ (a reason file's temporary,
-    /// `.sd-*.tmp`). Called with the ingest lock held, so no writer is mid-rename.
+    /// Removes what a kill left half-written in quarantine/ (a reason file's temporary).
+    /// Called with the ingest lock held, so no writer is mid-rename.
     func removeTemporaries() {
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: root.quarantine)) ?? []
-        where file.hasPrefix(".sd-") && file.hasSuffix(".tmp") {
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: root.quarantine)) ?? [] where AtomicFile.isTemporary(file) {
             unlink("\(root.quarantine)/\(file)")
         }
     }

@@ -67,7 +67,8 @@ public final class Catalogue: Sendable {
     /// Binds the catalogue to the server whose CA has `fingerprint` when it is bound to none;
     /// throws `belongsToAnotherServer` when it belongs to a server of another CA.
     public func bind(authority fingerprint: String) throws {
-        let bound = try store.bind(authority: fingerprint)
+        // Read first: once bound (every open but the first), no write and no lock.
+        let bound = try store.authority() ?? store.bind(authority: fingerprint)
         guard bound == fingerprint else { throw Failure.belongsToAnotherServer(location: location, authority: bound) }
     }
 
