@@ -10,7 +10,7 @@ import SealPKI
 extension NotificationLog {
     /// Appends every notification the catalogue has beyond the log's last line (a torn last
     /// line, a crash mid-append, is cut off first), then signs the head with `signer` when it
-    /// does not already name the catalogue's last line. A last line that is not the
+    /// does not already name the log's last line. A last line that is not the
     /// catalogue's, byte for byte, makes it rebuild the log instead. Returns how many lines
     /// were appended.
     @discardableResult
@@ -35,7 +35,7 @@ extension NotificationLog {
             try AtomicFile.writeAll(missing.flatMap { $0.line + [UInt8(ascii: "\n")] }, to: fd, path: path)
             guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) }
         }
-        try signHead(catalogue, signer: signer, presigned: presigned)
+        try signHead(naming: missing.last.map(Self.position) ?? last, signer: signer, presigned: presigned)
         return missing.count
     }
 
@@ -46,15 +46,16 @@ extension NotificationLog {
     public func rebuild(from catalogue: Catalogue, signer: RSASigner?) throws -> Int {
         let records = try catalogue.notifications(after: 0)
         try AtomicFile.write(records.flatMap { $0.line + [UInt8(ascii: "\n")] }, to: path, mode: 0o644, replace: true)
-        try signHead(catalogue, signer: signer)
+        try signHead(naming: records.last.map(Self.position) ?? .start, signer: signer)
         return records.count
     }
 
-    /// Signs the catalogue's position into `notifications.head` unless the head says it
-    /// already; `presigned` is used when it signed that very position.
-    func signHead(_ catalogue: Catalogue, signer: RSASigner?, presigned: HeadSigning? = nil) throws {
+    /// Signs `position`, the log's last line as written, into `notifications.head` unless the
+    /// head says it already; `presigned` is used when it signed that very position. Never the
+    /// catalogue's position read afterwards: another node may have committed lines since,
+    /// and a head must name no line the log does not hold yet.
+    private func signHead(naming position: LogHead.Position, signer: RSASigner?, presigned: HeadSigning? = nil) throws {
         guard let signer else { return }
-        let position = try catalogue.notificationPosition()
         if let head = try? LogHead.read(at: headPath), head.position == position,
            head.deliveryCertificate == Data(signer.certificate.der) {
             return
@@ -63,6 +64,10 @@ extension NotificationLog {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try AtomicFile.write(Array(try encoder.encode(head)), to: headPath, mode: 0o644, replace: true)
+    }
+
+    private static func position(_ record: NotificationRecord) -> LogHead.Position {
+        LogHead.Position(seq: record.seq, hash: LogHead.hash(ofLine: record.line))
     }
 }
 

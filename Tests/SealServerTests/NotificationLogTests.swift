@@ -150,6 +150,32 @@ import SealEnvelope
         #expect(try verify(server).1 == position)
     }
 
+    /// On a shared catalogue another node commits at any moment, also between the lines a
+    /// node appends and the head it signs: the head names the log's own last line, never a
+    /// line committed since (a follower would find the log "truncated").
+    @Test func aHeadNamesOnlyLinesTheLogHolds() throws {
+        for behind in [0, 1] {
+            let server = try server(images: 2)
+            let delivery = try RSASigner(key: server.root.privateKeys([server.root.deliveryKeyPath], secret: serverPassphrase)[0],
+                                         certificate: server.root.deliveryCertificate())
+            let template = try #require(try server.catalogue.images().first)
+            let another = ImageRecord(name: "elsewhere.gif", owner: template.owner, mediaType: template.mediaType, width: template.width,
+                                      height: template.height, size: template.size, blob: template.blob, envelopeID: [UInt8](repeating: 7, count: 16),
+                                      createdAt: Date(), ingestedAt: Date(), inboxName: "elsewhere", senderKey: template.senderKey)
+            // The log one line behind its catalogue, or not behind; another node commits right
+            // after this node has read what its log lacks.
+            try write(Array(try lines(server).prefix(2 - behind)), to: server)
+            let store = InterleavedStore(server.catalogue.store) { inner in _ = try inner.record([another], blobs: nil) { _ in } }
+            let log = NotificationLog(path: server.root.notificationLogPath)
+            #expect(try log.catchUp(from: Catalogue(store: store), signer: delivery) == behind)
+            #expect(try LogHead.read(at: log.headPath).position.seq == 2)
+            #expect(try verify(server).1.seq == 2)
+            // The next catch-up appends that line and names it.
+            #expect(try log.catchUp(from: server.catalogue, signer: delivery) == 1)
+            #expect(try verify(server).1.seq == 3)
+        }
+    }
+
     @Test func aForgedLineIsReported() throws {
         let server = try server(images: 3)
         var log = try lines(server)

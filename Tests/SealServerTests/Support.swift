@@ -86,3 +86,59 @@ extension Catalogue {
     /// reads or damages behind the catalogue's back.
     var writer: any DatabaseWriter { (store as! SQLiteStore).writer }
 }
+/// A store that runs `between` once, on the store it wraps, right after the first
+/// `notifications(after:)` answers: another node committing at that moment.
+final class InterleavedStore: CatalogueStore, @unchecked Sendable {
+    let inner: any CatalogueStore
+    private var between: ((any CatalogueStore) throws -> Void)?
+
+    init(_ inner: any CatalogueStore, between: @escaping (any CatalogueStore) throws -> Void) {
+        self.inner = inner
+        self.between = between
+    }
+
+    func notifications(after seq: Int) throws -> [NotificationRecord] {
+        let answer = try inner.notifications(after: seq)
+        if let between {
+            self.between = nil
+            try between(inner)
+        }
+        return answer
+    }
+
+    var location: String { inner.location }
+    var isShared: Bool { inner.isShared }
+    func authority() throws -> String? { try inner.authority() }
+    func bind(authority fingerprint: String) throws -> String { try inner.bind(authority: fingerprint) }
+    func addUser(name: String, certificate: [UInt8], fingerprint: String, keyFingerprint: String, at time: Date) throws {
+        try inner.addUser(name: name, certificate: certificate, fingerprint: fingerprint, keyFingerprint: keyFingerprint, at: time)
+    }
+    func user(named name: String) throws -> UserRecord? { try inner.user(named: name) }
+    func users() throws -> [UserRecord] { try inner.users() }
+    func revoke(name: String, at time: Date) throws -> Date? { try inner.revoke(name: name, at: time) }
+    func replaceCertificate(name: String, certificate: [UInt8], fingerprint: String) throws {
+        try inner.replaceCertificate(name: name, certificate: certificate, fingerprint: fingerprint)
+    }
+    func revokedKeyOwner(_ key: String) throws -> String? { try inner.revokedKeyOwner(key) }
+    func record(_ images: [ImageRecord], blobs: BlobStore?, beforeCommit: (LogHead.Position?) throws -> Void) throws -> [Int: Catalogue.Refusal] {
+        try inner.record(images, blobs: blobs, beforeCommit: beforeCommit)
+    }
+    func markSeen(_ id: [UInt8], senderKey: String, sender: String, inboxName: String, at time: Date) throws -> Bool {
+        try inner.markSeen(id, senderKey: senderKey, sender: sender, inboxName: inboxName, at: time)
+    }
+    func hasEnvelopes(fromClaim id: String) throws -> Bool { try inner.hasEnvelopes(fromClaim: id) }
+    func seenInboxName(_ id: [UInt8], senderKey: String) throws -> String? { try inner.seenInboxName(id, senderKey: senderKey) }
+    func image(named name: String) throws -> ImageRecord? { try inner.image(named: name) }
+    func images() throws -> [ImageRecord] { try inner.images() }
+    func blobGarbage() throws -> [String] { try inner.blobGarbage() }
+    func forgetBlob(_ blob: String) throws { try inner.forgetBlob(blob) }
+    func isBlobReferenced(_ hash: String) throws -> Bool { try inner.isBlobReferenced(hash) }
+    func readBlob(_ hash: String, _ body: ([UInt8]) throws -> Void) throws -> Bool { try inner.readBlob(hash, body) }
+    func storedBlobs() throws -> [String] { try inner.storedBlobs() }
+    func changes() -> CatalogueChanges? { inner.changes() }
+    func report(_ node: NodeReport) throws { try inner.report(node) }
+    func nodes() throws -> [NodeReport] { try inner.nodes() }
+    func notificationPosition() throws -> LogHead.Position { try inner.notificationPosition() }
+    func lineHash(seq: Int) throws -> String? { try inner.lineHash(seq: seq) }
+    func counts() throws -> Catalogue.Counts { try inner.counts() }
+}

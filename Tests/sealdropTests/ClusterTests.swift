@@ -314,7 +314,7 @@ extension ClusterTests {
             let seqs = records.compactMap { $0["seq"] as? Int }
             let names = Set(records.compactMap { $0["name"] as? String })
             #expect(seqs == Array(1...expected.count),
-                    "follower of node\(n): \(seqs.count) lines, \(Set(seqs).count) seqs, missing \(Set(1...expected.count).subtracting(seqs).sorted().prefix(10))")
+                    "follower of node\(n): \(seqs.count) lines, \(Set(seqs).count) seqs, missing \(Set(1...expected.count).subtracting(seqs).sorted().prefix(10)); stderr: \(follower.errorText)")
             #expect(names == expected, "follower of node\(n): missing \(expected.subtracting(names).sorted().prefix(10))")
         }
         // Any node's status shows every node, as its daemon last reported (each wake-up, and
