@@ -20,6 +20,44 @@ import Testing
         #expect(layout.header.suite == suite)
     }
 
+    /// Chunks sealed by any number of workers overlapping the reads and writes come out in
+    /// order: the same framing, and the same payload back.
+    @Test(arguments: Suite.allCases, [1, 2, 3, 8])
+    func anyNumberOfChunkWorkersKeepsTheOrder(suite: Suite, workers: Int) throws {
+        let payload = pattern(10 * Self.chunk + 77, seed: UInt8(workers))
+        var sealer = EnvelopeSealer(signer: World.alice, recipient: RSARecipient(key: World.server.key.publicKey), suite: suite,
+                                    chunkSize: Self.chunk)
+        sealer.chunkWorkers = workers
+        var source = MemorySource(payload)
+        var sink = MemorySink()
+        _ = try sealer.seal(from: &source, to: &sink, name: "payload", kind: .message, mediaType: "application/octet-stream")
+        #expect(try openInMemory(sink.bytes) == payload)
+        var layout = MemorySource(sink.bytes)
+        #expect(try EnvelopeReader.layout(of: &layout).chunkCount == 11)
+    }
+
+    /// An envelope changed after it was verified (the file replaced between the two passes):
+    /// decryption stops at the changed chunk, having released every chunk before it, in
+    /// order, and nothing of it or after it, however many chunks were in flight.
+    @Test(arguments: Suite.allCases)
+    func aChunkChangedAfterVerifyingStopsTheOutputThere(suite: Suite) throws {
+        let payload = pattern(10 * Self.chunk, seed: 9)
+        let envelope = try sealInMemory(payload, suite: suite, chunkSize: Self.chunk)
+        var first = MemorySource(envelope)
+        let verified = try EnvelopeReader.verify(&first, recipient: World.server.fingerprint, authority: World.authority.certificate)
+        var probe = MemorySource(envelope)
+        let headerLength = try EnvelopeReader.layout(of: &probe).header.bytes.count
+        let frame = 5 + Self.chunk + suite.tagLength
+        var changed = envelope
+        changed[headerLength + 6 * frame + 5 + 100] ^= 0x40
+        var source = MemorySource(changed)
+        var sink = MemorySink()
+        #expect(throws: EnvelopeError.tampered) {
+            try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: World.server)
+        }
+        #expect(sink.bytes == Array(payload.prefix(6 * Self.chunk)))
+    }
+
     @Test func freshKeyIdAndCiphertextEachTime() throws {
         let payload = pattern(100)
         let a = try sealInMemory(payload)

@@ -32,26 +32,26 @@ public enum EnvelopeReader {
         let tagLength = header.suite.tagLength
         var chunks = 0
         var finalLength = 0
+        // A gcm chunk's commitment is a hash of all of it: hashed on a worker while this
+        // thread reads on. A cbc-hmac chunk's is its tag, and its ciphertext is not read.
+        var framed = OrderedWork<FramedChunk>(workers: header.suite == .gcm ? Cores.available : 1) { $0.commit() }
         while true {
             let (flag, length) = try readFrame(&source, header: header, index: chunks)
             finalLength = length
-            let commitment: [UInt8]
+            let chunk: FramedChunk
             switch header.suite {
             case .cbcHMAC:
                 guard try source.skip(length) == length else { throw EnvelopeError.truncated }
-                commitment = try source.read(exactly: tagLength, or: .truncated)
+                chunk = FramedChunk(flag: flag, length: length, commitment: try source.read(exactly: tagLength, or: .truncated))
             case .gcm:
                 let ciphertext = try source.read(exactly: length, or: .truncated)
-                let tag = try source.read(exactly: tagLength, or: .truncated)
-                var hasher = SHA256()
-                hasher.update(data: ciphertext)
-                hasher.update(data: tag)
-                commitment = hasher.finalize().bytes
+                chunk = FramedChunk(flag: flag, length: length, ciphertext: ciphertext, tag: try source.read(exactly: tagLength, or: .truncated))
             }
-            transcript.add(chunkFlag: flag, length: length, commitment: commitment)
+            if let done = framed.submit(chunk) { transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment) }
             chunks += 1
             if flag == 1 { break }
         }
+        while let done = framed.next() { transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment) }
         let trailer = try SignatureBlock.read(from: &source)
         try checkPayloadLength(trailer.payloadLength, header: header, chunks: chunks, finalLength: finalLength)
         return (header, chunks, trailer, transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType))
@@ -168,43 +168,64 @@ public enum EnvelopeReader {
         let cipher = ChunkCiphers.make(header.suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: fieldsDigest))
         var transcript = Transcript(header: header.bytes)
         var total: UInt64 = 0
-        var index = 0
-        var done = false
-        let workers = Cores.available
-        while !done {
-            // Up to one chunk per core is checked and decrypted at once, then written in order.
-            var group: [OpenedChunk] = []
-            while group.count < workers, !done {
-                let (flag, length) = try readFrame(&source, header: header, index: index)
-                let ciphertext = try source.read(exactly: length, or: .truncated)
-                let tag = try source.read(exactly: header.suite.tagLength, or: .truncated)
-                group.append(OpenedChunk(bytes: ciphertext, tag: tag, index: index, flag: flag))
-                index += 1
-                done = flag == 1
+        // Each chunk is checked and decrypted on a worker while this thread reads the next
+        // and writes out the ones before, in order.
+        var chunks = OrderedWork<OpenedChunk>(workers: Cores.available) { $0.open(with: cipher) }
+        func writeOut(_ chunk: OpenedChunk) throws {
+            transcript.add(chunkFlag: chunk.flag, length: chunk.length, commitment: chunk.commitment)
+            if let failure = chunk.failure { throw failure }
+            // An empty final chunk is only valid as the whole of an empty payload (§3).
+            guard !(chunk.flag == 1 && chunk.bytes.isEmpty && chunk.index > 0) else { throw EnvelopeError.tampered }
+            // §3: an image's first chunk (64 KiB or more, or all of it) starts with the
+            // magic of its declared type; checked before a byte is released.
+            if chunk.index == 0, header.kind == .image, MediaType.detect(chunk.bytes)?.name != header.mediaType {
+                throw EnvelopeError.malformed("the content is not \(header.mediaType)")
             }
-            let inFlight = group
-            if inFlight.count == 1 {
-                inFlight[0].open(with: cipher)
-            } else {
-                DispatchQueue.concurrentPerform(iterations: inFlight.count) { inFlight[$0].open(with: cipher) }
-            }
-            for chunk in inFlight {
-                transcript.add(chunkFlag: chunk.flag, length: chunk.length, commitment: chunk.commitment)
-                if let failure = chunk.failure { throw failure }
-                // An empty final chunk is only valid as the whole of an empty payload (§3).
-                guard !(chunk.flag == 1 && chunk.bytes.isEmpty && chunk.index > 0) else { throw EnvelopeError.tampered }
-                // §3: an image's first chunk (64 KiB or more, or all of it) starts with the
-                // magic of its declared type; checked before a byte is released.
-                if chunk.index == 0, header.kind == .image, MediaType.detect(chunk.bytes)?.name != header.mediaType {
-                    throw EnvelopeError.malformed("the content is not \(header.mediaType)")
-                }
-                total += UInt64(chunk.bytes.count)
-                try sink.write(chunk.bytes)
-            }
+            total += UInt64(chunk.bytes.count)
+            try sink.write(chunk.bytes)
         }
+        var index = 0
+        while true {
+            let (flag, length) = try readFrame(&source, header: header, index: index)
+            let ciphertext = try source.read(exactly: length, or: .truncated)
+            let tag = try source.read(exactly: header.suite.tagLength, or: .truncated)
+            if let opened = chunks.submit(OpenedChunk(bytes: ciphertext, tag: tag, index: index, flag: flag)) { try writeOut(opened) }
+            index += 1
+            if flag == 1 { break }
+        }
+        while let opened = chunks.next() { try writeOut(opened) }
         let trailer = try SignatureBlock.read(from: &source)
         let t = transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType)
         guard t == verified.transcript, total == trailer.payloadLength else { throw EnvelopeError.tampered }
+    }
+}
+
+/// One chunk's framing as the walk reads it: its commitment given (cbc-hmac: the tag), or
+/// computed by a worker from its ciphertext and tag (gcm, §4).
+final class FramedChunk: @unchecked Sendable {
+    // `commitment` and `hashed` are mutated only by `commit`, on one worker, before the walk reads them.
+    let flag: UInt8
+    let length: Int
+    private(set) var commitment: [UInt8]
+    private var hashed: (ciphertext: [UInt8], tag: [UInt8])?
+
+    init(flag: UInt8, length: Int, commitment: [UInt8]) {
+        self.flag = flag
+        self.length = length
+        self.commitment = commitment
+    }
+
+    init(flag: UInt8, length: Int, ciphertext: [UInt8], tag: [UInt8]) {
+        self.flag = flag
+        self.length = length
+        hashed = (ciphertext, tag)
+        commitment = []
+    }
+
+    func commit() {
+        guard let (ciphertext, tag) = hashed else { return }
+        commitment = GCMCipher.commitment(ciphertext: ciphertext, tag: tag)
+        hashed = nil
     }
 }
 

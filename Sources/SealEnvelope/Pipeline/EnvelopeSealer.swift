@@ -96,43 +96,32 @@ public struct EnvelopeSealer: Sendable {
         let headerBytes = header.bytes
         try sink.write(headerBytes)
         var transcript = Transcript(header: headerBytes)
-        var index: UInt64 = 0
         var total: UInt64 = 0
-        var next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
-        var done = false
-        while !done {
-            // Up to `chunkWorkers` chunks are encrypted and MACed at once (chunks are
-            // independent: own IV or nonce, own tag), then framed and written in order.
-            var group: [SealedChunk] = []
-            while group.count < max(1, chunkWorkers), !done {
-                let final = next.isEmpty
-                group.append(SealedChunk(bytes: current, index: index, final: final))
-                total += UInt64(current.count)
-                index += 1
-                if final {
-                    done = true
-                } else {
-                    current = next
-                    next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
-                }
-            }
-            if group.count == 1 {
-                group[0].seal(with: cipher)
-            } else {
-                let inFlight = group
-                DispatchQueue.concurrentPerform(iterations: inFlight.count) { inFlight[$0].seal(with: cipher) }
-            }
-            for chunk in group {
-                let flag = ChunkCiphers.flag(chunk.final)
-                transcript.add(chunkFlag: flag, length: chunk.bytes.count, commitment: chunk.commitment)
-                var frame = ByteWriter()
-                frame.u8(flag)
-                frame.u32(UInt32(chunk.bytes.count))
-                try sink.write(frame.bytes)
-                try sink.write(chunk.bytes)
-                try sink.write(chunk.tag)
-            }
+        // Chunks are independent (own IV or nonce, own tag): each is encrypted and MACed on
+        // a worker while this thread reads the next and frames and writes the ones before.
+        var chunks = OrderedWork<SealedChunk>(workers: chunkWorkers) { $0.seal(with: cipher) }
+        func writeOut(_ chunk: SealedChunk) throws {
+            let flag = ChunkCiphers.flag(chunk.final)
+            transcript.add(chunkFlag: flag, length: chunk.bytes.count, commitment: chunk.commitment)
+            var frame = ByteWriter()
+            frame.u8(flag)
+            frame.u32(UInt32(chunk.bytes.count))
+            try sink.write(frame.bytes)
+            try sink.write(chunk.bytes)
+            try sink.write(chunk.tag)
         }
+        var index: UInt64 = 0
+        var next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
+        while true {
+            let final = next.isEmpty
+            total += UInt64(current.count)
+            if let sealed = chunks.submit(SealedChunk(bytes: current, index: index, final: final)) { try writeOut(sealed) }
+            if final { break }
+            index += 1
+            current = next
+            next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
+        }
+        while let sealed = chunks.next() { try writeOut(sealed) }
         return (SealSummary(envelopeID: header.envelopeID, payloadLength: total, mediaType: media.name,
                             width: media.width, height: media.height), transcript)
     }

@@ -107,7 +107,10 @@ struct GCMCipher: ChunkCipher {
         }
     }
 
-    func commitment(ciphertext: [UInt8], tag: [UInt8]) -> [UInt8] {
+    func commitment(ciphertext: [UInt8], tag: [UInt8]) -> [UInt8] { Self.commitment(ciphertext: ciphertext, tag: tag) }
+
+    /// §4: SHA-256 of the chunk's ciphertext and tag; no key is needed to compute it.
+    static func commitment(ciphertext: [UInt8], tag: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(data: ciphertext)
         hasher.update(data: tag)
