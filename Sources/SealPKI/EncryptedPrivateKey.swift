@@ -35,14 +35,44 @@ public enum EncryptedPrivateKey {
     /// Decrypts a PEM private key: PKCS#8 (sealdrop's own, or openssl's), or openssl's
     /// traditional encrypted RSA PRIVATE KEY. An unencrypted key is refused.
     public static func decrypt(pem text: String, passphrase: SecretBytes) throws -> RSA.PrivateKey {
-        if TraditionalPrivateKey.hasHeaders(text) { return try TraditionalPrivateKey.decrypt(text, passphrase: passphrase) }
-        let document = try PEM.document(text, expecting: [pemType, "PRIVATE KEY", "RSA PRIVATE KEY"])
-        guard document.discriminator == pemType else { throw PKIError.unencryptedPrivateKey }
-        return try decrypt(der: document.derBytes, passphrase: passphrase)
+        try Locked(pem: text).unlock(passphrase)
     }
 
     static func decrypt(der: [UInt8], passphrase: SecretBytes) throws -> RSA.PrivateKey {
         let (scheme, ciphertext) = try parse(der)
+        return try decrypt(ciphertext, scheme: scheme, passphrase: passphrase)
+    }
+
+    /// A PEM private key parsed but not decrypted: every error but a wrong passphrase (or a
+    /// damaged ciphertext) is found before the costly key derivation, which `unlock` runs.
+    public struct Locked: Sendable {
+        private enum Form {
+            case traditional(String)
+            case pkcs8(Scheme, ciphertext: [UInt8])
+        }
+
+        private let form: Form
+
+        public init(pem text: String) throws {
+            if TraditionalPrivateKey.hasHeaders(text) {
+                form = .traditional(text)
+                return
+            }
+            let document = try PEM.document(text, expecting: [pemType, "PRIVATE KEY", "RSA PRIVATE KEY"])
+            guard document.discriminator == pemType else { throw PKIError.unencryptedPrivateKey }
+            let (scheme, ciphertext) = try parse(document.derBytes)
+            form = .pkcs8(scheme, ciphertext: ciphertext)
+        }
+
+        public func unlock(_ passphrase: SecretBytes) throws -> RSA.PrivateKey {
+            switch form {
+            case .traditional(let text): try TraditionalPrivateKey.decrypt(text, passphrase: passphrase)
+            case .pkcs8(let scheme, let ciphertext): try decrypt(ciphertext, scheme: scheme, passphrase: passphrase)
+            }
+        }
+    }
+
+    private static func decrypt(_ ciphertext: [UInt8], scheme: Scheme, passphrase: SecretBytes) throws -> RSA.PrivateKey {
         let kek: SecretBytes
         do {
             kek = switch scheme.kdf {

@@ -23,7 +23,12 @@ public enum KeyFile {
 
     /// Reads and decrypts a private key file.
     public static func readPrivateKey(at path: String, passphrase: SecretBytes) throws -> RSA.PrivateKey {
-        try EncryptedPrivateKey.decrypt(pem: readText(path), passphrase: passphrase)
+        try readLockedKey(at: path).unlock(passphrase)
+    }
+
+    /// The private key file at `path`, read and parsed, still encrypted.
+    public static func readLockedKey(at path: String) throws -> EncryptedPrivateKey.Locked {
+        try EncryptedPrivateKey.Locked(pem: readText(path))
     }
 
     /// Reads and decrypts several private key files at once, on every core: each is a

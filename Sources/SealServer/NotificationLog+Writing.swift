@@ -77,21 +77,13 @@ extension NotificationLog {
 /// line it names is durable, and only if the catalogue's position is the one signed.
 public final class HeadSigning: Sendable {
     public let position: LogHead.Position
-    private let signed = DispatchSemaphore(value: 0)
-    private let result = Locked<Result<LogHead, Error>?>(nil)
+    private let signed: Pending<LogHead>
 
     public init(_ position: LogHead.Position, signer: RSASigner) {
         self.position = position
-        DispatchQueue.global(qos: .userInitiated).async { [signed, result] in
-            result.withLock { $0 = Result { try LogHead.make(position, signer: signer) } }
-            signed.signal()
-        }
+        signed = Pending { try LogHead.make(position, signer: signer) }
     }
 
     /// The signed head, once it is (waiting for it if need be).
-    public func head() throws -> LogHead {
-        signed.wait()
-        defer { signed.signal() }
-        return try result.withLock { $0! }.get()
-    }
+    public func head() throws -> LogHead { try signed.value() }
 }

@@ -56,9 +56,27 @@ public enum StoredKey: Sendable, Equatable {
 
     /// The key, unlocked with `secret`: the passphrase of a key file, the PIN of a token.
     public func unlock(_ secret: SecretBytes) throws -> any RSA.PrivateOperations {
+        try readied().unlock(secret)
+    }
+
+    /// The key ready to unlock: a key file read and parsed, so that every error but a wrong
+    /// passphrase is found before the costly key derivation; a token as its reference names it.
+    public func readied() throws -> Readied {
         switch self {
-        case .file(let path): return try KeyFile.readPrivateKey(at: path, passphrase: secret)
-        case .token(let uri, _): return try Self.tokenKey(uri, pin: secret)
+        case .file(let path): .file(try KeyFile.readLockedKey(at: path))
+        case .token(let uri, _): .token(uri)
+        }
+    }
+
+    public enum Readied: Sendable {
+        case file(EncryptedPrivateKey.Locked)
+        case token(PKCS11URI)
+
+        public func unlock(_ secret: SecretBytes) throws -> any RSA.PrivateOperations {
+            switch self {
+            case .file(let locked): try locked.unlock(secret)
+            case .token(let uri): try StoredKey.tokenKey(uri, pin: secret)
+            }
         }
     }
 

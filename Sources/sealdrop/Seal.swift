@@ -83,9 +83,17 @@ extension Sealdrop {
             let recipient = try about(to) { try Certificate(pem: KeyFile.readText(to)) }
             try about(to) { try Credentials.checkRecipient(recipient) }
             // The key first: a wrong --key is named as itself, not as its missing certificate.
-            let ownerKey = try passphrase.privateKey(at: key)
+            let unlocking = try passphrase.startUnlocking(at: key)
+            // One image to a file is sealed while the key is unlocked; a folder, or standard
+            // output, which would get a partial envelope, waits: a wrong passphrase is told
+            // once, before anything is written.
+            let sealedWhileUnlocking = inputs.count == 1 && inputs[0] != StandardStreams.dash && output != StandardStreams.dash
+                && !BatchPlan.isFolder(inputs[0])
+            let unlockedKey = sealedWhileUnlocking ? nil : try unlocking.value()
             let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
             let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
+            let ownerKey = unlockedKey
+                ?? UnlockingKey(publicKey: ownerCertificate.publicKey, certificatePath: certificatePath, unlocking: unlocking)
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
             detail("signing as \(ownerCertificate.subject) (\(key), \(certificatePath)); sealing to \(recipient.subject) (\(to))")
             var configured = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),

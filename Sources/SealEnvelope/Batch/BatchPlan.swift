@@ -45,8 +45,7 @@ public enum BatchPlan {
             items.append(BatchItem(input: input, output: output, discovered: discovered))
         }
         for argument in arguments {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+            if isFolder(argument) {
                 for relative in try walk(argument) {
                     try add(PathText.join(argument, relative), relative: relative, discovered: true)
                 }
@@ -55,6 +54,12 @@ public enum BatchPlan {
             }
         }
         return items
+    }
+
+    /// Whether `argument` names a folder, whose files are the batch's, rather than one file.
+    public static func isFolder(_ argument: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     /// Relative paths of the regular files under `directory`, sorted, without hidden entries

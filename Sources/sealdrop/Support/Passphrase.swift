@@ -3,6 +3,8 @@ import Foundation
 import GcryptKit
 import DropProtocol
 import SealClient
+import SealPKI
+import SealEnvelope
 import SealServer
 import SealToken
 
@@ -58,9 +60,16 @@ struct PassphraseOptions: ParsableArguments {
     /// The private key at `keyPath` (a key file, or the token key its `.pkcs11` reference
     /// names), unlocked with its passphrase or PIN.
     func privateKey(at keyPath: String) throws -> any RSA.PrivateOperations {
+        try startUnlocking(at: keyPath).value()
+    }
+
+    /// As `privateKey(at:)`, but once the passphrase or PIN is in hand the unlocking (a key
+    /// file's scrypt, about 0.3 s) goes on on another thread while the caller works.
+    func startUnlocking(at keyPath: String) throws -> Pending<any RSA.PrivateOperations> {
         let stored = try about(keyPath) { try StoredKey.locate(keyPath) }
+        let readied = try about(keyPath) { try stored.readied() }
         let secret = try unlocking(stored, what: keyPath)
-        return try about(keyPath) { try stored.unlock(secret) }
+        return Pending { try about(keyPath) { try readied.unlock(secret) } }
     }
 
     /// What unlocks the user's key in `profile`.
@@ -177,5 +186,29 @@ struct TokenOptions: ParsableArguments {
         let opened = try TokenModule.load(module).token(labelled: token)
         try opened.login(pin: secrets.pin(for: token))
         return opened
+    }
+}
+
+/// A key still being unlocked (`startUnlocking`), standing for the key its certificate
+/// names: sealing one image reads, encrypts and writes while the key file's scrypt runs, and
+/// the signature at the end, the key's only use, waits for it. A key file that holds
+/// another key is refused then, as it is when unlocked first.
+struct UnlockingKey: RSA.PrivateOperations {
+    let publicKey: RSA.PublicKey
+    let certificatePath: String
+    let unlocking: Pending<any RSA.PrivateOperations>
+
+    func unlocked() throws -> any RSA.PrivateOperations {
+        let key = try unlocking.value()
+        guard key.publicKey == publicKey else {
+            throw FileFailure(path: certificatePath, underlying: PKIError.certificateRejected("the certificate is for another key"))
+        }
+        return key
+    }
+
+    func signPSS(digest: SHA256Digest) throws -> [UInt8] { try unlocked().signPSS(digest: digest) }
+
+    func decryptOAEP(_ ciphertext: [UInt8], label: [UInt8]) throws -> SecretBytes {
+        try unlocked().decryptOAEP(ciphertext, label: label)
     }
 }

@@ -1,0 +1,22 @@
+import Foundation
+
+/// A value computed on another thread from the moment it is made, while the caller goes on
+/// with other work; `value()` waits for it (from any thread, any number of times) and
+/// rethrows what computing it threw.
+public final class Pending<Value: Sendable>: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let result = Locked<Result<Value, Error>?>(nil)
+
+    public init(_ compute: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global(qos: .userInitiated).async { [done, result] in
+            result.withLock { $0 = Result { try compute() } }
+            done.signal()
+        }
+    }
+
+    public func value() throws -> Value {
+        done.wait()
+        defer { done.signal() }
+        return try result.withLock { $0! }.get()
+    }
+}
