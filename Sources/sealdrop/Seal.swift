@@ -84,12 +84,10 @@ extension Sealdrop {
             try about(to) { try Credentials.checkRecipient(recipient) }
             // The key first: a wrong --key is named as itself, not as its missing certificate.
             let unlocking = try passphrase.startUnlocking(at: key)
-            // One image to a file is sealed while the key is unlocked; a folder, or standard
-            // output, which would get a partial envelope, waits: a wrong passphrase is told
-            // once, before anything is written.
-            let sealedWhileUnlocking = inputs.count == 1 && inputs[0] != StandardStreams.dash && output != StandardStreams.dash
-                && !BatchPlan.isFolder(inputs[0])
-            let unlockedKey = sealedWhileUnlocking ? nil : try unlocking.value()
+            // Images are sealed into files while the key is unlocked: the signature at the end
+            // of each waits for it, and a failed unlock stops the batch and is told once.
+            // Standard output, which would get a partial envelope, waits for the key.
+            let unlockedKey = output == StandardStreams.dash ? try unlocking.value() : nil
             let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
             let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
             let ownerKey = unlockedKey
@@ -138,7 +136,7 @@ extension Sealdrop {
                 let signer = BatchSigner(sealer: sealer)
                 results = SignedBatchRunner.run(
                     items, groupSize: SignedBatchRunner.groupSize, jobs: batch.jobs, signer: signer, replace: force,
-                    stopped: { interruption.stopped },
+                    stopped: { interruption.stopped || unlocking.hasFailed },
                     prepare: { item in
                         do {
                             if let skipped = try skipOrPrepare(item) { return .settled(skipped) }
@@ -150,7 +148,7 @@ extension Sealdrop {
                     deliver: { group in group.map { .done(output: $0.item.output, bytes: $0.envelope.summary.payloadLength) } },
                     progress: bar.update)
             } else {
-                results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
+                results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped || unlocking.hasFailed }, work: { item in
                     do {
                         if let skipped = try skipOrPrepare(item) { return skipped }
                         let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, name: fixedName,
@@ -163,6 +161,8 @@ extension Sealdrop {
             }
             bar.finish()
             folders.removeEmpty()
+            // A key that did not unlock (a wrong passphrase) failed every file: said once.
+            if unlocking.hasFailed { _ = try unlocking.value() }
             try BatchReport.finish(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
         }

@@ -241,6 +241,14 @@ final class Background: @unchecked Sendable {
     /// What it wrote to standard error so far.
     var errorText: String { lock.withLock { String(decoding: errors, as: UTF8.self) } }
 
+    /// Waits up to `timeout` seconds (a liveness bound) for a line holding `text`: output is
+    /// read on another thread, so the last of it may come after the process has ended.
+    func waitForLine(containing text: String, timeout: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !lines.contains(where: { $0.contains(text) }), Date() < deadline { usleep(20_000) }
+        return lines.contains { $0.contains(text) }
+    }
+
     /// Waits up to `timeout` seconds (a liveness bound, not a speed check) for `count` lines.
     func waitForLines(_ count: Int, timeout: Double = 60) -> [String] {
         let deadline = Date().addingTimeInterval(timeout)

@@ -14,6 +14,11 @@ public final class Pending<Value: Sendable>: Sendable {
         }
     }
 
+    /// Whether computing the value has thrown already (never waits).
+    public var hasFailed: Bool {
+        result.withLock { if case .failure = $0 { true } else { false } }
+    }
+
     public func value() throws -> Value {
         done.wait()
         defer { done.signal() }
