@@ -128,19 +128,19 @@ public struct FileSource: ByteSource, Sendable {
     /// of the `wanted` bytes still missing, `filled` being read already), fewer only at the
     /// end; short reads and EINTR retried.
     static func fill(_ count: Int, call: String, label: String, _ next: (UnsafeMutableRawPointer, Int, Int) -> Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let n = out.withUnsafeMutableBytes { next($0.baseAddress! + filled, count - filled, filled) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw IOFailure(call: call, path: label, code: errno)
+        guard count > 0 else { return [] }
+        // Not zeroed first: only what was read becomes the array's.
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
+            while filled < count {
+                let n = next(UnsafeMutableRawPointer(buffer.baseAddress! + filled), count - filled, filled)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw IOFailure(call: call, path: label, code: errno)
+                }
+                if n == 0 { break }
+                filled += n
             }
-            if n == 0 { break }
-            filled += n
         }
-        out.removeLast(count - filled)
-        return out
     }
 
     public mutating func skip(_ count: Int) throws -> Int {
