@@ -5,8 +5,9 @@
  *
  *   seal-reference seal|open cbc-hmac|gcm INPUT OUTPUT [threads]
  *
- * Chunks of 1 MiB, as sealdrop's default. Up to one chunk per thread is processed at once,
- * then the group is written in order, as sealdrop does:
+ * Chunks of 1 MiB, as sealdrop's default, scheduled as sealdrop schedules them: worker
+ * threads (one per core) take chunks in order while the main thread reads the next ones and
+ * writes out, in order, the ones done, with at most threads + 2 chunks in flight:
  *   cbc-hmac: IV = HMAC-SHA256(k_iv, u64(i))[0..16], AES-256-CBC (PKCS#7 on the last chunk),
  *             tag = HMAC-SHA256(k_mac, u64(i) || flag || u32(len) || ciphertext);
  *   gcm:      AES-256-GCM, nonce flag || 000000 || u64(i), AAD flag || u32(len), 16-byte tag,
@@ -33,6 +34,7 @@ struct job {
     unsigned char *in, *out;
     unsigned char tag[32];
     int failed;
+    int done;
 };
 
 static void die(const char *what) { fprintf(stderr, "seal-reference: %s\n", what); exit(1); }
@@ -115,10 +117,48 @@ static void gcm_chunk(struct job *j) {
     j->out_len = len;
 }
 
-static void *work(void *arg) {
-    struct job *j = arg;
-    if (gcm) gcm_chunk(j); else cbc_hmac(j);
+/* The chunks in flight, by sequence number modulo ring_size; workers take them in order. */
+static struct job ring[66];
+static int ring_size;
+static uint64_t submitted, taken, written;
+static int closing;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queued = PTHREAD_COND_INITIALIZER, finished = PTHREAD_COND_INITIALIZER;
+
+static void *worker(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (taken == submitted && !closing) pthread_cond_wait(&queued, &lock);
+        if (taken == submitted) break;
+        struct job *j = &ring[taken++ % ring_size];
+        pthread_mutex_unlock(&lock);
+        if (gcm) gcm_chunk(j); else cbc_hmac(j);
+        pthread_mutex_lock(&lock);
+        j->done = 1;
+        pthread_cond_broadcast(&finished);
+    }
+    pthread_mutex_unlock(&lock);
     return NULL;
+}
+
+/* Waits for the oldest chunk in flight and writes it out. */
+static void write_oldest(FILE *out, size_t tag_len) {
+    struct job *j = &ring[written++ % ring_size];
+    pthread_mutex_lock(&lock);
+    while (!j->done) pthread_cond_wait(&finished, &lock);
+    pthread_mutex_unlock(&lock);
+    if (j->failed) die("a tag did not verify");
+    if (!opening) {
+        unsigned char frame[5];
+        frame[0] = (unsigned char)j->final;
+        put_be32(frame + 1, (uint32_t)j->out_len);
+        fwrite(frame, 1, 5, out);
+        fwrite(j->out, 1, j->out_len, out);
+        fwrite(j->tag, 1, tag_len, out);
+    } else {
+        fwrite(j->out, 1, j->out_len, out);
+    }
 }
 
 static size_t read_full(FILE *f, unsigned char *p, size_t n) {
@@ -140,56 +180,49 @@ int main(int argc, char **argv) {
     memset(k_enc, 1, 32); memset(k_mac, 2, 32); memset(k_iv, 3, 32);
     FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
     if (!in || !out) die("cannot open the input or the output");
-    struct job jobs[64];
+    ring_size = threads + 2;
     pthread_t tids[64];
-    for (int t = 0; t < threads; t++) {
-        jobs[t].in = malloc(CHUNK + 64);
-        jobs[t].out = malloc(CHUNK + 64);
-        if (!jobs[t].in || !jobs[t].out) die("out of memory");
+    for (int t = 0; t < ring_size; t++) {
+        ring[t].in = malloc(CHUNK + 64);
+        ring[t].out = malloc(CHUNK + 64);
+        if (!ring[t].in || !ring[t].out) die("out of memory");
     }
+    for (int t = 0; t < threads; t++) pthread_create(&tids[t], NULL, worker, NULL);
     size_t tag_len = gcm ? 16 : 32;
-    uint64_t index = 0;
     int done = 0;
-    unsigned char lookahead[CHUNK];
+    static unsigned char lookahead[CHUNK];
     size_t ahead = opening ? 0 : read_full(in, lookahead, CHUNK);
     while (!done) {
-        int n = 0;
-        for (; n < threads && !done; n++) {
-            struct job *j = &jobs[n];
-            j->index = index++;
-            j->failed = 0;
-            if (!opening) {
-                memcpy(j->in, lookahead, ahead);
-                j->in_len = ahead;
-                ahead = read_full(in, lookahead, CHUNK);
-                j->final = ahead == 0;
-            } else {
-                unsigned char frame[5];
-                if (read_full(in, frame, 5) != 5) die("truncated");
-                j->final = frame[0];
-                j->in_len = ((size_t)frame[1] << 24) | ((size_t)frame[2] << 16) | ((size_t)frame[3] << 8) | frame[4];
-                if (j->in_len > CHUNK + 16) die("chunk too long");
-                if (read_full(in, j->in, j->in_len) != j->in_len || read_full(in, j->tag, tag_len) != tag_len) die("truncated");
-            }
-            done = j->final;
+        if (submitted - written == (uint64_t)ring_size) write_oldest(out, tag_len);
+        struct job *j = &ring[submitted % ring_size];
+        j->index = submitted;
+        j->failed = 0;
+        j->done = 0;
+        if (!opening) {
+            memcpy(j->in, lookahead, ahead);
+            j->in_len = ahead;
+            ahead = read_full(in, lookahead, CHUNK);
+            j->final = ahead == 0;
+        } else {
+            unsigned char frame[5];
+            if (read_full(in, frame, 5) != 5) die("truncated");
+            j->final = frame[0];
+            j->in_len = ((size_t)frame[1] << 24) | ((size_t)frame[2] << 16) | ((size_t)frame[3] << 8) | frame[4];
+            if (j->in_len > CHUNK + 16) die("chunk too long");
+            if (read_full(in, j->in, j->in_len) != j->in_len || read_full(in, j->tag, tag_len) != tag_len) die("truncated");
         }
-        for (int t = 0; t < n; t++) pthread_create(&tids[t], NULL, work, &jobs[t]);
-        for (int t = 0; t < n; t++) pthread_join(tids[t], NULL);
-        for (int t = 0; t < n; t++) {
-            struct job *j = &jobs[t];
-            if (j->failed) die("a tag did not verify");
-            if (!opening) {
-                unsigned char frame[5];
-                frame[0] = (unsigned char)j->final;
-                put_be32(frame + 1, (uint32_t)j->out_len);
-                fwrite(frame, 1, 5, out);
-                fwrite(j->out, 1, j->out_len, out);
-                fwrite(j->tag, 1, tag_len, out);
-            } else {
-                fwrite(j->out, 1, j->out_len, out);
-            }
-        }
+        done = j->final;
+        pthread_mutex_lock(&lock);
+        submitted++;
+        pthread_cond_signal(&queued);
+        pthread_mutex_unlock(&lock);
     }
+    while (written < submitted) write_oldest(out, tag_len);
+    pthread_mutex_lock(&lock);
+    closing = 1;
+    pthread_cond_broadcast(&queued);
+    pthread_mutex_unlock(&lock);
+    for (int t = 0; t < threads; t++) pthread_join(tids[t], NULL);
     if (fclose(out) != 0) die("cannot write the output");
     fclose(in);
     return 0;
