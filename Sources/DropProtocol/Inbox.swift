@@ -5,6 +5,10 @@ import SealPKI
 /// The Maildir-style inbox: writers create `inbox/tmp/NAME`, fsync, and rename it into
 /// `inbox/new/NAME`; the server only ever reads `inbox/new/`.
 public enum Inbox {
+    /// The largest drop a server takes unless its administrator says otherwise (the
+    /// ingester's `--max-size`, the gateway's upload limit); `post` keeps its bundles within it.
+    public static let defaultMaximumDropBytes = 256 << 20
+
     /// Drops a file into `root`'s inbox the Maildir way: write `tmp/NAME`, fsync, rename into
     /// `new/NAME`, fsync `new/`. NAME is unique (time, pid, random). Returns NAME.
     public static func drop(_ bytes: [UInt8], into root: ServerRoot, suffix: String) throws -> String {

@@ -162,8 +162,6 @@ public final class HTTPSTransport: ServerTransport, @unchecked Sendable {
 
     public func discard(drop path: String) { unlink(path) }
 
-    public var takesBundles: Bool { false }
-
     public func sendRegistration(_ pem: String) throws {
         _ = try request(.POST, "/v1/registrations", body: .bytes(ByteBuffer(string: pem)), contentType: "application/pkcs10")
     }

@@ -92,7 +92,7 @@ public struct Poster: Sendable {
             // Sealed into drops up to their trailers, each group signed once, then sent.
             let signer = BatchSigner(sealer: sealer)
             // Bundled envelopes wait in the spool until their group's bundle is sent, durably.
-            let bundling = batching.bundle && transport.takesBundles
+            let bundling = batching.bundle
             if bundling {
                 try FileManager.default.createDirectory(atPath: profile.spool, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
@@ -111,23 +111,26 @@ public struct Poster: Sendable {
                     }
                 },
                 deliver: { group in
-                    if bundling, group.count > 1 {
+                    if bundling {
+                        // A group goes as one bundle, or as several where it would pass the
+                        // largest drop a server takes by default.
                         defer { group.forEach { unlink($0.envelope.path) } }
-                        do {
-                            try transport.sendBundle(group.map(\.envelope.path))
-                        } catch {
-                            return group.map { _ in .failed(error) }
+                        let sized = group.map { member in
+                            var info = stat()
+                            return (member, stat(member.envelope.path, &info) == 0 ? Int(info.st_size) : 0)
                         }
-                        return group.map { record($0.item, $0.envelope.summary) }
+                        return Poster.bundles(sized).flatMap { bundle in
+                            do {
+                                try transport.sendBundle(bundle.map(\.envelope.path))
+                            } catch {
+                                return bundle.map { _ in BatchOutcome.failed(error) }
+                            }
+                            return bundle.map { record($0.item, $0.envelope.summary) }
+                        }
                     }
                     return group.map { item, envelope in
                         do {
-                            if bundling {
-                                defer { unlink(envelope.path) }
-                                try transport.sendBundle([envelope.path])
-                            } else {
-                                try transport.send(drop: envelope.path)
-                            }
+                            try transport.send(drop: envelope.path)
                         } catch {
                             transport.discard(drop: envelope.path)
                             return .failed(error)
@@ -146,6 +149,23 @@ public struct Poster: Sendable {
             }, progress: progress)
         }
         return Sent(results: results, posted: posted.withLock { $0 })
+    }
+
+    /// `members`, each with its envelope's size in bytes, cut in order into bundles that each
+    /// fit in the largest drop a server takes by default (FORMAT.md §13: an index of 13 bytes
+    /// and 8 a member); a member too large for any bundle goes alone.
+    static func bundles<Member>(_ members: [(Member, Int)], limit: Int = Inbox.defaultMaximumDropBytes) -> [[Member]] {
+        var bundles: [[Member]] = []
+        var size = 0
+        for (member, bytes) in members {
+            if bundles.isEmpty || size + 8 + bytes > limit || bundles[bundles.count - 1].count == Bundle.maximumMembers {
+                bundles.append([])
+                size = 13
+            }
+            bundles[bundles.count - 1].append(member)
+            size += 8 + bytes
+        }
+        return bundles
     }
 
     /// Waits up to `timeout` seconds for the server's verdicts on `posted`, calling `arrived`

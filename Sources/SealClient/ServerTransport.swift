@@ -23,9 +23,6 @@ public protocol ServerTransport: Sendable {
     func send(drop path: String) throws
     /// Forgets a drop that will not be sent.
     func discard(drop path: String)
-    /// Whether several envelopes may travel as one bundle drop (FORMAT.md §13): a server
-    /// directory takes bundles; a gateway takes envelopes one by one.
-    var takesBundles: Bool { get }
     /// Delivers a PEM certificate request.
     func sendRegistration(_ pem: String) throws
     /// The answer to the registration of key `answer` (Outbox.answerName) for `user`.
@@ -114,7 +111,6 @@ public struct DirectoryTransport: ServerTransport {
 
     public func discard(drop path: String) { unlink(path) }
 
-    public var takesBundles: Bool { true }
 
     public func sendRegistration(_ pem: String) throws {
         _ = try Inbox.drop(Array(pem.utf8), into: root, suffix: ".csr")

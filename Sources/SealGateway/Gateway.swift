@@ -190,10 +190,12 @@ public struct Gateway: Sendable {
         return JSONBody.response(.accepted, ["drop": name])
     }
 
-    /// Writes the body to `sink` as it arrives, checking the envelope magic first; a body
-    /// that stalls longer than the limit closes the connection.
+    /// Writes the body to `sink` as it arrives, checking first that it starts as an envelope
+    /// or a bundle of envelopes (FORMAT.md §13) does; a body that stalls longer than the limit
+    /// closes the connection.
     func receive(_ body: RequestBody, length: Int, into sink: FileSink, context: GatewayContext) async throws {
-        let magic = Array("SEALDROP".utf8)
+        let magics = [Array("SEALDROP".utf8), Bundle.magic]
+        let magicLength = magics[0].count
         let progress = Progress()
         let channel = context.channel
         let stall = limits.bodyStallTimeout
@@ -214,15 +216,17 @@ public struct Gateway: Sendable {
             received += chunk.readableBytes
             guard received <= length else { throw GatewayError(.badRequest, "the body is longer than its Content-Length") }
             let bytes = Array(chunk.readableBytesView)
-            if start.count < magic.count {
-                start += bytes.prefix(magic.count - start.count)
-                guard magic.starts(with: start) else {
-                    throw GatewayError(.badRequest, "that is not a sealdrop envelope (FORMAT.md); seal it with sealdrop first")
+            if start.count < magicLength {
+                start += bytes.prefix(magicLength - start.count)
+                guard magics.contains(where: { $0.starts(with: start) }) else {
+                    throw GatewayError(.badRequest, "that is not a sealdrop envelope or bundle (FORMAT.md); seal it with sealdrop first")
                 }
             }
             try sink.write(bytes)
         }
-        guard received == length, start == magic else { throw GatewayError(.badRequest, "the upload ended after \(received) of \(length) bytes") }
+        guard received == length, magics.contains(start) else {
+            throw GatewayError(.badRequest, "the upload ended after \(received) of \(length) bytes")
+        }
     }
 
     func verdict(_ context: GatewayContext) async throws -> Response {

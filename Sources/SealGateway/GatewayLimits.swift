@@ -1,10 +1,11 @@
+import DropProtocol
 import Foundation
 
 /// What one client may take of the gateway (docs/HTTP.md, "Conventions"), so no client can
 /// hurt the others.
 public struct GatewayLimits: Sendable {
     /// The largest upload: the ingester's `--max-size`.
-    public var maximumUploadBytes: Int = 256 << 20
+    public var maximumUploadBytes: Int = Inbox.defaultMaximumDropBytes
     /// Uploads one user may have in progress at once.
     public var maximumUploadsPerUser: Int = 8
     /// Requests a second for one user (or, before registration, one address); bursts of twice that.

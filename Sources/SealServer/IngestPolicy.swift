@@ -4,7 +4,7 @@ import Foundation
 /// The limits ingestion enforces (docs/SERVER.md).
 public struct IngestPolicy: Sendable {
     /// Larger drops are quarantined unread.
-    public var maximumBytes: Int = 256 << 20
+    public var maximumBytes: Int = Inbox.defaultMaximumDropBytes
     /// Envelopes created longer ago than this are refused as stale (replay window).
     public var maximumAge: TimeInterval = 24 * 3600
     /// Envelopes dated further in the future than this are refused (clock skew allowance).

@@ -56,7 +56,7 @@ extension Sealdrop {
         var batchSign = true
 
         @Flag(inversion: .prefixedNo, help: ArgumentHelp(
-            "With batch signing and a server directory, send each signed group as one drop, a bundle (FORMAT.md §13): the server claims one file instead of one per image."))
+            "With batch signing, send each signed group as one drop, a bundle (FORMAT.md §13), to a server directory or gateway alike: the server claims one file instead of one per image."))
         var bundle = true
 
         @OptionGroup var batch: BatchOptions

@@ -76,3 +76,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 }
+
+/// How `post` cuts a signed group into bundles (FORMAT.md §13) that a server takes.
+@Suite struct BundleCuttingTests {
+    @Test func aGroupIsCutWhereItWouldPassTheDropLimit() {
+        // The index: 13 bytes and 8 a member.
+        #expect(Poster.bundles([("a", 40), ("b", 40), ("c", 40)], limit: 13 + 3 * 48) == [["a", "b", "c"]])
+        #expect(Poster.bundles([("a", 40), ("b", 40), ("c", 40)], limit: 13 + 3 * 48 - 1) == [["a", "b"], ["c"]])
+        // One too large for any bundle goes alone, in its place.
+        #expect(Poster.bundles([("a", 10), ("big", 500), ("c", 10)], limit: 100) == [["a"], ["big"], ["c"]])
+        #expect(Poster.bundles([(String, Int)](), limit: 100).isEmpty)
+        // And never more members than a reader takes.
+        let many = (0..<(Bundle.maximumMembers + 1)).map { ("m\($0)", 1) }
+        #expect(Poster.bundles(many).map(\.count) == [Bundle.maximumMembers, 1])
+    }
+}

@@ -102,6 +102,31 @@ import Testing
 
     /// Errors are JSON sentences with the standard status; limits are enforced before any
     /// byte is stored; nothing of a refused upload stays in the inbox.
+    /// A folder posted over HTTPS travels as bundles (FORMAT.md §13), as to a directory: one
+    /// upload for a signed group, and each image its own verdict.
+    @Test func aFolderIsUploadedAsOneBundle() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (serve, _) = try w.startServer(.https, registering: ["alice"])
+        defer { serve.stop() }
+        try FileManager.default.createDirectory(atPath: w.path("photos"), withIntermediateDirectories: true)
+        let photos = ["coffee.gif", "rocket.jpg", "horse.png"]
+        for photo in photos { try FileManager.default.copyItem(atPath: Self.images + "/" + photo, toPath: w.path("photos/" + photo)) }
+        // post waits for each verdict: 0 only when every image was accepted.
+        let post = try w.sealdrop(["post", "photos"], home: "alice")
+        #expect(post.status == 0, "\(post.stdout) \(post.stderr)")
+        let status = try JSONSerialization.jsonObject(with: Data(try w.sealdrop(["status", "--json"], home: "alice").stdout.utf8)) as? [String: Any]
+        #expect(status?["accepted"] as? Int == photos.count, "\(String(describing: status))")
+        let uploads = serve.errorText.split(separator: "\n").filter { $0.contains(" upload ") && $0.contains("user=alice") }
+        #expect(uploads.count == 1, "\(uploads)")
+        // --no-bundle sends a drop per image.
+        for photo in photos { try FileManager.default.moveItem(atPath: w.path("photos/" + photo), toPath: w.path("photos/again-" + photo)) }
+        let single = try w.sealdrop(["post", "photos", "--no-bundle"], home: "alice")
+        #expect(single.status == 0, "\(single.stderr)")
+        let after = serve.errorText.split(separator: "\n").filter { $0.contains(" upload ") && $0.contains("user=alice") }
+        #expect(after.count == 1 + photos.count, "\(after)")
+    }
+
     @Test func errorsAndLimits() throws {
         let w = try Workspace()
         defer { w.cleanup() }
