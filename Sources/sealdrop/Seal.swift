@@ -90,8 +90,15 @@ extension Sealdrop {
             let unlockedKey = output == StandardStreams.dash ? try unlocking.value() : nil
             let certificatePath = cert ?? Credentials.certificatePath(forKey: key)
             let ownerCertificate = try about(certificatePath) { try Certificate(pem: KeyFile.readText(certificatePath)) }
-            let ownerKey = unlockedKey
-                ?? UnlockingKey(publicKey: ownerCertificate.publicKey, certificatePath: certificatePath, unlocking: unlocking)
+            let unlockingKey: UnlockingKey?
+            let ownerKey: any RSA.PrivateOperations
+            if let unlockedKey {
+                (unlockingKey, ownerKey) = (nil, unlockedKey)
+            } else {
+                let pending = UnlockingKey(unlocking, certificate: ownerCertificate, certificatePath: certificatePath)
+                (unlockingKey, ownerKey) = (pending, pending)
+            }
+            let keyFailed: @Sendable () -> Bool = { unlockingKey?.hasFailed ?? false }
             let signer = try about(certificatePath) { try RSASigner(key: ownerKey, certificate: ownerCertificate) }
             detail("signing as \(ownerCertificate.subject) (\(key), \(certificatePath)); sealing to \(recipient.subject) (\(to))")
             var configured = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient.publicKey),
@@ -136,7 +143,7 @@ extension Sealdrop {
                 let signer = BatchSigner(sealer: sealer)
                 results = SignedBatchRunner.run(
                     items, groupSize: SignedBatchRunner.groupSize, jobs: batch.jobs, signer: signer, replace: force,
-                    stopped: { interruption.stopped || unlocking.hasFailed },
+                    stopped: { interruption.stopped || keyFailed() },
                     prepare: { item in
                         do {
                             if let skipped = try skipOrPrepare(item) { return .settled(skipped) }
@@ -148,7 +155,7 @@ extension Sealdrop {
                     deliver: { group in group.map { .done(output: $0.item.output, bytes: $0.envelope.summary.payloadLength) } },
                     progress: bar.update)
             } else {
-                results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped || unlocking.hasFailed }, work: { item in
+                results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped || keyFailed() }, work: { item in
                     do {
                         if let skipped = try skipOrPrepare(item) { return skipped }
                         let summary = try EnvelopeFiles.seal(item.input, to: item.output, with: sealer, name: fixedName,
@@ -161,8 +168,9 @@ extension Sealdrop {
             }
             bar.finish()
             folders.removeEmpty()
-            // A key that did not unlock (a wrong passphrase) failed every file: said once.
-            if unlocking.hasFailed { _ = try unlocking.value() }
+            // A key that did not unlock (a wrong passphrase), or that is not the certificate's,
+            // failed every file: said once.
+            if let unlockingKey, unlockingKey.hasFailed { _ = try unlockingKey.unlocked() }
             try BatchReport.finish(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
         }

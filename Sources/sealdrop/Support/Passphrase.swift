@@ -190,21 +190,29 @@ struct TokenOptions: ParsableArguments {
 }
 
 /// A key still being unlocked (`startUnlocking`), standing for the key its certificate
-/// names: sealing one image reads, encrypts and writes while the key file's scrypt runs, and
-/// the signature at the end, the key's only use, waits for it. A key file that holds
+/// names: images are read, encrypted and written while the key file's scrypt runs, and the
+/// signature at the end of each, the key's only use, waits for it. A key file that holds
 /// another key is refused then, as it is when unlocked first.
 struct UnlockingKey: RSA.PrivateOperations {
     let publicKey: RSA.PublicKey
-    let certificatePath: String
-    let unlocking: Pending<any RSA.PrivateOperations>
+    private let checked: Pending<any RSA.PrivateOperations>
 
-    func unlocked() throws -> any RSA.PrivateOperations {
-        let key = try unlocking.value()
-        guard key.publicKey == publicKey else {
-            throw FileFailure(path: certificatePath, underlying: PKIError.certificateRejected("the certificate is for another key"))
+    init(_ unlocking: Pending<any RSA.PrivateOperations>, certificate: Certificate, certificatePath: String) {
+        let publicKey = certificate.publicKey
+        self.publicKey = publicKey
+        checked = Pending {
+            let key = try unlocking.value()
+            guard key.publicKey == publicKey else {
+                throw FileFailure(path: certificatePath, underlying: PKIError.certificateRejected("the certificate is for another key"))
+            }
+            return key
         }
-        return key
     }
+
+    /// Whether the key failed to unlock, or is not the certificate's (never waits).
+    var hasFailed: Bool { checked.hasFailed }
+
+    func unlocked() throws -> any RSA.PrivateOperations { try checked.value() }
 
     func signPSS(digest: SHA256Digest) throws -> [UInt8] { try unlocked().signPSS(digest: digest) }
 
