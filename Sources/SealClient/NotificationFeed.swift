@@ -129,9 +129,7 @@ public struct ImageIndex: Sendable {
 
     private func connect() throws -> DatabaseQueue {
         // Created 0600 whatever the umask.
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw IOFailure(call: "open", path: path, code: errno) }
-        close(fd)
+        try FileSink.createPrivateDatabase(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         let database = try DatabaseQueue(path: path, configuration: configuration)

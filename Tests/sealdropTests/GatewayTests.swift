@@ -127,6 +127,24 @@ import Testing
         #expect(after.count == 1 + photos.count, "\(after)")
     }
 
+    /// An administrator's command on the root of a running daemon (`server status`) leaves
+    /// the daemon's catalogue alone: the daemon had dropped its own locks on the database by
+    /// opening and closing the file, so the command took itself for the last connection and
+    /// deleted the -wal and -shm, and the daemon's next commits failed ("disk I/O error").
+    @Test func aCommandBesideTheDaemonLeavesItsCatalogueAlone() throws {
+        let w = try Workspace()
+        defer { w.cleanup() }
+        let (serve, _) = try w.startServer(.https, registering: ["alice"])
+        defer { serve.stop() }
+        #expect(try w.sealdrop(["server", "status", "root", "--json"]).status == 0)
+        #expect(w.exists("root/sealdrop.sqlite-shm") && w.exists("root/sealdrop.sqlite-wal"))
+        try FileManager.default.createDirectory(atPath: w.path("photos"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.images + "/horse.png", toPath: w.path("photos/horse.png"))
+        let post = try w.sealdrop(["post", "photos", "--wait", "20"], home: "alice")
+        #expect(post.status == 0, "\(post.stderr) \(serve.errorText)")
+        #expect(!serve.errorText.contains("disk I/O error"), "\(serve.errorText)")
+    }
+
     @Test func errorsAndLimits() throws {
         let w = try Workspace()
         defer { w.cleanup() }

@@ -151,3 +151,21 @@ public final class FileSink: ByteSink {
         committed = true
     }
 }
+
+extension FileSink {
+    /// Creates an empty database file at `path`, mode 0600 whatever the umask (SQLite gives
+    /// its -wal and -shm files the same mode), unless a file is there: an existing database
+    /// is never opened here. Closing any descriptor of a database drops every POSIX lock this
+    /// process holds on it, its open connections' too; another process closing its own
+    /// connection then takes itself for the last, checkpoints and deletes the -wal and -shm
+    /// from under the connections still open.
+    public static func createPrivateDatabase(_ path: String) throws {
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST { return }
+            throw IOFailure(call: "open", path: path, code: errno)
+        }
+        fchmod(fd, 0o600)
+        close(fd)
+    }
+}

@@ -1,6 +1,7 @@
 import DropProtocol
 import Foundation
 import GRDB
+import SealEnvelope
 import SealPKI
 
 /// The catalogue in SQLite (GRDB), the default store: one file in the server root, nothing to
@@ -14,12 +15,7 @@ public final class SQLiteStore: CatalogueStore {
     /// The on-disk catalogue at `path`, created and migrated as needed.
     public init(path: String) throws {
         // Created 0600 whatever the umask: SQLite gives its -wal and -shm files the same mode.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if fd >= 0 {
-            var info = stat()
-            if fstat(fd, &info) == 0, info.st_size == 0 { fchmod(fd, 0o600) }
-            close(fd)
-        }
+        try FileSink.createPrivateDatabase(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         let pool = try DatabasePool(path: path, configuration: configuration)
