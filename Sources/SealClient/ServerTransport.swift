@@ -111,7 +111,6 @@ public struct DirectoryTransport: ServerTransport {
 
     public func discard(drop path: String) { unlink(path) }
 
-
     public func sendRegistration(_ pem: String) throws {
         _ = try Inbox.drop(Array(pem.utf8), into: root, suffix: ".csr")
     }

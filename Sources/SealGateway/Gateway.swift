@@ -194,8 +194,8 @@ public struct Gateway: Sendable {
     /// or a bundle of envelopes (FORMAT.md §13) does; a body that stalls longer than the limit
     /// closes the connection.
     func receive(_ body: RequestBody, length: Int, into sink: FileSink, context: GatewayContext) async throws {
-        let magics = [Array("SEALDROP".utf8), Bundle.magic]
-        let magicLength = magics[0].count
+        let magics = [EnvelopeHeader.magic, Bundle.magic]
+        let magicLength = EnvelopeHeader.magic.count
         let progress = Progress()
         let channel = context.channel
         let stall = limits.bodyStallTimeout

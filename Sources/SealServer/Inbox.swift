@@ -48,7 +48,7 @@ extension Inbox {
     static func classify(_ path: String) throws -> Kind {
         var source = try FileSource(path: path, followSymlinks: false)
         let prefix = try source.read(upTo: 36)
-        if prefix.starts(with: Array("SEALDROP".utf8)) { return .envelope }
+        if prefix.starts(with: EnvelopeHeader.magic) { return .envelope }
         if Bundle.isBundle(prefix) {
             try source.rewind()
             do {

@@ -30,6 +30,8 @@ public final class Ingester: @unchecked Sendable {
     private var lastOutboxExpiry = Date.distantPast
     /// Whether this process has removed the temporaries a killed one left in quarantine/.
     private var quarantineSwept = false
+    /// This node's name among the server's (a host name and a realpath: looked up once).
+    private lazy var nodeName = root.nodeName
     let log: NotificationLog
     let registrar: Registrar
     let delivery: RSASigner
@@ -127,7 +129,7 @@ public final class Ingester: @unchecked Sendable {
         guard catalogue.isShared else { return }
         let head = try? LogHead.read(at: log.headPath)
         try catalogue.report(NodeReport(
-            name: root.nodeName, seenAt: Date(), inboxBacklog: (try? FileManager.default.contentsOfDirectory(atPath: root.inboxNew).count) ?? 0,
+            name: nodeName, seenAt: Date(), inboxBacklog: (try? FileManager.default.contentsOfDirectory(atPath: root.inboxNew).count) ?? 0,
             quarantined: quarantine.count(), logSeq: head?.position.seq ?? 0))
     }
 

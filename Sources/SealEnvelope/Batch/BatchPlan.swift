@@ -45,7 +45,8 @@ public enum BatchPlan {
             items.append(BatchItem(input: input, output: output, discovered: discovered))
         }
         for argument in arguments {
-            if isFolder(argument) {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
                 for relative in try walk(argument) {
                     try add(PathText.join(argument, relative), relative: relative, discovered: true)
                 }
@@ -54,12 +55,6 @@ public enum BatchPlan {
             }
         }
         return items
-    }
-
-    /// Whether `argument` names a folder, whose files are the batch's, rather than one file.
-    public static func isFolder(_ argument: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     /// Relative paths of the regular files under `directory`, sorted, without hidden entries
