@@ -90,7 +90,7 @@ public final class Ingester: @unchecked Sendable {
         // The lock is held from claiming a batch to settling it, so while a batch is claimed
         // ahead it is kept from one batch to the next: another process would take those
         // claims for its own. It is let go whenever nothing is claimed ahead.
-        var examined: (items: [WorkQueue.Item], verdicts: [[Verdict]])?
+        var examined: (items: [WorkQueue.Item], examined: Examined)?
         var lock: IngestLock?
         defer { withExtendedLifetime(lock) {} }
         while true {
@@ -99,25 +99,26 @@ public final class Ingester: @unchecked Sendable {
                 if shouldStop() { break }
                 let items = try nextBatch(into: &report)
                 if items.isEmpty { break }
-                examined = (items, examine(items))
+                // Nothing commits meanwhile: a lone drop's head can be signed ahead.
+                examined = (items, examine(items, signAhead: true))
             }
-            let (items, verdicts) = examined!
+            let (items, current) = examined!
             examined = nil
             let next = shouldStop() ? [] : try nextBatch(into: &report, inFlight: items)
-            nonisolated(unsafe) var nextVerdicts: [[Verdict]] = []
+            nonisolated(unsafe) var nextExamined = Examined(verdicts: [], signedAhead: nil)
             let examining = DispatchGroup()
             if !next.isEmpty {
-                DispatchQueue.global().async(group: examining) { nextVerdicts = self.examine(next) }
+                DispatchQueue.global().async(group: examining) { nextExamined = self.examine(next) }
             }
             do {
-                try settle(items, verdicts, into: &report)
+                try settle(items, current, into: &report)
             } catch {
                 // Its claims stay for the next run, examined or not.
                 examining.wait()
                 throw error
             }
             examining.wait()
-            if next.isEmpty { lock = nil } else { examined = (next, nextVerdicts) }
+            if next.isEmpty { lock = nil } else { examined = (next, nextExamined) }
         }
         return report
     }
@@ -225,12 +226,34 @@ public final class Ingester: @unchecked Sendable {
     /// one transaction for all the images among them. A bundle's envelopes (FORMAT.md §13) are
     /// examined, stored and refused one by one, and its claim goes once all have a verdict.
     func process(_ items: [WorkQueue.Item], into report: inout Report) throws {
-        try settle(items, examine(items), into: &report)
+        try settle(items, examine(items, signAhead: true), into: &report)
     }
 
-    /// Each drop's verdicts (a bundle's, one per envelope), examined on every core.
-    /// Registrations are left for `settle`, in drop order, so the first request for a name wins.
-    func examine(_ items: [WorkQueue.Item]) -> [[Verdict]] {
+    /// A batch examined: each drop's verdicts (a bundle's, one per envelope), and perhaps the
+    /// log's next head, signed ahead.
+    struct Examined {
+        let verdicts: [[Verdict]]
+        let signedAhead: HeadSigning?
+    }
+
+    /// Each drop's verdicts, examined on every core. Registrations are left for `settle`, in
+    /// drop order, so the first request for a name wins.
+    ///
+    /// With `signAhead` (nothing else commits before this batch), a batch of one envelope has
+    /// the log's next head signed on another thread as soon as the envelope's signature has
+    /// verified, beside the unwrap of its key: the line its commit will add is known by then
+    /// (Catalogue.notification). One post then waits for one RSA operation's time, not two.
+    /// The signed head is used only if the commit comes to that very position; it is
+    /// discarded when the envelope is refused or another node commits first.
+    func examine(_ items: [WorkQueue.Item], signAhead: Bool = false) -> Examined {
+        if signAhead, items.count == 1, items[0].members == nil {
+            var ahead: HeadSigning?
+            let verdict = guardedExamine(items[0], registrations: false) { image in
+                guard let last = try? self.catalogue.notificationPosition() else { return }
+                ahead = HeadSigning(Catalogue.notification(for: image, after: last).position, signer: self.delivery)
+            }
+            return Examined(verdicts: [[verdict]], signedAhead: ahead)
+        }
         let singles = items.indices.filter { items[$0].members == nil }
         var verdicts = [[Verdict]](repeating: [], count: items.count)
         for (index, verdict) in zip(singles, singles.concurrentMap { self.guardedExamine(items[$0], registrations: false) }) {
@@ -239,18 +262,18 @@ public final class Ingester: @unchecked Sendable {
         for index in items.indices {
             if let members = items[index].members { verdicts[index] = examineBundle(items[index], members) }
         }
-        return verdicts
+        return Examined(verdicts: verdicts, signedAhead: nil)
     }
 
     /// The rest of a batch, in order: registrations, blobs made durable, one commit, the
     /// log, the claims released, the senders told.
-    func settle(_ items: [WorkQueue.Item], _ verdicts: [[Verdict]], into report: inout Report) throws {
+    func settle(_ items: [WorkQueue.Item], _ examined: Examined, into report: inout Report) throws {
         var accepted: [(item: WorkQueue.Item, member: Int?, record: ImageRecord)] = []
         var postponed: Error?
         // Claims kept for a later run: some envelope of theirs met the server's own failure.
         var unsettled: Set<String> = []
         var reaccepted: [(item: WorkQueue.Item, acceptance: Acceptance)] = []
-        for (item, outcomes) in zip(items, verdicts) {
+        for (item, outcomes) in zip(items, examined.verdicts) {
             for (position, verdict) in outcomes.enumerated() {
                 let member = item.members == nil ? nil : position
                 var outcome = verdict
@@ -290,7 +313,9 @@ public final class Ingester: @unchecked Sendable {
                 // cannot be made so (a disk error), nothing commits, and the images wait,
                 // claimed, for a later run.
                 refused = try catalogue.record(accepted.map(\.record), blobs: blobs) { position in
-                    if let position { signing = HeadSigning(position, signer: delivery) }
+                    if let position {
+                        signing = examined.signedAhead?.position == position ? examined.signedAhead : HeadSigning(position, signer: delivery)
+                    }
                     do {
                         try blobs.sync(accepted.map(\.record.blob))
                     } catch {
@@ -386,9 +411,9 @@ public final class Ingester: @unchecked Sendable {
     /// server's own transient failures, which leave it for a later run.
     /// An accepted image's copy is then stored, still on this worker but after the mark is
     /// gone, so a crash while storing is never blamed on the drop.
-    func guardedExamine(_ item: WorkQueue.Item, registrations: Bool) -> Verdict {
+    func guardedExamine(_ item: WorkQueue.Item, registrations: Bool, verified: ((ImageRecord) -> Void)? = nil) -> Verdict {
         queue.markExamining(item)
-        let verdict = verdict { try examine(item, registrations: registrations) }
+        let verdict = verdict { try examine(item, registrations: registrations, verified: verified) }
         queue.unmark(item)
         guard case .image = verdict else { return verdict }
         do {
@@ -416,19 +441,23 @@ public final class Ingester: @unchecked Sendable {
     /// Every authentication failure is reported to the sender in these same words.
     static let notVerified = "rejected: the envelope did not verify"
 
-    func examine(_ item: WorkQueue.Item, registrations: Bool) throws -> Verdict {
+    /// `verified` is told the image an envelope will be recorded as, once its signature has
+    /// verified and before its key is unwrapped.
+    func examine(_ item: WorkQueue.Item, registrations: Bool, verified: ((ImageRecord) -> Void)? = nil) throws -> Verdict {
         let path = queue.dropPath(item.id)
         switch try Inbox.classify(path) {
         case .refused(let why): return .rejected(reason: why, sender: nil, envelopeID: nil, told: nil)
         case .request: return registrations ? registrar.register(path) : .deferred
         case .envelope:
             let file = try FileSource(path: path, followSymlinks: false)
-            return try examineEnvelope(item, bytes: FileWindow(file, range: 0..<item.size), hash: item.sha256, inBundle: false)
+            return try examineEnvelope(item, bytes: FileWindow(file, range: 0..<item.size), hash: item.sha256, inBundle: false, verified: verified)
         }
     }
 
     /// One envelope: a drop of its own, or a member of a bundle (which carries images only).
-    func examineEnvelope(_ item: WorkQueue.Item, bytes: FileWindow, hash: String, inBundle: Bool) throws -> Verdict {
+    func examineEnvelope(
+        _ item: WorkQueue.Item, bytes: FileWindow, hash: String, inBundle: Bool, verified signatureVerified: ((ImageRecord) -> Void)? = nil
+    ) throws -> Verdict {
         let path = queue.dropPath(item.id)
         let name = item.id
         let header: EnvelopeHeader
@@ -466,21 +495,23 @@ public final class Ingester: @unchecked Sendable {
         if let existing = try catalogue.image(named: header.name), existing.owner != sender {
             return reject("the name \"\(header.name)\" belongs to \(existing.owner)")
         }
-        let payloadLength: UInt64
+        let image: ImageRecord
         do {
             // Signature first (no key used), then the private key, then every MAC.
             var source = bytes
             let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority.certificate)
+            image = ImageRecord(
+                name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),
+                size: Int(verified.payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(),
+                inboxName: name, senderKey: senderKey)
+            signatureVerified?(image)
             source = bytes
             var sink = DiscardingSink()
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
-            payloadLength = verified.payloadLength
         } catch {
             return reject("did not verify: \(error)", told: Self.notVerified)
         }
-        return .image(ImageRecord(
-            name: header.name, owner: sender, mediaType: header.mediaType, width: Int(header.width), height: Int(header.height),
-            size: Int(payloadLength), blob: hash, envelopeID: id, createdAt: header.createdDate, ingestedAt: Date(), inboxName: name, senderKey: senderKey))
+        return .image(image)
     }
 
     /// The payload of a message envelope (a request of a few hundred bytes), once its

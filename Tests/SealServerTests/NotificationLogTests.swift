@@ -176,6 +176,48 @@ import SealEnvelope
         }
     }
 
+    /// A lone drop's head is signed beside the unwrap of its key, for the position its commit
+    /// then gives: the head the ingester writes is that very signature (PSS signatures are
+    /// randomised, so an equal head is the same signing). When something else commits between
+    /// the examination and the commit, the head signed ahead is not used, and the head written
+    /// still names the log's last line.
+    @Test func aLoneDropsHeadIsSignedAheadOfItsCommit() throws {
+        for interleaved in [false, true] {
+            let server = try server(images: 1)
+            let ingester = try server.ingester()
+            try server.drop("coffee.gif", name: "alone.gif")
+            var report = Ingester.Report()
+            let items = try ingester.nextBatch(into: &report)
+            let examined = ingester.examine(items, signAhead: true)
+            let ahead = try #require(examined.signedAhead)
+            if interleaved {
+                let template = try #require(try server.catalogue.images().first)
+                _ = try server.catalogue.record([ImageRecord(
+                    name: "elsewhere.gif", owner: template.owner, mediaType: template.mediaType, width: template.width,
+                    height: template.height, size: template.size, blob: template.blob, envelopeID: [UInt8](repeating: 7, count: 16),
+                    createdAt: Date(), ingestedAt: Date(), inboxName: "elsewhere", senderKey: template.senderKey)])
+            }
+            try ingester.settle(items, examined, into: &report)
+            #expect(report.accepted == 1)
+            let position = try server.catalogue.notificationPosition()
+            let head = try LogHead.read(at: ingester.log.headPath)
+            let aheadHead = try ahead.head()
+            #expect(head.position == position && position.seq == (interleaved ? 3 : 2))
+            #expect((ahead.position == position) == !interleaved)
+            #expect((head == aheadHead) == !interleaved)
+            #expect(try verify(server).1 == position)
+        }
+        // Only a lone envelope is signed ahead: a batch of two, or one examined while another
+        // batch commits, waits for its commit's position.
+        let server = try server(images: 0)
+        let ingester = try server.ingester()
+        for name in ["one.gif", "two.gif"] { try server.drop("coffee.gif", name: name) }
+        var report = Ingester.Report()
+        let items = try ingester.nextBatch(into: &report)
+        #expect(items.count == 2 && ingester.examine(items, signAhead: true).signedAhead == nil)
+        #expect(ingester.examine(Array(items.prefix(1))).signedAhead == nil)
+    }
+
     @Test func aForgedLineIsReported() throws {
         let server = try server(images: 3)
         var log = try lines(server)
