@@ -6,7 +6,9 @@ cd "$root_dir"
 command -v /usr/bin/time >/dev/null || { echo "benchmarks: error: /usr/bin/time is missing" >&2; echo "hint: apt-get install time" >&2; exit 1; }
 swift build -c release --product sealdrop >/dev/null
 bin="$(swift build -c release --show-bin-path)/sealdrop"
-work="$(mktemp -d "${TMPDIR:-/tmp}/sealdrop-bench.XXXXXX")"
+# The scratch folder's file system is the one measured: SEALDROP_BENCH_DIR chooses it
+# (on-journaled-ext4.sh sets it), leaving TMPDIR, which the build's caches depend on, alone.
+work="$(mktemp -d "${SEALDROP_BENCH_DIR:-${TMPDIR:-/tmp}}/sealdrop-bench.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export SEALDROP_PASSPHRASE="benchmark passphrase"
 "$bin" server init "$work/root" >/dev/null
