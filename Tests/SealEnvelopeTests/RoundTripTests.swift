@@ -36,17 +36,21 @@ import Testing
         #expect(try EnvelopeReader.layout(of: &layout).chunkCount == 11)
     }
 
+    /// Ten chunks of a pattern, sealed to the server, and the envelope's first pass.
+    func tenChunksVerified(suite: Suite, seed: UInt8) throws -> (payload: [UInt8], envelope: [UInt8], verified: VerifiedEnvelope) {
+        let payload = pattern(10 * Self.chunk, seed: seed)
+        let envelope = try sealInMemory(payload, suite: suite, chunkSize: Self.chunk)
+        var first = MemorySource(envelope)
+        return (payload, envelope, try EnvelopeReader.verify(&first, recipient: World.server.fingerprint, authority: World.authority.certificate))
+    }
+
     /// An envelope changed after it was verified (the file replaced between the two passes):
     /// decryption stops at the changed chunk, having released every chunk before it, in
     /// order, and nothing of it or after it, however many chunks were in flight.
     @Test(arguments: Suite.allCases)
     func aChunkChangedAfterVerifyingStopsTheOutputThere(suite: Suite) throws {
-        let payload = pattern(10 * Self.chunk, seed: 9)
-        let envelope = try sealInMemory(payload, suite: suite, chunkSize: Self.chunk)
-        var first = MemorySource(envelope)
-        let verified = try EnvelopeReader.verify(&first, recipient: World.server.fingerprint, authority: World.authority.certificate)
-        var probe = MemorySource(envelope)
-        let headerLength = try EnvelopeReader.layout(of: &probe).header.bytes.count
+        let (payload, envelope, verified) = try tenChunksVerified(suite: suite, seed: 9)
+        let headerLength = verified.header.bytes.count
         let frame = 5 + Self.chunk + suite.tagLength
         var changed = envelope
         changed[headerLength + 6 * frame + 5 + 100] ^= 0x40
@@ -56,6 +60,66 @@ import Testing
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: World.server)
         }
         #expect(sink.bytes == Array(payload.prefix(6 * Self.chunk)))
+    }
+
+    /// Whoever knows the content key (the sender, the server) can re-encrypt a chunk with a
+    /// valid tag. Changed between the two passes, such a chunk passes its tag check: the
+    /// check against the first pass stops it before a byte of it is released. Beyond the
+    /// checks' number the recomputed transcript still refuses it, at the end.
+    @Test(arguments: Suite.allCases)
+    func aChunkReencryptedWithTheContentKeyIsNeverReleased(suite: Suite) throws {
+        let (payload, envelope, verified) = try tenChunksVerified(suite: suite, seed: 5)
+        #expect(verified.checks?.count == 10)
+        let header = verified.header
+        let contentKey = try EnvelopeReader.contentKey(of: header, identity: World.server)
+        let cipher = ChunkCiphers.make(suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: KeySchedule.fieldsDigest(header.fields)))
+        var forged = [UInt8](repeating: 0x2a, count: Self.chunk)
+        let tag = cipher.seal(&forged, index: 6, final: false)
+        let frame = 5 + Self.chunk + suite.tagLength
+        let start = header.bytes.count + 6 * frame + 5
+        var changed = envelope
+        changed.replaceSubrange(start..<start + frame - 5, with: forged + tag)
+        // The forged chunk itself is sound: its tag checks with the content key.
+        var reopened = forged
+        try cipher.open(&reopened, tag: tag, index: 6, final: false)
+        #expect(reopened == [UInt8](repeating: 0x2a, count: Self.chunk))
+        var source = MemorySource(changed)
+        var sink = MemorySink()
+        #expect(throws: EnvelopeError.tampered) {
+            try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: World.server)
+        }
+        #expect(sink.bytes.count == 6 * Self.chunk && sink.bytes.elementsEqual(payload.prefix(6 * Self.chunk)))
+        let unchecked = VerifiedEnvelope(header: header, payloadLength: verified.payloadLength, chunkCount: verified.chunkCount,
+                                         transcript: verified.transcript, signatureType: verified.signatureType, checks: nil)
+        source = MemorySource(changed)
+        sink = MemorySink()
+        #expect(throws: EnvelopeError.tampered) {
+            try EnvelopeReader.decrypt(unchecked, from: &source, to: &sink, identity: World.server)
+        }
+        // Without checks, a stream is refused before a byte is written: only the end would tell.
+        source = MemorySource(envelope)
+        var stream = ReleasingSink()
+        #expect(throws: EnvelopeError.self) {
+            try EnvelopeReader.decrypt(unchecked, from: &source, to: &stream, identity: World.server)
+        }
+        #expect(stream.bytes.isEmpty)
+        source = MemorySource(envelope)
+        try EnvelopeReader.decrypt(verified, from: &source, to: &stream, identity: World.server)
+        #expect(stream.bytes.elementsEqual(payload))
+        // A chunk moved to another place, or one more or one fewer, is refused too.
+        let chunks = (0..<10).map { Array(envelope[header.bytes.count + $0 * frame..<header.bytes.count + ($0 + 1) * frame]) }
+        let trailer = Array(envelope[(header.bytes.count + 10 * frame)...])
+        for reordered in [[0, 1, 2, 4, 3, 5, 6, 7, 8, 9], [0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9], [0, 1, 2, 3, 4, 5, 6, 7, 9]] {
+            source = MemorySource(header.bytes + reordered.flatMap { chunks[$0] } + trailer)
+            var discard = MemorySink()
+            #expect(throws: (any Error).self) {
+                try EnvelopeReader.decrypt(verified, from: &source, to: &discard, identity: World.server)
+            }
+        }
+        source = MemorySource(envelope)
+        sink = MemorySink()
+        try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: World.server)
+        #expect(sink.bytes.elementsEqual(payload))
     }
 
     @Test func freshKeyIdAndCiphertextEachTime() throws {
@@ -97,4 +161,11 @@ import Testing
         }
         return false
     }
+}
+
+/// A sink standing for a stream: what is written is out of reach at once.
+struct ReleasingSink: ByteSink {
+    private(set) var bytes: [UInt8] = []
+    var releasesAsWritten: Bool { true }
+    mutating func write(_ bytes: [UInt8]) throws { self.bytes += bytes }
 }

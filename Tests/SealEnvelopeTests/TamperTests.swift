@@ -112,7 +112,7 @@ import Testing
         let body = Array(envelope[header.bytes.count...])
         header.senderCertificate = signer.certificate
         var rebuilt = MemorySource(header.bytes + body)
-        let (_, _, trailer, t) = try EnvelopeReader.walk(&rebuilt)
+        let (_, _, trailer, t, _) = try EnvelopeReader.walk(&rebuilt)
         let signature = try signer.sign(Transcript.signedDigest(t))
         let trailerLength = 11 + trailer.signature.count
         let chunks = Array(body[..<(body.count - trailerLength)])

@@ -4,6 +4,13 @@ import SealPKI
 /// Where envelope or plaintext bytes go.
 public protocol ByteSink {
     mutating func write(_ bytes: [UInt8]) throws
+    /// Whether what is written is out of reach at once (a stream), rather than kept until
+    /// the writer commits it (a file that appears only when complete).
+    var releasesAsWritten: Bool { get }
+}
+
+extension ByteSink {
+    public var releasesAsWritten: Bool { false }
 }
 
 /// Bytes collected in memory.

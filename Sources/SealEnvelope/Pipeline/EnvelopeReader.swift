@@ -9,6 +9,41 @@ public struct VerifiedEnvelope: Sendable {
     public let chunkCount: Int
     /// The signed transcript T, to check a second pass against.
     let transcript: [UInt8]
+    let signatureType: UInt8
+    /// What the first pass saw of each chunk, to check the second against chunk by chunk.
+    let checks: ChunkChecks?
+}
+
+/// What a first pass saw of each chunk, kept under a key of the reader's own (GMAC, a fresh
+/// random key per verification, never written anywhere): its flag, length and tag, and for
+/// gcm its ciphertext. The second pass computes the same over what it reads and compares
+/// before it releases a byte of the chunk, so it never releases a chunk the signature was
+/// not checked over, not even to standard output, and not even when whoever changed the
+/// file between the passes knows the content key (the sender, the server): such a chunk
+/// passes its tag check, and the transcript, recomputed, would only tell at the end. For gcm
+/// this also spares the second pass hashing every chunk again (SHA-256 is several times
+/// slower than GMAC here). A forged chunk passes only if its GMAC under a key the forger
+/// never sees collides with the first one's: a probability of about one in 2^112 for a
+/// chunk of 16 MiB. Kept for up to `maximumChunks` chunks (16 bytes each); a longer
+/// envelope is checked by its recomputed transcript, at the end.
+struct ChunkChecks: Sendable {
+    static let maximumChunks = 1 << 18
+    let key = SecretBytes(randomCount: GMAC.keyByteCount)
+    private(set) var tags: [UInt8] = []
+
+    var count: Int { tags.count / GMAC.tagByteCount }
+
+    /// Chunk `index`'s check. A cbc-hmac chunk's ciphertext is left out: the second pass
+    /// checks its tag with the content key, and HMAC binds the one to the other.
+    static func tag(key: SecretBytes, index: Int, flag: UInt8, length: Int, ciphertext: [UInt8], tag: [UInt8]) -> [UInt8] {
+        GMAC.tag(key: key, nonce: UInt64(index).bigEndianBytes + [0, 0, 0, 0], [flag] + UInt32(length).bigEndianBytes, ciphertext, tag)
+    }
+
+    mutating func append(_ check: [UInt8]) { tags += check }
+
+    func matches(_ check: [UInt8], at index: Int) -> Bool {
+        index < count && Memory.constantTimeEqual(check, tags[index * GMAC.tagByteCount..<(index + 1) * GMAC.tagByteCount])
+    }
 }
 
 /// The structure of an envelope as `inspect` shows it: everything clear, nothing verified.
@@ -23,9 +58,12 @@ public struct EnvelopeLayout: Sendable {
 /// Reads envelopes: walks the framing (§3, §6), checks the sender and signature without any
 /// key (§7), then unwraps and decrypts chunk by chunk, each after its tag verified (§4).
 public enum EnvelopeReader {
-    /// Walks the whole envelope, computing the transcript; no key and no trust involved.
-    /// For cbc-hmac the ciphertext is skipped, not read.
-    static func walk(_ source: inout some ByteSource) throws -> (EnvelopeHeader, Int, SignatureBlock, [UInt8]) {
+    /// Walks the whole envelope, computing the transcript (and with `checking`, each chunk's
+    /// check for a second pass); no key and no trust involved. For cbc-hmac the ciphertext is
+    /// skipped, not read.
+    static func walk(
+        _ source: inout some ByteSource, checking: Bool = false
+    ) throws -> (EnvelopeHeader, Int, SignatureBlock, [UInt8], ChunkChecks?) {
         let header = try EnvelopeHeader.read(from: &source)
         let headerBytes = header.bytes
         var transcript = Transcript(header: headerBytes)
@@ -35,26 +73,34 @@ public enum EnvelopeReader {
         // A gcm chunk's commitment is a hash of all of it: hashed on a worker while this
         // thread reads on. A cbc-hmac chunk's is its tag, and its ciphertext is not read.
         var framed = OrderedWork<FramedChunk>(workers: header.suite == .gcm ? Cores.available : 1) { $0.commit() }
+        var checks = checking ? ChunkChecks() : nil
+        func record(_ done: FramedChunk) {
+            transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment)
+            if checks != nil { if checks!.count < ChunkChecks.maximumChunks { checks!.append(done.check) } else { checks = nil } }
+        }
         while true {
             let (flag, length) = try readFrame(&source, header: header, index: chunks)
             finalLength = length
             let chunk: FramedChunk
+            let checkKey = chunks < ChunkChecks.maximumChunks ? checks?.key : nil
             switch header.suite {
             case .cbcHMAC:
                 guard try source.skip(length) == length else { throw EnvelopeError.truncated }
-                chunk = FramedChunk(flag: flag, length: length, commitment: try source.read(exactly: tagLength, or: .truncated))
+                chunk = FramedChunk(index: chunks, flag: flag, length: length, commitment: try source.read(exactly: tagLength, or: .truncated),
+                                    checkKey: checkKey)
             case .gcm:
                 let ciphertext = try source.read(exactly: length, or: .truncated)
-                chunk = FramedChunk(flag: flag, length: length, ciphertext: ciphertext, tag: try source.read(exactly: tagLength, or: .truncated))
+                chunk = FramedChunk(index: chunks, flag: flag, length: length, ciphertext: ciphertext,
+                                    tag: try source.read(exactly: tagLength, or: .truncated), checkKey: checkKey)
             }
-            if let done = framed.submit(chunk) { transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment) }
+            if let done = framed.submit(chunk) { record(done) }
             chunks += 1
             if flag == 1 { break }
         }
-        while let done = framed.next() { transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment) }
+        while let done = framed.next() { record(done) }
         let trailer = try SignatureBlock.read(from: &source)
         try checkPayloadLength(trailer.payloadLength, header: header, chunks: chunks, finalLength: finalLength)
-        return (header, chunks, trailer, transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType))
+        return (header, chunks, trailer, transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType), checks)
     }
 
     /// Reads and checks one chunk's flag and length (§3).
@@ -96,7 +142,7 @@ public enum EnvelopeReader {
 
     /// The clear structure, for `inspect`.
     public static func layout(of source: inout some ByteSource) throws -> EnvelopeLayout {
-        let (header, chunks, trailer, _) = try walk(&source)
+        let (header, chunks, trailer, _, _) = try walk(&source)
         return EnvelopeLayout(header: header, chunkCount: chunks, payloadLength: trailer.payloadLength,
                               signatureType: trailer.signatureType, signatureLength: trailer.signature.count)
     }
@@ -106,7 +152,7 @@ public enum EnvelopeReader {
     public static func verify(
         _ source: inout some ByteSource, recipient: [UInt8], authority: Certificate, now: Date = Date()
     ) throws -> VerifiedEnvelope {
-        let (header, chunks, trailer, t) = try walk(&source)
+        let (header, chunks, trailer, t, checks) = try walk(&source, checking: true)
         guard header.recipient == recipient else {
             throw EnvelopeError.notForThisKey(recipient: Fingerprint(digest: try! SHA256Digest(bytes: header.recipient)).description)
         }
@@ -119,13 +165,15 @@ public enum EnvelopeReader {
         guard trailer.signature.count == key.byteCount,
               key.isValidPSSSignature(trailer.signature, for: trailer.signedDigest(transcript: t))
         else { throw EnvelopeError.tampered }
-        return VerifiedEnvelope(header: header, payloadLength: trailer.payloadLength, chunkCount: chunks, transcript: t)
+        return VerifiedEnvelope(header: header, payloadLength: trailer.payloadLength, chunkCount: chunks, transcript: t,
+                                signatureType: trailer.signatureType, checks: checks)
     }
 
-    /// Decrypts a verified envelope from the start of `source` into `sink`. Each chunk's tag
-    /// is checked before it is decrypted; the transcript is recomputed and must equal the
-    /// verified one, so a file changed between the two passes is caught. The caller commits
-    /// the sink only when this returns.
+    /// Decrypts a verified envelope from the start of `source` into `sink`. Each chunk is
+    /// checked against what the first pass saw of it (ChunkChecks; beyond their number, the
+    /// transcript is recomputed and must equal the verified one at the end), and its tag is
+    /// checked, before a byte of it is released: a file changed between the two passes is
+    /// caught. The caller commits the sink only when this returns.
     public static func decrypt(
         _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
         identity: any Identity
@@ -158,6 +206,13 @@ public enum EnvelopeReader {
         _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
         contentKey: SecretBytes
     ) throws {
+        // Past the checks' number, only the transcript tells a changed chunk, at the end
+        // (FORMAT.md §11): too late for an output released as it is written.
+        if verified.checks == nil, sink.releasesAsWritten {
+            throw EnvelopeError.malformed(
+                "\(verified.chunkCount) chunks, too many to check one by one while streaming (at most \(ChunkChecks.maximumChunks)): "
+                + "open it into a folder instead")
+        }
         let header = try EnvelopeHeader.read(from: &source)
         guard header == verified.header else { throw EnvelopeError.tampered }
         let fieldsDigest = KeySchedule.fieldsDigest(header.fields)
@@ -170,9 +225,14 @@ public enum EnvelopeReader {
         var total: UInt64 = 0
         // Each chunk is checked and decrypted on a worker while this thread reads the next
         // and writes out the ones before, in order.
-        var chunks = OrderedWork<OpenedChunk>(workers: Cores.available) { $0.open(with: cipher) }
+        let checks = verified.checks
+        var chunks = OrderedWork<OpenedChunk>(workers: Cores.available) { $0.open(with: cipher, checkKey: checks?.key) }
         func writeOut(_ chunk: OpenedChunk) throws {
-            transcript.add(chunkFlag: chunk.flag, length: chunk.length, commitment: chunk.commitment)
+            if let checks {
+                guard checks.matches(chunk.check, at: chunk.index) else { throw EnvelopeError.tampered }
+            } else {
+                transcript.add(chunkFlag: chunk.flag, length: chunk.length, commitment: chunk.commitment)
+            }
             if let failure = chunk.failure { throw failure }
             // An empty final chunk is only valid as the whole of an empty payload (§3).
             guard !(chunk.flag == 1 && chunk.bytes.isEmpty && chunk.index > 0) else { throw EnvelopeError.tampered }
@@ -195,37 +255,47 @@ public enum EnvelopeReader {
         }
         while let opened = chunks.next() { try writeOut(opened) }
         let trailer = try SignatureBlock.read(from: &source)
-        let t = transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType)
-        guard t == verified.transcript, total == trailer.payloadLength else { throw EnvelopeError.tampered }
+        let sameChunks = if checks != nil {
+            // Every chunk was the first pass's, in its place: what is left of the transcript.
+            index == verified.chunkCount && trailer.payloadLength == verified.payloadLength
+                && trailer.signatureType == verified.signatureType
+        } else {
+            transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType) == verified.transcript
+        }
+        guard sameChunks, total == trailer.payloadLength else { throw EnvelopeError.tampered }
     }
 }
 
 /// One chunk's framing as the walk reads it: its commitment given (cbc-hmac: the tag), or
-/// computed by a worker from its ciphertext and tag (gcm, §4).
+/// computed by a worker from its ciphertext and tag (gcm, §4); and its check, with a key.
 final class FramedChunk: @unchecked Sendable {
-    // `commitment` and `hashed` are mutated only by `commit`, on one worker, before the walk reads them.
+    // `commitment`, `check` and `hashed` are mutated only by `commit`, on one worker, before the walk reads them.
+    let index: Int
     let flag: UInt8
     let length: Int
     private(set) var commitment: [UInt8]
+    private(set) var check: [UInt8] = []
     private var hashed: (ciphertext: [UInt8], tag: [UInt8])?
+    private let checkKey: SecretBytes?
 
-    init(flag: UInt8, length: Int, commitment: [UInt8]) {
-        self.flag = flag
-        self.length = length
-        self.commitment = commitment
+    init(index: Int, flag: UInt8, length: Int, commitment: [UInt8], checkKey: SecretBytes?) {
+        (self.index, self.flag, self.length, self.commitment, self.checkKey) = (index, flag, length, commitment, checkKey)
     }
 
-    init(flag: UInt8, length: Int, ciphertext: [UInt8], tag: [UInt8]) {
-        self.flag = flag
-        self.length = length
+    init(index: Int, flag: UInt8, length: Int, ciphertext: [UInt8], tag: [UInt8], checkKey: SecretBytes?) {
+        (self.index, self.flag, self.length, self.checkKey) = (index, flag, length, checkKey)
         hashed = (ciphertext, tag)
         commitment = []
     }
 
     func commit() {
-        guard let (ciphertext, tag) = hashed else { return }
-        commitment = GCMCipher.commitment(ciphertext: ciphertext, tag: tag)
-        hashed = nil
+        if let (ciphertext, tag) = hashed {
+            commitment = GCMCipher.commitment(ciphertext: ciphertext, tag: tag)
+            hashed = nil
+            if let checkKey { check = ChunkChecks.tag(key: checkKey, index: index, flag: flag, length: length, ciphertext: ciphertext, tag: tag) }
+        } else if let checkKey {
+            check = ChunkChecks.tag(key: checkKey, index: index, flag: flag, length: length, ciphertext: [], tag: commitment)
+        }
     }
 }
 
@@ -238,6 +308,7 @@ final class OpenedChunk: @unchecked Sendable {
     let flag: UInt8
     let length: Int
     var commitment: [UInt8] = []
+    var check: [UInt8] = []
     var failure: Error?
 
     init(bytes: [UInt8], tag: [UInt8], index: Int, flag: UInt8) {
@@ -248,9 +319,15 @@ final class OpenedChunk: @unchecked Sendable {
         length = bytes.count
     }
 
-    /// The commitment over the ciphertext, then the tag check and decryption (§4).
-    func open(with cipher: any ChunkCipher) {
-        commitment = cipher.commitment(ciphertext: bytes, tag: tag)
+    /// The check against the first pass (with its key), or else the commitment over the
+    /// ciphertext; then the tag check and decryption (§4).
+    func open(with cipher: any ChunkCipher, checkKey: SecretBytes?) {
+        if let checkKey {
+            check = ChunkChecks.tag(key: checkKey, index: index, flag: flag, length: length,
+                                    ciphertext: cipher is GCMCipher ? bytes : [], tag: tag)
+        } else {
+            commitment = cipher.commitment(ciphertext: bytes, tag: tag)
+        }
         do {
             try cipher.open(&bytes, tag: tag, index: UInt64(index), final: flag == 1)
         } catch {

@@ -35,6 +35,8 @@ public struct StreamSink: ByteSink, Sendable {
 
     public static var standardOutput: StreamSink { StreamSink(fd: STDOUT_FILENO, label: "standard output") }
 
+    public var releasesAsWritten: Bool { true }
+
     public mutating func write(_ bytes: [UInt8]) throws {
         do {
             try AtomicFile.writeAll(bytes, to: fd, path: label)
