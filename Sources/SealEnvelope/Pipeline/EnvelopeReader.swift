@@ -23,9 +23,10 @@ public struct VerifiedEnvelope: Sendable {
 /// passes its tag check, and the transcript, recomputed, would only tell at the end. For gcm
 /// this also spares the second pass hashing every chunk again (SHA-256 is several times
 /// slower than GMAC here). A forged chunk passes only if its GMAC under a key the forger
-/// never sees collides with the first one's: a probability of about one in 2^112 for a
-/// chunk of 16 MiB. Kept for up to `maximumChunks` chunks (16 bytes each); a longer
-/// envelope is checked by its recomputed transcript, at the end.
+/// never sees collides with the first one's: GHASH's bound, one in 2^128 per 16-byte block
+/// of the chunk, is one in 2^108 for the largest chunk (16 MiB). Kept for up to
+/// `maximumChunks` chunks (16 bytes each); past them a file is checked by its recomputed
+/// transcript, at the end, and a stream is refused.
 struct ChunkChecks: Sendable {
     static let maximumChunks = 1 << 18
     let key = SecretBytes(randomCount: GMAC.keyByteCount)
