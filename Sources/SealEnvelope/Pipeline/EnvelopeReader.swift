@@ -77,13 +77,15 @@ public enum EnvelopeReader {
         var checks = checking ? ChunkChecks() : nil
         func record(_ done: FramedChunk) {
             transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment)
-            if checks != nil { if checks!.count < ChunkChecks.maximumChunks { checks!.append(done.check) } else { checks = nil } }
+            // Past their number an envelope keeps no checks (its second pass recomputes the transcript).
+            if checks?.count == ChunkChecks.maximumChunks { checks = nil }
+            checks?.append(done.check)
         }
         while true {
             let (flag, length) = try readFrame(&source, header: header, index: chunks)
             finalLength = length
             let chunk: FramedChunk
-            let checkKey = chunks < ChunkChecks.maximumChunks ? checks?.key : nil
+            let checkKey = checks?.key
             switch header.suite {
             case .cbcHMAC:
                 guard try source.skip(length) == length else { throw EnvelopeError.truncated }
