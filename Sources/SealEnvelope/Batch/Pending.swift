@@ -9,7 +9,9 @@ public final class Pending<Value: Sendable>: Sendable {
 
     public init(_ compute: @escaping @Sendable () throws -> Value) {
         DispatchQueue.global(qos: .userInitiated).async { [done, result] in
-            result.withLock { $0 = Result { try compute() } }
+            // Computed outside the lock, which `hasFailed` takes and must never wait on.
+            let computed = Result { try compute() }
+            result.withLock { $0 = computed }
             done.signal()
         }
     }
