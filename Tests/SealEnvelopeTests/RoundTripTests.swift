@@ -13,6 +13,7 @@ import Testing
         let payload = pattern(size, seed: UInt8(truncatingIfNeeded: size))
         let envelope = try sealInMemory(payload, suite: suite, chunkSize: Self.chunk)
         #expect(try openInMemory(envelope) == payload)
+        #expect(try openInMemory(sealInMemory(payload, suite: suite, chunkSize: Self.chunk, fromFile: true)) == payload)
         var source = MemorySource(envelope)
         let layout = try EnvelopeReader.layout(of: &source)
         #expect(layout.payloadLength == UInt64(size))
@@ -122,6 +123,112 @@ import Testing
         #expect(sink.bytes.elementsEqual(payload))
     }
 
+    /// From a file, chunks are read by the workers at their positions (pread): the framing
+    /// is still read in order, a chunk changed between the passes is still never released,
+    /// and a file cut short, in either pass, is told as truncated.
+    @Test(arguments: Suite.allCases)
+    func aFileReadAtPositionsIsCheckedAsOneReadInOrder(suite: Suite) throws {
+        let payload = pattern(10 * Self.chunk + 123, seed: 7)
+        let envelope = try sealInMemory(payload, suite: suite, chunkSize: Self.chunk)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("positions-\(UUID().uuidString).seal").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func write(_ bytes: [UInt8]) { #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes))) }
+        func verifyFile() throws -> VerifiedEnvelope {
+            var source = try FileSource(path: path)
+            return try EnvelopeReader.verify(&source, recipient: World.server.fingerprint, authority: World.authority.certificate)
+        }
+        func decryptFile(_ verified: VerifiedEnvelope) throws -> (released: [UInt8], error: Error?) {
+            var source = try FileSource(path: path)
+            var sink = MemorySink()
+            do {
+                try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: World.server)
+                return (sink.bytes, nil)
+            } catch {
+                return (sink.bytes, error)
+            }
+        }
+        write(envelope)
+        // Bytes read later are read from the file when asked for, at their position.
+        var probe = try FileSource(path: path)
+        let later = try probe.readLater(upTo: 4)
+        #expect(try probe.read(upTo: 4) == Array(envelope[4..<8]))
+        let fd = open(path, O_WRONLY)
+        #expect(pwrite(fd, [UInt8](repeating: 9, count: 4), 4, 0) == 4)
+        close(fd)
+        let rewritten = try later.read()
+        #expect(rewritten == [9, 9, 9, 9])
+        write(envelope)
+        let verified = try verifyFile()
+        #expect(verified.chunkCount == 11)
+        let whole = try decryptFile(verified)
+        #expect(whole.error == nil)
+        #expect(whole.released.elementsEqual(payload))
+
+        let header = verified.header
+        let frame = 5 + Self.chunk + suite.tagLength
+        // Chunk 6 re-encrypted with the content key (its tag checks) after the first pass.
+        let contentKey = try EnvelopeReader.contentKey(of: header, identity: World.server)
+        let cipher = ChunkCiphers.make(suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: KeySchedule.fieldsDigest(header.fields)))
+        var forged = [UInt8](repeating: 0x2a, count: Self.chunk)
+        let tag = cipher.seal(&forged, index: 6, final: false)
+        var changed = envelope
+        let start = header.bytes.count + 6 * frame + 5
+        changed.replaceSubrange(start..<start + frame - 5, with: forged + tag)
+        write(changed)
+        let forgedRun = try decryptFile(verified)
+        #expect(forgedRun.error as? EnvelopeError == .tampered)
+        #expect(forgedRun.released.elementsEqual(payload.prefix(6 * Self.chunk)))
+
+        // Cut inside chunk 8's ciphertext: the second pass stops there, the first refuses it.
+        write(Array(envelope.prefix(header.bytes.count + 8 * frame + 5 + 100)))
+        let cutRun = try decryptFile(verified)
+        #expect(cutRun.error as? EnvelopeError == .truncated)
+        #expect(cutRun.released.elementsEqual(payload.prefix(cutRun.released.count)))
+        #expect(cutRun.released.count <= 8 * Self.chunk)
+        #expect(throws: EnvelopeError.truncated) { try verifyFile() }
+    }
+
+    /// A chunk whose worker finds its bytes gone (the file cut short after the framing was
+    /// read past them) stops either pass with that error, releasing nothing of it.
+    @Test(arguments: Suite.allCases)
+    func aChunkItsWorkerCannotReadStopsEitherPass(suite: Suite) throws {
+        let (payload, envelope, verified) = try tenChunksVerified(suite: suite, seed: 3)
+        var sink = MemorySink()
+        // The sixth ciphertext read later is gone by the time its worker reads it.
+        var source = VanishingSource(base: MemorySource(envelope))
+        #expect(throws: EnvelopeError.truncated) {
+            try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: World.server)
+        }
+        #expect(sink.bytes.elementsEqual(payload.prefix(5 * Self.chunk)))
+        // The first pass reads gcm ciphertexts (to hash them); cbc-hmac's it skips.
+        source = VanishingSource(base: MemorySource(envelope))
+        if suite == .gcm {
+            #expect(throws: EnvelopeError.truncated) {
+                try EnvelopeReader.verify(&source, recipient: World.server.fingerprint, authority: World.authority.certificate)
+            }
+        } else {
+            _ = try EnvelopeReader.verify(&source, recipient: World.server.fingerprint, authority: World.authority.certificate)
+            #expect(source.laterReads == 0)
+        }
+    }
+
+    /// Sealing stops at a chunk its worker cannot read (the file cut short after it was
+    /// read past), with that error, having written nothing of that chunk.
+    @Test(arguments: Suite.allCases)
+    func aChunkItsWorkerCannotReadStopsSealing(suite: Suite) throws {
+        let sealer = EnvelopeSealer(signer: World.alice, recipient: RSARecipient(key: World.server.key.publicKey),
+                                    suite: suite, chunkSize: Self.chunk)
+        var source = VanishingSource(base: MemorySource(pattern(10 * Self.chunk, seed: 4)))
+        var sink = MemorySink()
+        #expect(throws: EnvelopeError.truncated) {
+            try sealer.seal(from: &source, to: &sink, name: "payload", kind: .message, mediaType: "application/octet-stream")
+        }
+        // The first chunk is read at once (for its media type): the vanished one is chunk 6.
+        var written = MemorySource(sink.bytes)
+        let header = try EnvelopeHeader.read(from: &written)
+        #expect(sink.bytes.count == header.bytes.count + 6 * (5 + Self.chunk + suite.tagLength))
+    }
+
     @Test func freshKeyIdAndCiphertextEachTime() throws {
         let payload = pattern(100)
         let a = try sealInMemory(payload)
@@ -168,4 +275,18 @@ struct ReleasingSink: ByteSink {
     private(set) var bytes: [UInt8] = []
     var releasesAsWritten: Bool { true }
     mutating func write(_ bytes: [UInt8]) throws { self.bytes += bytes }
+}
+
+/// A source whose sixth bytes read later are gone when they are read (a file cut short
+/// after they were read past).
+struct VanishingSource: ByteSource {
+    var base: MemorySource
+    var laterReads = 0
+    mutating func read(upTo count: Int) throws -> [UInt8] { try base.read(upTo: count) }
+    mutating func skip(_ count: Int) throws -> Int { try base.skip(count) }
+    mutating func readLater(upTo count: Int) throws -> LaterBytes {
+        laterReads += 1
+        let bytes = try base.read(exactly: count, orShortAtEnd: ())
+        return laterReads == 6 ? LaterBytes(count: bytes.count) { throw EnvelopeError.truncated } : LaterBytes(bytes)
+    }
 }

@@ -30,16 +30,29 @@ func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
     return out
 }
 
-/// Seals `payload` in memory from alice to the server.
+/// Seals `payload` in memory from alice to the server; with `fromFile`, read from a file
+/// holding it (whose chunks the workers read at their positions).
 func sealInMemory(
     _ payload: [UInt8], suite: Suite = .cbcHMAC, chunkSize: Int = 1 << 16, kind: EnvelopeKind = .message,
-    signer: RSASigner = World.alice, to recipient: RSA.PublicKey = World.server.key.publicKey, name: String = "payload"
+    signer: RSASigner = World.alice, to recipient: RSA.PublicKey = World.server.key.publicKey, name: String = "payload",
+    fromFile: Bool = false
 ) throws -> [UInt8] {
     let sealer = EnvelopeSealer(signer: signer, recipient: RSARecipient(key: recipient), suite: suite, chunkSize: chunkSize)
-    var source = MemorySource(payload)
     var sink = MemorySink()
-    _ = try sealer.seal(from: &source, to: &sink, name: name, kind: kind,
-                        mediaType: kind == .message ? "application/octet-stream" : nil)
+    func seal(_ source: inout some ByteSource) throws {
+        _ = try sealer.seal(from: &source, to: &sink, name: name, kind: kind,
+                            mediaType: kind == .message ? "application/octet-stream" : nil)
+    }
+    if fromFile {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("payload-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        guard FileManager.default.createFile(atPath: path, contents: Data(payload)) else { throw IOFailure(call: "create", path: path, code: EIO) }
+        var source = try FileSource(path: path)
+        try seal(&source)
+    } else {
+        var source = MemorySource(payload)
+        try seal(&source)
+    }
     return sink.bytes
 }
 

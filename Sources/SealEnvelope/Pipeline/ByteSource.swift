@@ -7,15 +7,56 @@ public protocol ByteSource {
     mutating func read(upTo count: Int) throws -> [UInt8]
     /// Skips `count` bytes (a seek for files); returns how many were skipped.
     mutating func skip(_ count: Int) throws -> Int
+    /// The next `count` bytes, fewer only at the end of the input, to be read by whoever
+    /// holds the result (a chunk worker): the source moves past them now. A file is read
+    /// there with pread(2), so that the reading is spread over the workers; other sources
+    /// read them now.
+    mutating func readLater(upTo count: Int) throws -> LaterBytes
+}
+
+/// Bytes of a source that `readLater` moved past, read when `read()` is called, on any
+/// thread: from the file at their position, or from memory when the source read them then.
+public struct LaterBytes: Sendable {
+    public let count: Int
+    private let reading: @Sendable () throws -> [UInt8]
+
+    init(count: Int, reading: @escaping @Sendable () throws -> [UInt8]) {
+        self.count = count
+        self.reading = reading
+    }
+
+    init(_ bytes: [UInt8]) {
+        self.init(count: bytes.count) { bytes }
+    }
+
+    /// `count` bytes at `offset` of `descriptor`; the file at `path` must still have them.
+    init(count: Int, at offset: Int, of descriptor: FileSource.Descriptor, path: String) {
+        self.init(count: count) {
+            let bytes = try FileSource.fill(count, call: "pread", label: path) { pread(descriptor.fd, $0, $1, off_t(offset + $2)) }
+            guard bytes.count == count else {
+                throw IOFailure(call: "pread", path: path, code: EIO, reason: "the file became shorter while it was read (was it changed?)")
+            }
+            return bytes
+        }
+    }
+
+    public func read() throws -> [UInt8] { try reading() }
 }
 
 extension ByteSource {
     /// Exactly `count` bytes, or `error` when the input ends first.
     mutating func read(exactly count: Int, or error: EnvelopeError) throws -> [UInt8] {
+        let out = try read(exactly: count, orShortAtEnd: ())
+        guard out.count == count else { throw error }
+        return out
+    }
+
+    /// Up to `count` bytes, short only at the end of the input.
+    mutating func read(exactly count: Int, orShortAtEnd: Void) throws -> [UInt8] {
         var out = try read(upTo: count)
         while out.count < count {
             let more = try read(upTo: count - out.count)
-            guard !more.isEmpty else { throw error }
+            if more.isEmpty { break }
             out += more
         }
         return out
@@ -35,6 +76,17 @@ extension ByteSource {
     /// Writes everything left to `sink`, a megabyte at a time.
     public mutating func copy(to sink: inout some ByteSink) throws {
         while case let block = try read(upTo: 1 << 20), !block.isEmpty { try sink.write(block) }
+    }
+
+    public mutating func readLater(upTo count: Int) throws -> LaterBytes {
+        LaterBytes(try read(exactly: count, orShortAtEnd: ()))
+    }
+
+    /// Exactly `count` bytes read later (`readLater(upTo:)`), or `error` when the input ends first.
+    mutating func readLater(exactly count: Int, or error: EnvelopeError) throws -> LaterBytes {
+        let later = try readLater(upTo: count)
+        guard later.count == count else { throw error }
+        return later
     }
 
     /// True when no byte is left.
@@ -150,6 +202,12 @@ public struct FileSource: ByteSource, Sendable {
         guard lseek(descriptor.fd, target, SEEK_SET) == target else { throw IOFailure(call: "lseek", path: path, code: errno) }
         return Int(target - here)
     }
+
+    public mutating func readLater(upTo count: Int) throws -> LaterBytes {
+        let here = lseek(descriptor.fd, 0, SEEK_CUR)
+        guard here >= 0 else { throw IOFailure(call: "lseek", path: path, code: errno) }
+        return LaterBytes(count: try skip(count), at: Int(here), of: descriptor, path: path)
+    }
 }
 
 /// A part of an open file (one member of a bundle, FORMAT.md §13) read as a file of its own:
@@ -180,6 +238,11 @@ public struct FileWindow: ByteSource, Sendable {
         let skipped = min(max(0, count), range.upperBound - position)
         position += skipped
         return skipped
+    }
+
+    public mutating func readLater(upTo count: Int) throws -> LaterBytes {
+        let start = position
+        return LaterBytes(count: try skip(count), at: start, of: descriptor, path: path)
     }
 }
 

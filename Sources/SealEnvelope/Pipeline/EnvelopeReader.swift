@@ -71,11 +71,13 @@ public enum EnvelopeReader {
         let tagLength = header.suite.tagLength
         var chunks = 0
         var finalLength = 0
-        // A gcm chunk's commitment is a hash of all of it: hashed on a worker while this
-        // thread reads on. A cbc-hmac chunk's is its tag, and its ciphertext is not read.
+        // A gcm chunk's commitment is a hash of all of it: read (from a file) and hashed on a
+        // worker while this thread reads the framing on. A cbc-hmac chunk's is its tag, and
+        // its ciphertext is not read.
         var framed = OrderedWork<FramedChunk>(workers: header.suite == .gcm ? Cores.available : 1) { $0.commit() }
         var checks = checking ? ChunkChecks() : nil
-        func record(_ done: FramedChunk) {
+        func record(_ done: FramedChunk) throws {
+            if let failure = done.failure { throw failure }
             transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment)
             // Past their number an envelope keeps no checks (its second pass recomputes the transcript).
             if checks?.count == ChunkChecks.maximumChunks { checks = nil }
@@ -92,15 +94,15 @@ public enum EnvelopeReader {
                 chunk = FramedChunk(index: chunks, flag: flag, length: length, commitment: try source.read(exactly: tagLength, or: .truncated),
                                     checkKey: checkKey)
             case .gcm:
-                let ciphertext = try source.read(exactly: length, or: .truncated)
+                let ciphertext = try source.readLater(exactly: length, or: .truncated)
                 chunk = FramedChunk(index: chunks, flag: flag, length: length, ciphertext: ciphertext,
                                     tag: try source.read(exactly: tagLength, or: .truncated), checkKey: checkKey)
             }
-            if let done = framed.submit(chunk) { record(done) }
+            if let done = framed.submit(chunk) { try record(done) }
             chunks += 1
             if flag == 1 { break }
         }
-        while let done = framed.next() { record(done) }
+        while let done = framed.next() { try record(done) }
         let trailer = try SignatureBlock.read(from: &source)
         try checkPayloadLength(trailer.payloadLength, header: header, chunks: chunks, finalLength: finalLength)
         return (header, chunks, trailer, transcript.finish(payloadLength: trailer.payloadLength, signatureType: trailer.signatureType), checks)
@@ -226,11 +228,12 @@ public enum EnvelopeReader {
         let cipher = ChunkCiphers.make(header.suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: fieldsDigest))
         var transcript = Transcript(header: header.bytes)
         var total: UInt64 = 0
-        // Each chunk is checked and decrypted on a worker while this thread reads the next
-        // and writes out the ones before, in order.
+        // Each chunk is read (from a file), checked and decrypted on a worker while this
+        // thread reads the next one's framing and writes out the ones before, in order.
         let checks = verified.checks
         var chunks = OrderedWork<OpenedChunk>(workers: Cores.available) { $0.open(with: cipher, checkKey: checks?.key) }
         func writeOut(_ chunk: OpenedChunk) throws {
+            if let unread = chunk.unread { throw unread }
             if let checks {
                 guard checks.matches(chunk.check, at: chunk.index) else { throw EnvelopeError.tampered }
             } else {
@@ -250,9 +253,9 @@ public enum EnvelopeReader {
         var index = 0
         while true {
             let (flag, length) = try readFrame(&source, header: header, index: index)
-            let ciphertext = try source.read(exactly: length, or: .truncated)
+            let ciphertext = try source.readLater(exactly: length, or: .truncated)
             let tag = try source.read(exactly: header.suite.tagLength, or: .truncated)
-            if let opened = chunks.submit(OpenedChunk(bytes: ciphertext, tag: tag, index: index, flag: flag)) { try writeOut(opened) }
+            if let opened = chunks.submit(OpenedChunk(ciphertext, tag: tag, index: index, flag: flag)) { try writeOut(opened) }
             index += 1
             if flag == 1 { break }
         }
@@ -270,31 +273,40 @@ public enum EnvelopeReader {
 }
 
 /// One chunk's framing as the walk reads it: its commitment given (cbc-hmac: the tag), or
-/// computed by a worker from its ciphertext and tag (gcm, §4); and its check, with a key.
+/// computed by a worker from its ciphertext, which it reads, and tag (gcm, §4); and its
+/// check, with a key.
 final class FramedChunk: @unchecked Sendable {
-    // `commitment`, `check` and `hashed` are mutated only by `commit`, on one worker, before the walk reads them.
+    // `commitment`, `check`, `failure` and `hashed` are mutated only by `commit`, on one
+    // worker, before the walk reads them.
     let index: Int
     let flag: UInt8
     let length: Int
     private(set) var commitment: [UInt8]
     private(set) var check: [UInt8] = []
-    private var hashed: (ciphertext: [UInt8], tag: [UInt8])?
+    /// Why the ciphertext could not be read (the file changed under the walk).
+    private(set) var failure: Error?
+    private var hashed: (ciphertext: LaterBytes, tag: [UInt8])?
     private let checkKey: SecretBytes?
 
     init(index: Int, flag: UInt8, length: Int, commitment: [UInt8], checkKey: SecretBytes?) {
         (self.index, self.flag, self.length, self.commitment, self.checkKey) = (index, flag, length, commitment, checkKey)
     }
 
-    init(index: Int, flag: UInt8, length: Int, ciphertext: [UInt8], tag: [UInt8], checkKey: SecretBytes?) {
+    init(index: Int, flag: UInt8, length: Int, ciphertext: LaterBytes, tag: [UInt8], checkKey: SecretBytes?) {
         (self.index, self.flag, self.length, self.checkKey) = (index, flag, length, checkKey)
         hashed = (ciphertext, tag)
         commitment = []
     }
 
     func commit() {
-        if let (ciphertext, tag) = hashed {
-            commitment = GCMCipher.commitment(ciphertext: ciphertext, tag: tag)
+        if let (later, tag) = hashed {
             hashed = nil
+            let ciphertext: [UInt8]
+            do { ciphertext = try later.read() } catch {
+                failure = error
+                return
+            }
+            commitment = GCMCipher.commitment(ciphertext: ciphertext, tag: tag)
             if let checkKey { check = ChunkChecks.tag(key: checkKey, index: index, flag: flag, length: length, ciphertext: ciphertext, tag: tag) }
         } else if let checkKey {
             check = ChunkChecks.tag(key: checkKey, index: index, flag: flag, length: length, ciphertext: [], tag: commitment)
@@ -302,29 +314,36 @@ final class FramedChunk: @unchecked Sendable {
     }
 }
 
-/// One chunk in flight while opening: checked and decrypted in place by one worker.
+/// One chunk in flight while opening: read, checked and decrypted in place by one worker.
 final class OpenedChunk: @unchecked Sendable {
     // Mutated by exactly one worker between creation and the write-out.
-    var bytes: [UInt8]
+    private let ciphertext: LaterBytes
+    var bytes: [UInt8] = []
     let tag: [UInt8]
     let index: Int
     let flag: UInt8
     let length: Int
     var commitment: [UInt8] = []
     var check: [UInt8] = []
+    /// Why the ciphertext could not be read (the file changed since the first pass).
+    var unread: Error?
     var failure: Error?
 
-    init(bytes: [UInt8], tag: [UInt8], index: Int, flag: UInt8) {
-        self.bytes = bytes
+    init(_ ciphertext: LaterBytes, tag: [UInt8], index: Int, flag: UInt8) {
+        self.ciphertext = ciphertext
         self.tag = tag
         self.index = index
         self.flag = flag
-        length = bytes.count
+        length = ciphertext.count
     }
 
-    /// The check against the first pass (with its key), or else the commitment over the
-    /// ciphertext; then the tag check and decryption (§4).
+    /// Reads the ciphertext; then the check against the first pass (with its key), or else
+    /// the commitment over the ciphertext; then the tag check and decryption (§4).
     func open(with cipher: any ChunkCipher, checkKey: SecretBytes?) {
+        do { bytes = try ciphertext.read() } catch {
+            unread = error
+            return
+        }
         if let checkKey {
             check = ChunkChecks.tag(key: checkKey, index: index, flag: flag, length: length,
                                     ciphertext: cipher is GCMCipher ? bytes : [], tag: tag)

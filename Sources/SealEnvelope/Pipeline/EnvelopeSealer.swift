@@ -62,7 +62,7 @@ public struct EnvelopeSealer: Sendable {
         // §2: one name, one byte form.
         let name = EnvelopeHeader.normalizedName(name)
         if let broken = EnvelopeHeader.nameRuleBroken(name) { throw EnvelopeError.unusableName(name: name, reason: broken) }
-        var current = try source.read(exactly: chunkSize, orShortAtEnd: ())
+        let current = try source.read(exactly: chunkSize, orShortAtEnd: ())
         let media: MediaType
         switch kind {
         case .image:
@@ -101,6 +101,7 @@ public struct EnvelopeSealer: Sendable {
         // a worker while this thread reads the next and frames and writes the ones before.
         var chunks = OrderedWork<SealedChunk>(workers: chunkWorkers) { $0.seal(with: cipher) }
         func writeOut(_ chunk: SealedChunk) throws {
+            if let unread = chunk.unread { throw unread }
             let flag = ChunkCiphers.flag(chunk.final)
             transcript.add(chunkFlag: flag, length: chunk.bytes.count, commitment: chunk.commitment)
             var frame = ByteWriter()
@@ -110,16 +111,22 @@ public struct EnvelopeSealer: Sendable {
             try sink.write(chunk.bytes)
             try sink.write(chunk.tag)
         }
+        // After the first chunk (read here, for its media type), a file's chunks are read by
+        // the workers; this thread only moves past them, to tell which is the final one.
         var index: UInt64 = 0
-        var next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
+        var pending = LaterBytes(current)
+        func following(_ chunk: LaterBytes) throws -> LaterBytes {
+            chunk.count == chunkSize ? try source.readLater(upTo: chunkSize) : LaterBytes([])
+        }
+        var next = try following(pending)
         while true {
-            let final = next.isEmpty
-            total += UInt64(current.count)
-            if let sealed = chunks.submit(SealedChunk(bytes: current, index: index, final: final)) { try writeOut(sealed) }
+            let final = next.count == 0
+            total += UInt64(pending.count)
+            if let sealed = chunks.submit(SealedChunk(pending, index: index, final: final)) { try writeOut(sealed) }
             if final { break }
             index += 1
-            current = next
-            next = current.count == chunkSize ? try source.read(exactly: chunkSize, orShortAtEnd: ()) : []
+            pending = next
+            next = try following(pending)
         }
         while let sealed = chunks.next() { try writeOut(sealed) }
         return (SealSummary(envelopeID: header.envelopeID, payloadLength: total, mediaType: media.name,
@@ -127,37 +134,31 @@ public struct EnvelopeSealer: Sendable {
     }
 }
 
-/// One chunk in flight: sealed in place by one worker, then written by the sealer.
+/// One chunk in flight: read, sealed in place by one worker, then written by the sealer.
 final class SealedChunk: @unchecked Sendable {
     // Mutated by exactly one worker between creation and the write-out.
-    var bytes: [UInt8]
+    private let plaintext: LaterBytes
+    var bytes: [UInt8] = []
     var tag: [UInt8] = []
     var commitment: [UInt8] = []
+    /// Why the plaintext could not be read (the file changed while it was sealed).
+    var unread: Error?
     let index: UInt64
     let final: Bool
 
-    init(bytes: [UInt8], index: UInt64, final: Bool) {
-        self.bytes = bytes
+    init(_ plaintext: LaterBytes, index: UInt64, final: Bool) {
+        self.plaintext = plaintext
         self.index = index
         self.final = final
     }
 
-    /// Encrypts and tags the chunk, and computes its commitment (§4), all on this worker.
+    /// Reads, encrypts and tags the chunk, and computes its commitment (§4), all on this worker.
     func seal(with cipher: any ChunkCipher) {
+        do { bytes = try plaintext.read() } catch {
+            unread = error
+            return
+        }
         tag = cipher.seal(&bytes, index: index, final: final)
         commitment = cipher.commitment(ciphertext: bytes, tag: tag)
-    }
-}
-
-extension ByteSource {
-    /// Up to `count` bytes, short only at the end of the input.
-    mutating func read(exactly count: Int, orShortAtEnd: Void) throws -> [UInt8] {
-        var out = try read(upTo: count)
-        while out.count < count {
-            let more = try read(upTo: count - out.count)
-            if more.isEmpty { break }
-            out += more
-        }
-        return out
     }
 }
