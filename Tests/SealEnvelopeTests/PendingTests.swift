@@ -20,6 +20,22 @@ struct PendingTests {
         #expect(!pending.hasFailed)
     }
 
+    /// Computations that take long, or wait for each other, leave Dispatch's pool to the
+    /// chunk work queued beside them. (On the pool, 64 of them held the work queued after
+    /// them for more than the 20 s allowed here: the pool grows slowly past its one thread
+    /// per core.)
+    @Test func computationsDoNotHoldTheThreadsChunkWorkRunsOn() throws {
+        let release = DispatchSemaphore(value: 0)
+        let waiting = (0..<64).map { _ in
+            Pending<Bool> { release.wait(timeout: .now() + 30) == .success }
+        }
+        let ran = DispatchSemaphore(value: 0)
+        DispatchQueue.global(qos: .userInitiated).async { ran.signal() }
+        #expect(ran.wait(timeout: .now() + 20) == .success)
+        for _ in waiting { release.signal() }
+        #expect(try waiting.allSatisfy { try $0.value() })
+    }
+
     @Test func aFailureIsToldWithoutWaitingAndRethrownByEveryCaller() throws {
         struct Refused: Error {}
         let pending = Pending<Int> { throw Refused() }

@@ -1,19 +1,21 @@
 import Foundation
 
-/// A value computed on another thread from the moment it is made, while the caller goes on
-/// with other work; `value()` waits for it (from any thread, any number of times) and
-/// rethrows what computing it threw.
+/// A value computed on a thread of its own from the moment it is made, while the caller goes
+/// on with other work; `value()` waits for it (from any thread, any number of times) and
+/// rethrows what computing it threw. Not on Dispatch's pool: a computation that takes long
+/// (a key file's scrypt) or waits for another Pending would hold one of the pool's few
+/// threads (one per core), and the chunk work the caller queues there would wait for it.
 public final class Pending<Value: Sendable>: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let result = Locked<Result<Value, Error>?>(nil)
 
     public init(_ compute: @escaping @Sendable () throws -> Value) {
-        DispatchQueue.global(qos: .userInitiated).async { [done, result] in
+        Thread { [done, result] in
             // Computed outside the lock, which `hasFailed` takes and must never wait on.
             let computed = Result { try compute() }
             result.withLock { $0 = computed }
             done.signal()
-        }
+        }.start()
     }
 
     /// Whether computing the value has thrown already (never waits).
