@@ -1,19 +1,27 @@
 /* The reference for large files: the chunk work of FORMAT.md §3-§4 written directly in C on
- * libgcrypt, with nothing else (no header, no transcript, no RSA, which cost ~30 ms a file),
- * so that benchmarks/scripts/large-file.sh can report sealdrop's speed as a ratio against
+ * libgcrypt, with nothing else (no header, no RSA, which cost ~30 ms a file), so that
+ * benchmarks/scripts/large-file.sh can report sealdrop's speed as a ratio against
  * libgcrypt's in the same run.
  *
- *   seal-reference seal|open cbc-hmac|gcm INPUT OUTPUT [threads]
+ *   seal-reference seal|open|open-one-pass cbc-hmac|gcm INPUT OUTPUT [threads]
  *
  * Chunks of 1 MiB, as sealdrop's default, scheduled as sealdrop schedules them: worker
- * threads (one per core) take chunks in order while the main thread reads the next ones and
- * writes out, in order, the ones done, with at most threads + 2 chunks in flight:
+ * threads (one per core) take chunks in order and read each from the input at its position
+ * (pread), while the main thread reads only the framing (open) and writes out, in order,
+ * the ones done, with at most threads + 2 chunks in flight:
  *   cbc-hmac: IV = HMAC-SHA256(k_iv, u64(i))[0..16], AES-256-CBC (PKCS#7 on the last chunk),
  *             tag = HMAC-SHA256(k_mac, u64(i) || flag || u32(len) || ciphertext);
  *   gcm:      AES-256-GCM, nonce flag || 000000 || u64(i), AAD flag || u32(len), 16-byte tag,
  *             and the commitment SHA256(ciphertext || tag).
- * open checks each tag (cbc-hmac: before decrypting) and decrypts. Each chunk is framed as
- * flag, u32 length, ciphertext, tag. Build: cc -O2 -o seal-reference seal-reference.c -lgcrypt -lpthread
+ * open reads the envelope as FORMAT.md §7.1 and §11 require of a reader (the signature checked
+ * before the key is used): a first pass computes each chunk's commitment, hashed in order
+ * into the transcript (gcm: SHA-256 of ciphertext and tag; cbc-hmac: the tag, so its
+ * ciphertext is not read), and keeps what identifies each chunk (gcm: a GMAC under a random
+ * key over flag, length, ciphertext and tag; cbc-hmac: the tag); a second pass checks each
+ * chunk against that, checks its tag (cbc-hmac: before decrypting) and decrypts.
+ * open-one-pass decrypts in one pass, as no conforming reader may: it would use the key
+ * before the signature is checked. Each chunk is framed as flag, u32 length, ciphertext, tag.
+ * Build: cc -O2 -o seal-reference seal-reference.c -lgcrypt -lpthread
  */
 #include <gcrypt.h>
 #include <pthread.h>
@@ -21,16 +29,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CHUNK (1u << 20)
 
 static int gcm, opening, threads = 2;
-static unsigned char k_enc[32], k_mac[32], k_iv[32];
+/* Which pass: 0 sealing or opening in one pass, 1 the first of two (nothing decrypted), 2 the second. */
+static int pass;
+static unsigned char k_enc[32], k_mac[32], k_iv[32], k_check[32];
+/* What the first pass kept of each chunk, 32 bytes each, for the second. */
+static unsigned char *checks;
+static size_t checks_kept, checks_room;
+/* The transcript hashes each chunk's commitment in order (sealing, and opening's first pass). */
+static gcry_md_hd_t transcript;
 
 struct job {
     uint64_t index;
     int final;
-    size_t in_len, out_len;
+    off_t in_offset;
+    size_t in_len, read_len, out_len;
+    unsigned char commitment[32], check[32];
     unsigned char *in, *out;
     unsigned char tag[32];
     int failed;
@@ -38,6 +58,18 @@ struct job {
 };
 
 static void die(const char *what) { fprintf(stderr, "seal-reference: %s\n", what); exit(1); }
+
+static int in_fd;
+
+/* Exactly n bytes of the input at offset, or dies. */
+static void read_at(unsigned char *p, size_t n, off_t offset) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(in_fd, p + got, n - got, offset + (off_t)got);
+        if (r <= 0) die("truncated");
+        got += (size_t)r;
+    }
+}
 
 static void put_be64(unsigned char *p, uint64_t v) { for (int i = 7; i >= 0; i--) { p[i] = v & 0xff; v >>= 8; } }
 static void put_be32(unsigned char *p, uint32_t v) { for (int i = 3; i >= 0; i--) { p[i] = v & 0xff; v >>= 8; } }
@@ -54,8 +86,30 @@ static void hmac(const unsigned char *key, const unsigned char *a, size_t alen, 
     gcry_mac_close(h);
 }
 
+/* What identifies a gcm chunk: GMAC under k_check, nonce u64(i) || 0000, over flag || u32(len) || ciphertext || tag. */
+static void gcm_check(struct job *j) {
+    unsigned char nonce[12] = {0}, head[5];
+    put_be64(nonce, j->index);
+    head[0] = (unsigned char)j->final; put_be32(head + 1, (uint32_t)j->in_len);
+    gcry_mac_hd_t h;
+    if (gcry_mac_open(&h, GCRY_MAC_GMAC_AES, 0, NULL)) die("mac_open");
+    gcry_mac_setkey(h, k_check, 32);
+    gcry_mac_setiv(h, nonce, 12);
+    gcry_mac_write(h, head, 5);
+    gcry_mac_write(h, j->in, j->in_len);
+    gcry_mac_write(h, j->tag, 16);
+    size_t n = 16;
+    memset(j->check, 0, 32);
+    gcry_mac_read(h, j->check, &n);
+    gcry_mac_close(h);
+}
+
 static void cbc_hmac(struct job *j) {
     unsigned char counter[8], iv[32], head[13];
+    /* The commitment and the check are the tag: HMAC binds the ciphertext to it. */
+    memcpy(j->commitment, j->tag, 32);
+    memcpy(j->check, j->tag, 32);
+    if (pass == 1) return;
     put_be64(counter, j->index);
     hmac(k_iv, counter, 8, NULL, 0, iv);
     gcry_cipher_hd_t c;
@@ -87,32 +141,45 @@ static void cbc_hmac(struct job *j) {
 }
 
 static void gcm_chunk(struct job *j) {
-    unsigned char nonce[12] = {0}, aad[5], commitment[32];
+    size_t len = j->in_len;
+    gcry_md_hd_t sha;
+    if (pass != 2) {
+        /* The commitment, SHA256(ciphertext || tag): the one pass hashes it beside the cipher,
+         * the first of two hashes it (and keeps the chunk's check) and stops there. */
+        gcry_md_open(&sha, GCRY_MD_SHA256, 0);
+        if (opening) gcry_md_write(sha, j->in, len);
+    }
+    if (pass == 1) {
+        gcry_md_write(sha, j->tag, 16);
+        memcpy(j->commitment, gcry_md_read(sha, GCRY_MD_SHA256), 32);
+        gcry_md_close(sha);
+        gcm_check(j);
+        return;
+    }
+    if (pass == 2) gcm_check(j);
+    unsigned char nonce[12] = {0}, aad[5];
     nonce[0] = (unsigned char)j->final;
     put_be64(nonce + 4, j->index);
-    size_t len = j->in_len;
     aad[0] = (unsigned char)j->final; put_be32(aad + 1, (uint32_t)len);
     gcry_cipher_hd_t c;
     if (gcry_cipher_open(&c, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0)) die("cipher_open");
     gcry_cipher_setkey(c, k_enc, 32);
     gcry_cipher_setiv(c, nonce, 12);
     gcry_cipher_authenticate(c, aad, 5);
-    gcry_md_hd_t sha;
-    gcry_md_open(&sha, GCRY_MD_SHA256, 0);
+    gcry_cipher_final(c);
     if (!opening) {
-        gcry_cipher_final(c);
         gcry_cipher_encrypt(c, j->out, len, j->in, len);
         gcry_cipher_gettag(c, j->tag, 16);
         gcry_md_write(sha, j->out, len);
     } else {
-        gcry_md_write(sha, j->in, len);
-        gcry_cipher_final(c);
         gcry_cipher_decrypt(c, j->out, len, j->in, len);
         if (gcry_cipher_checktag(c, j->tag, 16)) j->failed = 1;
     }
-    gcry_md_write(sha, j->tag, 16);
-    memcpy(commitment, gcry_md_read(sha, GCRY_MD_SHA256), 32);
-    gcry_md_close(sha);
+    if (pass != 2) {
+        gcry_md_write(sha, j->tag, 16);
+        memcpy(j->commitment, gcry_md_read(sha, GCRY_MD_SHA256), 32);
+        gcry_md_close(sha);
+    }
     gcry_cipher_close(c);
     j->out_len = len;
 }
@@ -133,6 +200,7 @@ static void *worker(void *arg) {
         if (taken == submitted) break;
         struct job *j = &ring[taken++ % ring_size];
         pthread_mutex_unlock(&lock);
+        read_at(j->in, j->read_len, j->in_offset);
         if (gcm) gcm_chunk(j); else cbc_hmac(j);
         pthread_mutex_lock(&lock);
         j->done = 1;
@@ -149,6 +217,18 @@ static void write_oldest(FILE *out, size_t tag_len) {
     while (!j->done) pthread_cond_wait(&finished, &lock);
     pthread_mutex_unlock(&lock);
     if (j->failed) die("a tag did not verify");
+    if (pass != 2) gcry_md_write(transcript, j->commitment, 32);
+    if (pass == 1) {
+        if (checks_kept == checks_room) {
+            checks_room = checks_room ? 2 * checks_room : 1024;
+            if (!(checks = realloc(checks, checks_room * 32))) die("out of memory");
+        }
+        memcpy(checks + 32 * checks_kept++, j->check, 32);
+        return;
+    }
+    if (pass == 2 && (j->index >= checks_kept || memcmp(checks + 32 * j->index, j->check, 32) != 0)) {
+        die("a chunk changed between the passes");
+    }
     if (!opening) {
         unsigned char frame[5];
         frame[0] = (unsigned char)j->final;
@@ -161,15 +241,48 @@ static void write_oldest(FILE *out, size_t tag_len) {
     }
 }
 
-static size_t read_full(FILE *f, unsigned char *p, size_t n) {
-    size_t got = 0;
-    while (got < n) { size_t r = fread(p + got, 1, n - got, f); if (r == 0) break; got += r; }
-    return got;
+/* One pass over the input: this thread reads the framing (when opening) and writes out, in
+ * order, the chunks the workers are done with. */
+static void run_pass(FILE *out, off_t size, size_t tag_len) {
+    off_t position = 0;
+    int done = 0;
+    submitted = taken = written = 0;
+    while (!done) {
+        if (submitted - written == (uint64_t)ring_size) write_oldest(out, tag_len);
+        struct job *j = &ring[submitted % ring_size];
+        j->index = submitted;
+        j->failed = 0;
+        j->done = 0;
+        if (!opening) {
+            j->in_len = size - position < CHUNK ? (size_t)(size - position) : CHUNK;
+            j->in_offset = position;
+            position += (off_t)j->in_len;
+            j->final = position == size;
+        } else {
+            unsigned char frame[5];
+            read_at(frame, 5, position);
+            j->final = frame[0];
+            j->in_len = ((size_t)frame[1] << 24) | ((size_t)frame[2] << 16) | ((size_t)frame[3] << 8) | frame[4];
+            if (j->in_len > CHUNK + 16) die("chunk too long");
+            j->in_offset = position + 5;
+            read_at(j->tag, tag_len, j->in_offset + (off_t)j->in_len);
+            position = j->in_offset + (off_t)j->in_len + (off_t)tag_len;
+        }
+        /* The first pass over cbc-hmac needs only the tags: its ciphertext is not read. */
+        j->read_len = pass == 1 && !gcm ? 0 : j->in_len;
+        done = j->final;
+        pthread_mutex_lock(&lock);
+        submitted++;
+        pthread_cond_signal(&queued);
+        pthread_mutex_unlock(&lock);
+    }
+    while (written < submitted) write_oldest(out, tag_len);
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5) die("usage: seal-reference seal|open cbc-hmac|gcm INPUT OUTPUT [threads]");
-    opening = strcmp(argv[1], "open") == 0;
+    if (argc < 5) die("usage: seal-reference seal|open|open-one-pass cbc-hmac|gcm INPUT OUTPUT [threads]");
+    int one_pass = strcmp(argv[1], "open-one-pass") == 0;
+    opening = one_pass || strcmp(argv[1], "open") == 0;
     gcm = strcmp(argv[2], "gcm") == 0;
     if (argc > 5) threads = atoi(argv[5]);
     if (threads < 1 || threads > 64) die("threads must be 1 to 64");
@@ -178,8 +291,11 @@ int main(int argc, char **argv) {
     gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
     /* Fixed keys: the reference measures speed, and open must read what seal wrote. */
     memset(k_enc, 1, 32); memset(k_mac, 2, 32); memset(k_iv, 3, 32);
-    FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
-    if (!in || !out) die("cannot open the input or the output");
+    in_fd = open(argv[3], O_RDONLY);
+    FILE *out = fopen(argv[4], "wb");
+    struct stat info;
+    if (in_fd < 0 || !out || fstat(in_fd, &info) != 0) die("cannot open the input or the output");
+    off_t size = info.st_size;
     ring_size = threads + 2;
     pthread_t tids[64];
     for (int t = 0; t < ring_size; t++) {
@@ -189,41 +305,26 @@ int main(int argc, char **argv) {
     }
     for (int t = 0; t < threads; t++) pthread_create(&tids[t], NULL, worker, NULL);
     size_t tag_len = gcm ? 16 : 32;
-    int done = 0;
-    static unsigned char lookahead[CHUNK];
-    size_t ahead = opening ? 0 : read_full(in, lookahead, CHUNK);
-    while (!done) {
-        if (submitted - written == (uint64_t)ring_size) write_oldest(out, tag_len);
-        struct job *j = &ring[submitted % ring_size];
-        j->index = submitted;
-        j->failed = 0;
-        j->done = 0;
-        if (!opening) {
-            memcpy(j->in, lookahead, ahead);
-            j->in_len = ahead;
-            ahead = read_full(in, lookahead, CHUNK);
-            j->final = ahead == 0;
-        } else {
-            unsigned char frame[5];
-            if (read_full(in, frame, 5) != 5) die("truncated");
-            j->final = frame[0];
-            j->in_len = ((size_t)frame[1] << 24) | ((size_t)frame[2] << 16) | ((size_t)frame[3] << 8) | frame[4];
-            if (j->in_len > CHUNK + 16) die("chunk too long");
-            if (read_full(in, j->in, j->in_len) != j->in_len || read_full(in, j->tag, tag_len) != tag_len) die("truncated");
-        }
-        done = j->final;
-        pthread_mutex_lock(&lock);
-        submitted++;
-        pthread_cond_signal(&queued);
-        pthread_mutex_unlock(&lock);
+    gcry_md_open(&transcript, GCRY_MD_SHA256, 0);
+    if (!opening || one_pass) {
+        run_pass(out, size, tag_len);
+    } else {
+        /* The first pass's transcript is what the signature would be checked against. */
+        gcry_randomize(k_check, 32, GCRY_STRONG_RANDOM);
+        pass = 1;
+        run_pass(out, size, tag_len);
+        gcry_md_read(transcript, GCRY_MD_SHA256);
+        pass = 2;
+        run_pass(out, size, tag_len);
+        if (written != checks_kept) die("a chunk changed between the passes");
     }
-    while (written < submitted) write_oldest(out, tag_len);
+    gcry_md_close(transcript);
     pthread_mutex_lock(&lock);
     closing = 1;
     pthread_cond_broadcast(&queued);
     pthread_mutex_unlock(&lock);
     for (int t = 0; t < threads; t++) pthread_join(tids[t], NULL);
     if (fclose(out) != 0) die("cannot write the output");
-    fclose(in);
+    close(in_fd);
     return 0;
 }
