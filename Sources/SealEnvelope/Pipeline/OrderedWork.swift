@@ -1,8 +1,8 @@
 import Foundation
 
-/// Chunks worked on by other cores while the calling thread reads the next ones and writes
-/// out the ones before (FORMAT.md §11): reading, the chunk work and writing overlap, and the
-/// chunks come back in the order they went in. At most `workers + 2` chunks are in flight
+/// Chunks worked on by other cores (`ChunkThreads`) while the calling thread reads the next
+/// ones' framing and writes out the ones before (FORMAT.md §11): reading, the chunk work and
+/// writing overlap, and the chunks come back in the order they went in. At most `workers + 2` chunks are in flight
 /// (a window of `workers + 1`, and the one submitted while the oldest is waited for), so
 /// memory stays at a few chunks per core whatever the input's size. With one worker the
 /// work is done on the calling thread, as each chunk is submitted.
@@ -24,7 +24,7 @@ struct OrderedWork<Item: AnyObject & Sendable> {
             return item
         }
         let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global(qos: .userInitiated).async { [work] in
+        ChunkThreads.shared.run { [work] in
             work(item)
             done.signal()
         }

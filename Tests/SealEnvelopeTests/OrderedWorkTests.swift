@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+@testable import SealEnvelope
+
+/// Chunk work done on the chunk threads comes back in the order it went in.
+struct OrderedWorkTests {
+    final class Item: @unchecked Sendable {
+        let index: Int
+        // Written by the one job that works on the item, read after it is returned.
+        var result = -1
+        init(_ index: Int) { self.index = index }
+    }
+
+    /// Items finishing out of order (uneven work) are still returned in order, each done.
+    func run(_ count: Int, workers: Int, work: @escaping @Sendable (Item) -> Void) -> [Item] {
+        var ordered = OrderedWork<Item>(workers: workers, work: work)
+        var out: [Item] = []
+        for index in 0..<count {
+            if let done = ordered.submit(Item(index)) { out.append(done) }
+        }
+        while let done = ordered.next() { out.append(done) }
+        return out
+    }
+
+    @Test(arguments: [1, 2, 4])
+    func itemsComeBackInOrderWithTheirWorkDone(workers: Int) {
+        let out = run(200, workers: workers) { item in
+            usleep(useconds_t((item.index * 7919) % 5) * 200)
+            item.result = item.index * 2
+        }
+        #expect(out.map(\.index) == Array(0..<200))
+        #expect(out.allSatisfy { $0.result == $0.index * 2 })
+    }
+
+    /// Work that itself hands out work (every chunk thread busy with such jobs) still ends:
+    /// on a chunk thread, it is done inline.
+    @Test func workHandingOutWorkEnds() {
+        let finished = DispatchSemaphore(value: 0)
+        let results = Locked<[Int]>([])
+        Thread { [self] in
+            let out = run(2 * Cores.available + 2, workers: Cores.available) { item in
+                item.result = run(5, workers: Cores.available) { $0.result = $0.index }.map(\.result).reduce(0, +)
+            }
+            results.withLock { $0 = out.map(\.result) }
+            finished.signal()
+        }.start()
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(results.withLock { $0 } == Array(repeating: 10, count: 2 * Cores.available + 2))
+    }
+}
