@@ -47,4 +47,31 @@ struct OrderedWorkTests {
         #expect(finished.wait(timeout: .now() + 30) == .success)
         #expect(results.withLock { $0 } == Array(repeating: 10, count: 2 * Cores.available + 2))
     }
+
+    /// A job done is let go of (and its chunk with it) while later jobs still wait: a batch
+    /// keeps the queue from emptying for as long as it runs.
+    @Test func aJobDoneIsLetGoOfWhileOthersWait() {
+        final class Chunk: Sendable {}
+        var chunk: Chunk? = Chunk()
+        weak let held = chunk
+        let ran = DispatchSemaphore(value: 0), started = DispatchSemaphore(value: 0), gate = DispatchSemaphore(value: 0)
+        ChunkThreads.shared.run { [chunk] in
+            _ = chunk
+            ran.signal()
+        }
+        chunk = nil
+        // One more job than there are threads: every thread takes one and waits, one is left queued.
+        for _ in 0...Cores.available {
+            ChunkThreads.shared.run {
+                started.signal()
+                gate.wait()
+            }
+        }
+        ran.wait()
+        // Every thread has moved on from the first job.
+        for _ in 0..<Cores.available { started.wait() }
+        #expect(held == nil)
+        for _ in 0...Cores.available { gate.signal() }
+        started.wait()
+    }
 }

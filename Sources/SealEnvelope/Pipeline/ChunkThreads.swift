@@ -9,9 +9,10 @@ final class ChunkThreads: @unchecked Sendable {
     static let shared = ChunkThreads(count: Cores.available)
     private static let marker = "sealdrop.chunk-thread"
 
-    // `jobs` and `next` are guarded by `condition`.
+    // `jobs` and `next` are guarded by `condition`. A job taken is let go of at once: it
+    // holds its chunk, and the queue may not empty for as long as a batch runs.
     private let condition = NSCondition()
-    private var jobs: [@Sendable () -> Void] = []
+    private var jobs: [(@Sendable () -> Void)?] = []
     private var next = 0
 
     private init(count: Int) {
@@ -39,10 +40,14 @@ final class ChunkThreads: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while next == jobs.count { condition.wait() }
-        let job = jobs[next]
+        let job = jobs[next]!
+        jobs[next] = nil
         next += 1
         if next == jobs.count {
             jobs.removeAll(keepingCapacity: true)
+            next = 0
+        } else if next >= 64, 2 * next >= jobs.count {
+            jobs.removeFirst(next)
             next = 0
         }
         return job
