@@ -77,7 +77,7 @@ public enum EnvelopeReader {
         var framed = OrderedWork<FramedChunk>(workers: header.suite == .gcm ? Cores.available : 1) { $0.commit() }
         var checks = checking ? ChunkChecks() : nil
         func record(_ done: FramedChunk) throws {
-            if let failure = done.failure { throw failure }
+            if let unread = done.unread { throw unread }
             transcript.add(chunkFlag: done.flag, length: done.length, commitment: done.commitment)
             // Past their number an envelope keeps no checks (its second pass recomputes the transcript).
             if checks?.count == ChunkChecks.maximumChunks { checks = nil }
@@ -276,7 +276,7 @@ public enum EnvelopeReader {
 /// computed by a worker from its ciphertext, which it reads, and tag (gcm, §4); and its
 /// check, with a key.
 final class FramedChunk: @unchecked Sendable {
-    // `commitment`, `check`, `failure` and `hashed` are mutated only by `commit`, on one
+    // `commitment`, `check`, `unread` and `hashed` are mutated only by `commit`, on one
     // worker, before the walk reads them.
     let index: Int
     let flag: UInt8
@@ -284,7 +284,7 @@ final class FramedChunk: @unchecked Sendable {
     private(set) var commitment: [UInt8]
     private(set) var check: [UInt8] = []
     /// Why the ciphertext could not be read (the file changed under the walk).
-    private(set) var failure: Error?
+    private(set) var unread: Error?
     private var hashed: (ciphertext: LaterBytes, tag: [UInt8])?
     private let checkKey: SecretBytes?
 
@@ -303,7 +303,7 @@ final class FramedChunk: @unchecked Sendable {
             hashed = nil
             let ciphertext: [UInt8]
             do { ciphertext = try later.read() } catch {
-                failure = error
+                unread = error
                 return
             }
             commitment = GCMCipher.commitment(ciphertext: ciphertext, tag: tag)
