@@ -13,22 +13,8 @@ public enum GMAC {
     /// under one key).
     public static func tag(key: SecretBytes, nonce: [UInt8], _ parts: [UInt8]...) -> [UInt8] {
         precondition(key.count == keyByteCount && nonce.count == nonceByteCount, "GMAC: a 32-byte key and a 12-byte nonce")
-        Library.ensureInitialized()
-        var h: gcry_mac_hd_t?
-        var rc = gcry_mac_open(&h, Int32(GCRY_MAC_GMAC_AES.rawValue), 0, nil)
-        guard rc == 0, let h else { fatalError("gcry_mac_open(GMAC_AES) failed: \(rc)") }
-        defer { gcry_mac_close(h) }
-        rc = key.withUnsafeBytes { gcry_mac_setkey(h, $0.baseAddress, $0.count) }
-        precondition(rc == 0, "gcry_mac_setkey failed: \(rc)")
-        rc = nonce.withUnsafeBytes { gcry_mac_setiv(h, $0.baseAddress, $0.count) }
-        precondition(rc == 0, "gcry_mac_setiv failed: \(rc)")
-        for part in parts where !part.isEmpty {
-            part.withUnsafeBytes { _ = gcry_mac_write(h, $0.baseAddress, $0.count) }
-        }
-        var out = [UInt8](repeating: 0, count: tagByteCount)
-        var length = out.count
-        rc = out.withUnsafeMutableBytes { gcry_mac_read(h, $0.baseAddress, &length) }
-        precondition(rc == 0 && length == tagByteCount, "gcry_mac_read failed: \(rc)")
-        return out
+        let state = key.withUnsafeBytes { MACState(GCRY_MAC_GMAC_AES, key: $0, nonce: nonce, tagByteCount: tagByteCount) }
+        for part in parts { part.withUnsafeBytes { state.write($0) } }
+        return state.read()
     }
 }

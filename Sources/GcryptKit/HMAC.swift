@@ -1,3 +1,4 @@
+import CGcrypt
 import Foundation
 
 /// HMAC-SHA256, one-shot or streaming.
@@ -7,7 +8,7 @@ public struct HMACSHA256: Sendable {
 
     /// Starts a MAC under `key` (any length; 32 bytes from a KDF is what sealdrop uses).
     public init(key: SecretBytes) {
-        state = key.withUnsafeBytes { MACState(key: $0) }
+        state = key.withUnsafeBytes { MACState(GCRY_MAC_HMAC_SHA256, key: $0, tagByteCount: Self.byteCount) }
     }
 
     /// The tag of `data` under `key`.

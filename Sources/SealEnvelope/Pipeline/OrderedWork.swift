@@ -2,9 +2,10 @@ import Foundation
 
 /// Chunks worked on by other cores (`ChunkThreads`) while the calling thread reads the next
 /// ones' framing and writes out the ones before (FORMAT.md §11): reading, the chunk work and
-/// writing overlap, and the chunks come back in the order they went in. At most `workers + 2` chunks are in flight
-/// (a window of `workers + 1`, and the one submitted while the oldest is waited for), so
-/// memory stays at a few chunks per core whatever the input's size. With one worker the
+/// writing overlap, and the chunks come back in the order they went in. At most
+/// `workers + 2` chunks are in flight (a window of `workers + 1`, and the one submitted while
+/// the oldest is waited for), so memory stays at a few chunks per core whatever the input's
+/// size. With one worker the
 /// work is done on the calling thread, as each chunk is submitted.
 struct OrderedWork<Item: AnyObject & Sendable> {
     private let work: @Sendable (Item) -> Void
