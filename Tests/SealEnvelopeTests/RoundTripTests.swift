@@ -45,6 +45,23 @@ import Testing
         return (payload, envelope, try EnvelopeReader.verify(&first, recipient: World.server.fingerprint, authority: World.authority.certificate))
     }
 
+    /// `envelope` with chunk 6 re-encrypted under its own content key (0x2a bytes), as its
+    /// sender or the server could: its tag checks. Also that chunk's cipher, ciphertext and tag.
+    func reencryptingChunkSix(
+        of envelope: [UInt8], _ verified: VerifiedEnvelope
+    ) throws -> (envelope: [UInt8], cipher: any ChunkCipher, ciphertext: [UInt8], tag: [UInt8]) {
+        let header = verified.header
+        let contentKey = try EnvelopeReader.contentKey(of: header, identity: World.server)
+        let cipher = ChunkCiphers.make(header.suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: KeySchedule.fieldsDigest(header.fields)))
+        var forged = [UInt8](repeating: 0x2a, count: Self.chunk)
+        let tag = cipher.seal(&forged, index: 6, final: false)
+        let frame = 5 + Self.chunk + header.suite.tagLength
+        let start = header.bytes.count + 6 * frame + 5
+        var changed = envelope
+        changed.replaceSubrange(start..<start + frame - 5, with: forged + tag)
+        return (changed, cipher, forged, tag)
+    }
+
     /// An envelope changed after it was verified (the file replaced between the two passes):
     /// decryption stops at the changed chunk, having released every chunk before it, in
     /// order, and nothing of it or after it, however many chunks were in flight.
@@ -72,14 +89,8 @@ import Testing
         let (payload, envelope, verified) = try tenChunksVerified(suite: suite, seed: 5)
         #expect(verified.checks?.count == 10)
         let header = verified.header
-        let contentKey = try EnvelopeReader.contentKey(of: header, identity: World.server)
-        let cipher = ChunkCiphers.make(suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: KeySchedule.fieldsDigest(header.fields)))
-        var forged = [UInt8](repeating: 0x2a, count: Self.chunk)
-        let tag = cipher.seal(&forged, index: 6, final: false)
+        let (changed, cipher, forged, tag) = try reencryptingChunkSix(of: envelope, verified)
         let frame = 5 + Self.chunk + suite.tagLength
-        let start = header.bytes.count + 6 * frame + 5
-        var changed = envelope
-        changed.replaceSubrange(start..<start + frame - 5, with: forged + tag)
         // The forged chunk itself is sound: its tag checks with the content key.
         var reopened = forged
         try cipher.open(&reopened, tag: tag, index: 6, final: false)
@@ -167,14 +178,7 @@ import Testing
         let header = verified.header
         let frame = 5 + Self.chunk + suite.tagLength
         // Chunk 6 re-encrypted with the content key (its tag checks) after the first pass.
-        let contentKey = try EnvelopeReader.contentKey(of: header, identity: World.server)
-        let cipher = ChunkCiphers.make(suite, keys: KeySchedule(contentKey: contentKey, fieldsDigest: KeySchedule.fieldsDigest(header.fields)))
-        var forged = [UInt8](repeating: 0x2a, count: Self.chunk)
-        let tag = cipher.seal(&forged, index: 6, final: false)
-        var changed = envelope
-        let start = header.bytes.count + 6 * frame + 5
-        changed.replaceSubrange(start..<start + frame - 5, with: forged + tag)
-        write(changed)
+        write(try reencryptingChunkSix(of: envelope, verified).envelope)
         let forgedRun = try decryptFile(verified)
         #expect(forgedRun.error as? EnvelopeError == .tampered)
         #expect(forgedRun.released.elementsEqual(payload.prefix(6 * Self.chunk)))
