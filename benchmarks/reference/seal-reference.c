@@ -106,9 +106,11 @@ static void gcm_check(struct job *j) {
 
 static void cbc_hmac(struct job *j) {
     unsigned char counter[8], iv[32], head[13];
-    /* The commitment and the check are the tag: HMAC binds the ciphertext to it. */
-    memcpy(j->commitment, j->tag, 32);
-    memcpy(j->check, j->tag, 32);
+    /* Opening, the commitment and the check are the tag read: HMAC binds the ciphertext to it. */
+    if (opening) {
+        memcpy(j->commitment, j->tag, 32);
+        memcpy(j->check, j->tag, 32);
+    }
     if (pass == 1) return;
     put_be64(counter, j->index);
     hmac(k_iv, counter, 8, NULL, 0, iv);
@@ -128,6 +130,7 @@ static void cbc_hmac(struct job *j) {
         j->out_len = len;
         put_be64(head, j->index); head[8] = (unsigned char)j->final; put_be32(head + 9, (uint32_t)len);
         hmac(k_mac, head, 13, j->out, len, j->tag);
+        memcpy(j->commitment, j->tag, 32);
     } else {
         unsigned char expected[32];
         put_be64(head, j->index); head[8] = (unsigned char)j->final; put_be32(head + 9, (uint32_t)j->in_len);
