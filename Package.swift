@@ -128,7 +128,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "GcryptKitTests", dependencies: ["GcryptKit"]),
+        .testTarget(name: "GcryptKitTests", dependencies: ["GcryptKit", "CGcrypt"]),
         .testTarget(
             name: "SealPKITests",
             dependencies: ["SealPKI", .product(name: "SwiftASN1", package: "swift-asn1")]

@@ -1,7 +1,7 @@
 /// Password-based key derivation: scrypt (what sealdrop writes) and PBKDF2-HMAC-SHA256
 /// (what `openssl genpkey -aes-256-cbc` writes, so that sealdrop can read it).
 public enum KDF {
-    /// scrypt cost parameters (RFC 7914). libgcrypt fixes the block size r at 8.
+    /// scrypt cost parameters (RFC 7914). The block size r is 8, as libgcrypt's scrypt fixes it.
     public struct ScryptParameters: Hashable, Sendable {
         public static let blockSize = 8
         /// The ceiling of N a reader accepts: 64 MiB of memory (128 * r * N), so a hostile key
@@ -46,9 +46,10 @@ public enum KDF {
         password: SecretBytes, salt: [UInt8], parameters: ScryptParameters, outputByteCount: Int
     ) throws -> SecretBytes {
         try parameters.validate()
-        return try derive(
-            password: password, algorithm: .scrypt(cost: parameters.cost), salt: salt,
-            iterations: parameters.parallelization, outputByteCount: outputByteCount)
+        try checkSaltAndOutput(salt, outputByteCount)
+        return try Scrypt.derive(
+            password: password, salt: salt, cost: parameters.cost, blockSize: ScryptParameters.blockSize,
+            parallelization: parameters.parallelization, outputByteCount: outputByteCount)
     }
 
     public static func pbkdf2SHA256(
@@ -57,9 +58,14 @@ public enum KDF {
         guard (1...maximumPBKDF2Iterations).contains(iterations) else {
             throw CryptoError.invalidParameter("PBKDF2 iterations must be in 1...\(maximumPBKDF2Iterations), got \(iterations)")
         }
-        return try derive(
-            password: password, algorithm: .pbkdf2SHA256, salt: salt,
-            iterations: iterations, outputByteCount: outputByteCount)
+        return try derive(password: password, salt: salt, iterations: iterations, outputByteCount: outputByteCount)
+    }
+
+    /// Refuses an empty salt or output before any work.
+    static func checkSaltAndOutput(_ salt: [UInt8], _ outputByteCount: Int) throws {
+        guard outputByteCount > 0, !salt.isEmpty else {
+            throw CryptoError.invalidParameter("a KDF needs a salt and a positive output length")
+        }
     }
 
     /// HKDF-SHA256 (RFC 5869), built from HMAC since libgcrypt 1.10 has none.
@@ -85,10 +91,5 @@ public enum KDF {
         okm.removeLast(okm.count - outputByteCount)
         defer { Memory.zero(&okm) }
         return SecretBytes(okm)
-    }
-
-    enum Algorithm {
-        case scrypt(cost: Int)
-        case pbkdf2SHA256
     }
 }

@@ -1,4 +1,5 @@
-import GcryptKit
+import CGcrypt
+@testable import GcryptKit
 import Testing
 
 @Suite struct KDFTests {
@@ -8,6 +9,45 @@ import Testing
             password: SecretBytes(Array("password".utf8)), salt: Array("NaCl".utf8),
             parameters: .init(cost: 1024, parallelization: 16), outputByteCount: 64)
         #expect(key.bytes.hexString == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")
+    }
+
+    /// RFC 7914 section 12, fourth vector (N = 16384, r = 8, p = 1: one lane of the key file's).
+    @Test func scryptKnownAnswerOneLane() throws {
+        let key = try KDF.scrypt(
+            password: SecretBytes(Array("pleaseletmein".utf8)), salt: Array("SodiumChloride".utf8),
+            parameters: .init(cost: 1 << 14, parallelization: 1), outputByteCount: 64)
+        #expect(key.bytes.hexString == "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887")
+    }
+
+    /// The same output as libgcrypt's own scrypt (`gcry_kdf_derive`, lanes one after the
+    /// other) for N and p of every shape, with r = 8 (what key files carry) and r = 1
+    /// (libgcrypt's algorithm 41, its hook for the RFC's r = 1 vectors); and for the key
+    /// file's own parameters.
+    @Test func scryptMatchesLibgcrypt() throws {
+        let password = SecretBytes(Random.bytes(count: 19))
+        let salt = Random.bytes(count: 16)
+        var shapes = [(cost: 2, lanes: 1)]
+        for cost in [4, 16, 256, 1024] { for lanes in [1, 2, 3, 5, 16] { shapes.append((cost, lanes)) } }
+        for blockSize in [8, 1] {
+            for (cost, lanes) in shapes {
+                let ours = try Scrypt.derive(password: password, salt: salt, cost: cost, blockSize: blockSize,
+                                             parallelization: lanes, outputByteCount: 32)
+                #expect(ours.bytes == (try libgcryptScrypt(password, salt: salt, cost: cost, blockSize: blockSize, lanes: lanes)),
+                        "N \(cost), r \(blockSize), p \(lanes)")
+            }
+        }
+        let keyFile = try KDF.scrypt(password: password, salt: salt, parameters: .keyFile, outputByteCount: 32)
+        #expect(keyFile.bytes == (try libgcryptScrypt(password, salt: salt, cost: 1 << 14, blockSize: 8, lanes: 4)))
+    }
+
+    private func libgcryptScrypt(_ password: SecretBytes, salt: [UInt8], cost: Int, blockSize: Int, lanes: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        let algorithm = blockSize == 8 ? Int32(GCRY_KDF_SCRYPT.rawValue) : 41
+        let rc = password.withUnsafeBytes { pass in
+            gcry_kdf_derive(pass.baseAddress, pass.count, algorithm, Int32(cost), salt, salt.count, UInt(lanes), out.count, &out)
+        }
+        #expect(rc == 0)
+        return out
     }
 
     /// RFC 7914 section 11, first vector (PBKDF2-HMAC-SHA256, c = 1).
