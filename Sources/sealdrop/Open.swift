@@ -51,11 +51,13 @@ extension Sealdrop {
             guard authority.extensions.isCA == true, authority.isSelfSigned else {
                 throw FileFailure(path: ca, underlying: PKIError.certificateRejected("not a self-signed CA certificate"))
             }
-            // A folder of batch envelopes (§5.1) costs one RSA operation per batch.
-            let identity = BatchKeyCache(RSAIdentity(key: try passphrase.privateKey(at: key)))
+            // The key unlocks while the first envelope's first pass runs (it needs no key). A
+            // folder of batch envelopes (§5.1) costs one RSA operation per batch.
+            let unlocking = UnlockingIdentity(try passphrase.startUnlocking(at: key))
+            let identity = BatchKeyCache(unlocking)
             detail("opening with \(key); senders must chain to \(authority.subject) (\(ca))")
             if inputs == [StandardStreams.dash] || output == StandardStreams.dash {
-                return try openOne(inputs[0], identity: identity, authority: authority)
+                return try tellingAFailedUnlock(unlocking) { try openOne(inputs[0], identity: identity, authority: authority) }
             }
             try OutputFolders.checkUsable(output)
             // The output name comes from each envelope's header, so items map to folders.
@@ -67,7 +69,7 @@ extension Sealdrop {
             let folders = OutputFolders()
             let start = Date()
             let force = force
-            let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped }, work: { item in
+            let results = BatchRunner.run(items, jobs: batch.jobs, stopped: { interruption.stopped || unlocking.hasFailed }, work: { item in
                 do {
                     let target = try OutputPath.inside(item.output, name: try EnvelopeFiles.peekHeader(item.input).name)
                     if !force, FileManager.default.fileExists(atPath: target) { return .skipped(.outputExists(target)) }
@@ -82,9 +84,20 @@ extension Sealdrop {
             }, progress: bar.update)
             bar.finish()
             folders.removeEmpty()
+            // A key that did not unlock (a wrong passphrase) failed every envelope: said once.
+            if unlocking.hasFailed { _ = try unlocking.unlocked() }
             detail("batch keys unwrapped: \(identity.batchUnwraps) (FORMAT.md §5.1; envelopes with their own key are not counted)")
             try BatchReport.finish(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
+        }
+
+        /// Runs `body`; if the key failed to unlock meanwhile, that failure is the error, named
+        /// after the key file rather than the envelope it stopped.
+        private func tellingAFailedUnlock(_ unlocking: UnlockingIdentity, _ body: () throws -> Void) throws {
+            do { try body() } catch {
+                if unlocking.hasFailed { _ = try unlocking.unlocked() }
+                throw error
+            }
         }
 
         /// One envelope from standard input or to standard output. Either way it is verified

@@ -254,6 +254,30 @@ import Testing
         #expect(header.chunkSize == 1 << 16)
     }
 
+    /// `verify` asks for the recipient's fingerprint only after the first pass, which needs no
+    /// key, so that a key file can unlock meanwhile (`open`): an envelope cut short is told as
+    /// truncated without asking for it, and a whole one then fails with the key's own error.
+    @Test(arguments: Suite.allCases)
+    func theRecipientIsAskedForAfterTheFirstPass(suite: Suite) throws {
+        struct KeyFailed: Error {}
+        var asked = 0
+        func failingKey() throws -> [UInt8] {
+            asked += 1
+            throw KeyFailed()
+        }
+        let envelope = try sealInMemory(pattern(200_000), suite: suite)
+        var cut = MemorySource(Array(envelope.dropLast(10)))
+        #expect(throws: EnvelopeError.truncated) {
+            try EnvelopeReader.verify(&cut, recipient: try failingKey(), authority: World.authority.certificate)
+        }
+        #expect(asked == 0)
+        var whole = MemorySource(envelope)
+        #expect(throws: KeyFailed.self) {
+            try EnvelopeReader.verify(&whole, recipient: try failingKey(), authority: World.authority.certificate)
+        }
+        #expect(asked == 1)
+    }
+
     /// The payload's SHA-256 appears nowhere in the envelope, nor does the plaintext.
     @Test func noPlaintextOrItsHashInTheClear() throws {
         let payload = pattern(5000)

@@ -46,8 +46,8 @@ public final class BatchKeyCache: Identity, @unchecked Sendable {
         self.capacity = max(1, capacity)
     }
 
-    public var fingerprint: [UInt8] { base.fingerprint }
-    public var wrappedKeyLength: Int { base.wrappedKeyLength }
+    public var fingerprint: [UInt8] { get throws { try base.fingerprint } }
+    public var wrappedKeyLength: Int { get throws { try base.wrappedKeyLength } }
 
     /// Batch keys unwrapped with the private key so far (not those served from memory).
     public var batchUnwraps: Int { lock.withLock { unwraps } }

@@ -82,7 +82,7 @@ public enum EnvelopeFiles {
         _ source: inout FileSource, identity: any Identity, authority: Certificate, replace: Bool = false,
         now: Date = Date(), output: (EnvelopeHeader) throws -> String
     ) throws -> Opened {
-        let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority, now: now)
+        let verified = try EnvelopeReader.verify(&source, recipient: try identity.fingerprint, authority: authority, now: now)
         try source.rewind()
         try FileSink.create(try output(verified.header), replace: replace, durable: false) { sink in
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
@@ -96,7 +96,7 @@ public enum EnvelopeFiles {
         _ source: inout FileSource, to sink: inout some ByteSink, identity: any Identity, authority: Certificate,
         now: Date = Date()
     ) throws -> Opened {
-        let verified = try EnvelopeReader.verify(&source, recipient: identity.fingerprint, authority: authority, now: now)
+        let verified = try EnvelopeReader.verify(&source, recipient: try identity.fingerprint, authority: authority, now: now)
         try source.rewind()
         try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
         return Opened(header: verified.header, payloadLength: verified.payloadLength)

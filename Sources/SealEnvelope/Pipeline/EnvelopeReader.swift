@@ -154,11 +154,13 @@ public enum EnvelopeReader {
 
     /// Checks, with no private key: the recipient, the sender certificate against
     /// `authority` (valid at `now`, allowed to sign), and the signature over the transcript.
+    /// The recipient's fingerprint is asked for after the first pass, which needs none: a
+    /// key file can be unlocking meanwhile.
     public static func verify(
-        _ source: inout some ByteSource, recipient: [UInt8], authority: Certificate, now: Date = Date()
+        _ source: inout some ByteSource, recipient: @autoclosure () throws -> [UInt8], authority: Certificate, now: Date = Date()
     ) throws -> VerifiedEnvelope {
         let (header, chunks, trailer, t, checks) = try walk(&source, checking: true)
-        guard header.recipient == recipient else {
+        guard header.recipient == (try recipient()) else {
             throw EnvelopeError.notForThisKey(recipient: Fingerprint(digest: try! SHA256Digest(bytes: header.recipient)).description)
         }
         do {
@@ -188,7 +190,7 @@ public enum EnvelopeReader {
 
     /// The content key wrapped in `header` for `identity`, checked against the key commitment.
     public static func contentKey(of header: EnvelopeHeader, identity: any Identity) throws -> SecretBytes {
-        guard header.wrappedKey.count == identity.wrappedKeyLength else { throw EnvelopeError.tampered }
+        guard header.wrappedKey.count == (try identity.wrappedKeyLength) else { throw EnvelopeError.tampered }
         let key: SecretBytes
         switch header.keyMode {
         case .single:

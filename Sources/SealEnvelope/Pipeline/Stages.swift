@@ -13,8 +13,9 @@ public protocol Recipient: Sendable {
 
 /// Unwraps a content key wrapped for it (age's "identity").
 public protocol Identity: Sendable {
-    var fingerprint: [UInt8] { get }
-    var wrappedKeyLength: Int { get }
+    /// Throws when the key behind it could not be had (a key file still unlocking that fails).
+    var fingerprint: [UInt8] { get throws }
+    var wrappedKeyLength: Int { get throws }
     /// Any failure is `EnvelopeError.tampered`.
     func unwrap(_ wrapped: [UInt8], label: [UInt8]) throws -> SecretBytes
     /// A batch key (§5.1): the same wrapped bytes come once per envelope of a batch, so an

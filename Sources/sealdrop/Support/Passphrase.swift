@@ -220,3 +220,26 @@ struct UnlockingKey: RSA.PrivateOperations {
         try unlocked().decryptOAEP(ciphertext, label: label)
     }
 }
+
+/// A key still being unlocked (`startUnlocking`), as the identity `open` reads with: each
+/// envelope's first pass (the framing, the transcript, and for gcm a hash of every chunk),
+/// which needs no key, runs while the key file's scrypt does; the recipient check after it
+/// waits for the key. A key that fails to unlock fails there, with its own error.
+struct UnlockingIdentity: Identity {
+    private let unlocking: Pending<any RSA.PrivateOperations>
+
+    init(_ unlocking: Pending<any RSA.PrivateOperations>) { self.unlocking = unlocking }
+
+    /// Whether the key failed to unlock (never waits).
+    var hasFailed: Bool { unlocking.hasFailed }
+
+    /// The unlocked key; throws its failure.
+    func unlocked() throws -> RSAIdentity { RSAIdentity(key: try unlocking.value()) }
+
+    var fingerprint: [UInt8] { get throws { try unlocked().fingerprint } }
+    var wrappedKeyLength: Int { get throws { try unlocked().wrappedKeyLength } }
+
+    func unwrap(_ wrapped: [UInt8], label: [UInt8]) throws -> SecretBytes {
+        try unlocked().unwrap(wrapped, label: label)
+    }
+}
