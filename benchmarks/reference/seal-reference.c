@@ -1,9 +1,18 @@
-/* The reference for large files: the chunk work of FORMAT.md §3-§4 written directly in C on
- * libgcrypt, with nothing else (no header, no RSA, which cost ~30 ms a file), so that
- * benchmarks/scripts/large-file.sh can report sealdrop's speed as a ratio against
+/* The reference for large files: the pipeline of one envelope written directly in C on
+ * libgcrypt (the chunk work of FORMAT.md §3-§4, the transcript, and per file an RSA-3072
+ * PSS signature over it and an RSA-3072 OAEP wrap of the content key, as issue 12 defines
+ * its reference), with nothing else (no header, no certificates, no key file to unlock), so
+ * that benchmarks/scripts/large-file.sh can report sealdrop's speed as a ratio against
  * libgcrypt's in the same run.
  *
- *   seal-reference seal|open|open-one-pass cbc-hmac|gcm INPUT OUTPUT [threads]
+ *   seal-reference keygen KEY
+ *   seal-reference seal|open|open-one-pass cbc-hmac|gcm INPUT OUTPUT THREADS KEY
+ *
+ * keygen writes an RSA-3072 key pair (a canonical S-expression) to KEY, once, untimed. seal
+ * signs the transcript's SHA-256 with RSA-PSS and wraps the content key with RSA-OAEP
+ * (SHA-256), and writes both (384 bytes each) to OUTPUT.rsa; open checks the signature over
+ * its first pass's transcript, then unwraps the key, before its second pass (open-one-pass
+ * unwraps first and checks the signature at the end).
  *
  * Chunks of 1 MiB, as sealdrop's default, scheduled as sealdrop schedules them: worker
  * threads (one per core) take chunks in order and read each from the input at its position
@@ -34,6 +43,7 @@
 #include <unistd.h>
 
 #define CHUNK (1u << 20)
+#define RSA_BYTES 384
 
 static int gcm, opening, threads = 2;
 /* Which pass: 0 sealing or opening in one pass, 1 the first of two (nothing decrypted), 2 the second. */
@@ -58,6 +68,89 @@ struct job {
 };
 
 static void die(const char *what) { fprintf(stderr, "seal-reference: %s\n", what); exit(1); }
+
+/* The key pair: keygen's S-expression, read whole. */
+static gcry_sexp_t key_pair, public_key, private_key;
+
+static void rsa_keygen(const char *path) {
+    gcry_sexp_t params, pair;
+    if (gcry_sexp_build(&params, NULL, "(genkey (rsa (nbits 4:3072)))") || gcry_pk_genkey(&pair, params)) die("genkey");
+    size_t n = gcry_sexp_sprint(pair, GCRYSEXP_FMT_CANON, NULL, 0);
+    char *buffer = malloc(n);
+    if (!buffer) die("out of memory");
+    gcry_sexp_sprint(pair, GCRYSEXP_FMT_CANON, buffer, n);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(buffer, 1, n - 1, f) != n - 1 || fclose(f) != 0) die("cannot write the key");
+}
+
+static void rsa_load(const char *path) {
+    static char buffer[16384];
+    FILE *f = fopen(path, "rb");
+    if (!f) die("cannot read the key");
+    size_t n = fread(buffer, 1, sizeof buffer, f);
+    fclose(f);
+    if (gcry_sexp_new(&key_pair, buffer, n, 1)) die("not a key");
+    public_key = gcry_sexp_find_token(key_pair, "public-key", 0);
+    private_key = gcry_sexp_find_token(key_pair, "private-key", 0);
+    if (!public_key || !private_key) die("not a key pair");
+}
+
+/* The one value of an RSA result (sig-val or enc-val), left-padded to RSA_BYTES. */
+static void rsa_value(gcry_sexp_t result, const char *token, unsigned char out[RSA_BYTES]) {
+    gcry_sexp_t value = gcry_sexp_find_token(result, token, 0);
+    size_t n = 0;
+    const char *data = value ? gcry_sexp_nth_data(value, 1, &n) : NULL;
+    if (!data || n > RSA_BYTES) die("RSA result");
+    memset(out, 0, RSA_BYTES);
+    memcpy(out + RSA_BYTES - n, data, n);
+    gcry_sexp_release(value);
+}
+
+static void pss_sign(const unsigned char digest[32], unsigned char signature[RSA_BYTES]) {
+    gcry_sexp_t data, result;
+    if (gcry_sexp_build(&data, NULL, "(data (flags pss) (hash sha256 %b) (salt-length 2:32))", 32, digest)) die("sexp");
+    if (gcry_pk_sign(&result, data, private_key)) die("sign");
+    rsa_value(result, "s", signature);
+    gcry_sexp_release(data); gcry_sexp_release(result);
+}
+
+static void pss_verify(const unsigned char digest[32], const unsigned char signature[RSA_BYTES]) {
+    gcry_sexp_t data, sig;
+    if (gcry_sexp_build(&data, NULL, "(data (flags pss) (hash sha256 %b) (salt-length 2:32))", 32, digest)) die("sexp");
+    if (gcry_sexp_build(&sig, NULL, "(sig-val (rsa (s %b)))", RSA_BYTES, signature)) die("sexp");
+    if (gcry_pk_verify(sig, data, public_key)) die("the signature does not verify");
+    gcry_sexp_release(data); gcry_sexp_release(sig);
+}
+
+static void oaep_wrap(const unsigned char key[32], unsigned char wrapped[RSA_BYTES]) {
+    gcry_sexp_t data, result;
+    if (gcry_sexp_build(&data, NULL, "(data (flags oaep) (hash-algo sha256) (value %b))", 32, key)) die("sexp");
+    if (gcry_pk_encrypt(&result, data, public_key)) die("encrypt");
+    rsa_value(result, "a", wrapped);
+    gcry_sexp_release(data); gcry_sexp_release(result);
+}
+
+/* Unwraps the content key and checks it is the one the chunks were sealed under. */
+static void oaep_unwrap(const unsigned char wrapped[RSA_BYTES], const unsigned char expected[32]) {
+    gcry_sexp_t data, result;
+    if (gcry_sexp_build(&data, NULL, "(enc-val (flags oaep) (hash-algo sha256) (rsa (a %b)))", RSA_BYTES, wrapped)) die("sexp");
+    if (gcry_pk_decrypt(&result, data, private_key)) die("unwrap");
+    size_t n = 0;
+    const char *key = gcry_sexp_nth_data(result, 1, &n);
+    if (!key || n != 32 || memcmp(key, expected, 32) != 0) die("the unwrapped key is not the content key");
+    gcry_sexp_release(data); gcry_sexp_release(result);
+}
+
+/* OUTPUT.rsa (seal) or INPUT.rsa (open): the signature, then the wrapped key. */
+static void rsa_file(const char *envelope, unsigned char signature[RSA_BYTES], unsigned char wrapped[RSA_BYTES], int write) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s.rsa", envelope);
+    FILE *f = fopen(path, write ? "wb" : "rb");
+    if (!f) die("cannot open the .rsa file");
+    size_t n = write ? fwrite(signature, 1, RSA_BYTES, f) + fwrite(wrapped, 1, RSA_BYTES, f)
+                     : fread(signature, 1, RSA_BYTES, f) + fread(wrapped, 1, RSA_BYTES, f);
+    if (n != 2 * RSA_BYTES || fclose(f) != 0) die("the .rsa file");
+}
 
 static int in_fd;
 
@@ -283,15 +376,22 @@ static void run_pass(FILE *out, off_t size, size_t tag_len) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5) die("usage: seal-reference seal|open|open-one-pass cbc-hmac|gcm INPUT OUTPUT [threads]");
-    int one_pass = strcmp(argv[1], "open-one-pass") == 0;
-    opening = one_pass || strcmp(argv[1], "open") == 0;
-    gcm = strcmp(argv[2], "gcm") == 0;
-    if (argc > 5) threads = atoi(argv[5]);
-    if (threads < 1 || threads > 64) die("threads must be 1 to 64");
     if (!gcry_check_version(GCRYPT_VERSION)) die("libgcrypt version mismatch");
     gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
     gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    if (argc == 3 && strcmp(argv[1], "keygen") == 0) {
+        rsa_keygen(argv[2]);
+        return 0;
+    }
+    if (argc != 7) die("usage: seal-reference seal|open|open-one-pass cbc-hmac|gcm INPUT OUTPUT THREADS KEY, or keygen KEY");
+    int one_pass = strcmp(argv[1], "open-one-pass") == 0;
+    opening = one_pass || strcmp(argv[1], "open") == 0;
+    gcm = strcmp(argv[2], "gcm") == 0;
+    threads = atoi(argv[5]);
+    if (threads < 1 || threads > 64) die("threads must be 1 to 64");
+    rsa_load(argv[6]);
+    unsigned char signature[RSA_BYTES], wrapped[RSA_BYTES];
+    if (opening) rsa_file(argv[3], signature, wrapped, 0);
     /* Fixed keys: the reference measures speed, and open must read what seal wrote. */
     memset(k_enc, 1, 32); memset(k_mac, 2, 32); memset(k_iv, 3, 32);
     in_fd = open(argv[3], O_RDONLY);
@@ -309,14 +409,23 @@ int main(int argc, char **argv) {
     for (int t = 0; t < threads; t++) pthread_create(&tids[t], NULL, worker, NULL);
     size_t tag_len = gcm ? 16 : 32;
     gcry_md_open(&transcript, GCRY_MD_SHA256, 0);
-    if (!opening || one_pass) {
+    if (!opening) {
         run_pass(out, size, tag_len);
+        pss_sign(gcry_md_read(transcript, GCRY_MD_SHA256), signature);
+        oaep_wrap(k_enc, wrapped);
+        rsa_file(argv[4], signature, wrapped, 1);
+    } else if (one_pass) {
+        oaep_unwrap(wrapped, k_enc);
+        run_pass(out, size, tag_len);
+        pss_verify(gcry_md_read(transcript, GCRY_MD_SHA256), signature);
     } else {
-        /* The first pass's transcript is what the signature would be checked against. */
+        /* The first pass's transcript is what the signature is checked against, before the
+         * key is unwrapped. */
         gcry_randomize(k_check, 32, GCRY_STRONG_RANDOM);
         pass = 1;
         run_pass(out, size, tag_len);
-        gcry_md_read(transcript, GCRY_MD_SHA256);
+        pss_verify(gcry_md_read(transcript, GCRY_MD_SHA256), signature);
+        oaep_unwrap(wrapped, k_enc);
         pass = 2;
         run_pass(out, size, tag_len);
         if (written != checks_kept) die("a chunk changed between the passes");
