@@ -31,7 +31,9 @@ let package = Package(
             pkgConfig: "libgcrypt",
             providers: [.apt(["libgcrypt20-dev"])]
         ),
-        .target(name: "GcryptKit", dependencies: ["CGcrypt"]),
+        // Optimised in debug builds too: its scrypt (Scrypt.swift) unlocks every key file, and
+        // unoptimised it takes seconds, not a tenth of one, in every test that unlocks a key.
+        .target(name: "GcryptKit", dependencies: ["CGcrypt"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Linux calls Swift's Glibc module leaves out (syncfs), for the server's group commits.
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .target(
