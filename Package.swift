@@ -47,7 +47,7 @@ let package = Package(
         .systemLibrary(name: "CPKCS11", path: "Sources/CPKCS11", providers: [.apt(["libp11-kit-dev"])]),
         // Keys on PKCS#11 tokens (HSMs, smartcards, SoftHSM): the only target that imports CPKCS11.
         .target(name: "SealToken", dependencies: ["CPKCS11", "GcryptKit", "SealPKI"]),
-        .target(name: "SealEnvelope", dependencies: ["GcryptKit", "SealPKI"]),
+        .target(name: "SealEnvelope", dependencies: ["CLinux", "GcryptKit", "SealPKI"]),
         // What client and server share: the root's layout, drops, answers, the notification log.
         .target(name: "DropProtocol", dependencies: ["GcryptKit", "SealPKI", "SealEnvelope"]),
         // TLS keys kept in libgcrypt, for both ends of the HTTPS transport.

@@ -13,4 +13,9 @@ static inline int sealdrop_start_writeback(int fd) {
     return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
+/* Allocates fd's blocks for its first length bytes (fallocate(2), mode 0). */
+static inline int sealdrop_allocate(int fd, off_t length) {
+    return fallocate(fd, 0, 0, length);
+}
+
 #endif

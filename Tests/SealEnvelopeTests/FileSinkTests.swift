@@ -25,6 +25,25 @@ struct FileSinkTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out"])
     }
 
+    /// `reserve` allocates the file's blocks before a byte is written (so that a full disk
+    /// is told then); armour, whose length differs, is not reserved.
+    @Test func reserveAllocatesTheBlocks() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func blocks(_ sink: FileSink) throws -> Int {
+            try sink.commit(durable: false)
+            var info = stat()
+            #expect(stat(sink.path, &info) == 0)
+            return Int(info.st_blocks) * 512
+        }
+        let plain = try FileSink(path: dir + "/plain")
+        try plain.reserve(4 << 20)
+        #expect(try blocks(plain) >= 4 << 20)
+        let armored = try FileSink(path: dir + "/armored", armor: true)
+        try armored.reserve(4 << 20)
+        #expect(try blocks(armored) < 1 << 20)
+    }
+
     @Test func abandonedPartialFilesGoAndHeldOnesStay() throws {
         let dir = try folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -278,6 +278,21 @@ import Testing
         #expect(asked == 1)
     }
 
+    /// `decrypt` makes the output's room before it asks for the key: a full disk is told
+    /// before any work.
+    @Test func theOutputsRoomIsMadeBeforeTheKeyIsAskedFor() throws {
+        let payload = pattern(300_000)
+        let envelope = try sealInMemory(payload)
+        var source = MemorySource(envelope)
+        let verified = try EnvelopeReader.verify(&source, recipient: World.server.fingerprint, authority: World.authority.certificate)
+        let log = Locked([String]())
+        var sink = RecordingSink(log: log)
+        var second = MemorySource(envelope)
+        try EnvelopeReader.decrypt(verified, from: &second, to: &sink, identity: RecordingIdentity(log: log))
+        #expect(log.withLock { $0 } == ["reserve 300000", "unwrap"])
+        #expect(sink.bytes == payload)
+    }
+
     /// The payload's SHA-256 appears nowhere in the envelope, nor does the plaintext.
     @Test func noPlaintextOrItsHashInTheClear() throws {
         let payload = pattern(5000)
@@ -303,6 +318,25 @@ struct ReleasingSink: ByteSink {
     private(set) var bytes: [UInt8] = []
     var releasesAsWritten: Bool { true }
     mutating func write(_ bytes: [UInt8]) throws { self.bytes += bytes }
+}
+
+/// A sink that logs what room it is asked to make.
+struct RecordingSink: ByteSink {
+    let log: Locked<[String]>
+    private(set) var bytes: [UInt8] = []
+    mutating func write(_ bytes: [UInt8]) throws { self.bytes += bytes }
+    mutating func reserve(_ byteCount: UInt64) throws { log.withLock { $0.append("reserve \(byteCount)") } }
+}
+
+/// The server's key, logging each unwrap.
+struct RecordingIdentity: Identity {
+    let log: Locked<[String]>
+    var fingerprint: [UInt8] { World.server.fingerprint }
+    var wrappedKeyLength: Int { World.server.wrappedKeyLength }
+    func unwrap(_ wrapped: [UInt8], label: [UInt8]) throws -> SecretBytes {
+        log.withLock { $0.append("unwrap") }
+        return try World.server.unwrap(wrapped, label: label)
+    }
 }
 
 /// A source whose sixth bytes read later are gone when they are read (a file cut short

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import SealPKI
 
@@ -7,10 +8,14 @@ public protocol ByteSink {
     /// Whether what is written is out of reach at once (a stream), rather than kept until
     /// the writer commits it (a file that appears only when complete).
     var releasesAsWritten: Bool { get }
+    /// Makes room for `byteCount` bytes about to be written, where the sink can: a full disk
+    /// is then told before any work, not after.
+    mutating func reserve(_ byteCount: UInt64) throws
 }
 
 extension ByteSink {
     public var releasesAsWritten: Bool { false }
+    public mutating func reserve(_ byteCount: UInt64) throws {}
 }
 
 /// Bytes collected in memory.
@@ -69,6 +74,16 @@ public final class FileSink: ByteSink {
 
     public func write(_ bytes: [UInt8]) throws {
         try AtomicFile.writeAll(armor?.encode(bytes) ?? bytes, to: fd, path: path)
+    }
+
+    /// Allocates the file's blocks (`fallocate`) for `byteCount` bytes written plain (not for
+    /// armour, whose length differs): ENOSPC or EDQUOT is thrown now. A file system without
+    /// fallocate is written as before.
+    public func reserve(_ byteCount: UInt64) throws {
+        guard armor == nil, byteCount > 0, let length = off_t(exactly: byteCount) else { return }
+        guard sealdrop_allocate(fd, length) == 0 || [EOPNOTSUPP, ENOSYS, EINTR].contains(errno) else {
+            throw IOFailure(call: "fallocate", path: path, code: errno)
+        }
     }
 
     /// fsyncs the data, sets `mode`, and puts the file in place. Without `replace`, an

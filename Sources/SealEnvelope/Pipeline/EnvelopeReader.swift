@@ -185,7 +185,7 @@ public enum EnvelopeReader {
         _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
         identity: any Identity
     ) throws {
-        try decrypt(verified, from: &source, to: &sink, contentKey: contentKey(of: verified.header, identity: identity))
+        try decrypt(verified, from: &source, to: &sink) { try contentKey(of: verified.header, identity: identity) }
     }
 
     /// The content key wrapped in `header` for `identity`, checked against the key commitment.
@@ -213,6 +213,15 @@ public enum EnvelopeReader {
         _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
         contentKey: SecretBytes
     ) throws {
+        try decrypt(verified, from: &source, to: &sink) { contentKey }
+    }
+
+    /// Both `decrypt`s. The output's room is made first (a full disk is told before the key is
+    /// used or a chunk decrypted), and only then is the key asked for.
+    private static func decrypt(
+        _ verified: VerifiedEnvelope, from source: inout some ByteSource, to sink: inout some ByteSink,
+        key: () throws -> SecretBytes
+    ) throws {
         // Past the checks' number, only the transcript tells a changed chunk, at the end
         // (FORMAT.md §11): too late for an output released as it is written.
         if verified.checks == nil, sink.releasesAsWritten {
@@ -223,6 +232,8 @@ public enum EnvelopeReader {
         let header = try EnvelopeHeader.read(from: &source)
         guard header == verified.header else { throw EnvelopeError.tampered }
         let fieldsDigest = KeySchedule.fieldsDigest(header.fields)
+        try sink.reserve(verified.payloadLength)
+        let contentKey = try key()
         guard contentKey.count == KeySchedule.contentKeyLength,
               Memory.constantTimeEqual(KeySchedule.commitment(for: contentKey), header.keyCommitment) else {
             throw EnvelopeError.tampered
