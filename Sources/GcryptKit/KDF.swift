@@ -58,7 +58,7 @@ public enum KDF {
         guard (1...maximumPBKDF2Iterations).contains(iterations) else {
             throw CryptoError.invalidParameter("PBKDF2 iterations must be in 1...\(maximumPBKDF2Iterations), got \(iterations)")
         }
-        return try derive(password: password, salt: salt, iterations: iterations, outputByteCount: outputByteCount)
+        return try libgcryptPBKDF2(password: password, salt: salt, iterations: iterations, outputByteCount: outputByteCount)
     }
 
     /// Refuses an empty salt or output before any work.

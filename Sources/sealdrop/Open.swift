@@ -85,7 +85,7 @@ extension Sealdrop {
             bar.finish()
             folders.removeEmpty()
             // A key that did not unlock (a wrong passphrase) failed every envelope: said once.
-            if unlocking.hasFailed { _ = try unlocking.unlocked() }
+            try unlocking.throwIfFailed()
             detail("batch keys unwrapped: \(identity.batchUnwraps) (FORMAT.md §5.1; envelopes with their own key are not counted)")
             try BatchReport.finish(results, verb: "opened", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
@@ -95,7 +95,7 @@ extension Sealdrop {
         /// after the key file rather than the envelope it stopped.
         private func tellingAFailedUnlock(_ unlocking: UnlockingIdentity, _ body: () throws -> Void) throws {
             do { try body() } catch {
-                if unlocking.hasFailed { _ = try unlocking.unlocked() }
+                try unlocking.throwIfFailed()
                 throw error
             }
         }

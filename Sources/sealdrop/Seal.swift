@@ -170,7 +170,7 @@ extension Sealdrop {
             folders.removeEmpty()
             // A key that did not unlock (a wrong passphrase), or that is not the certificate's,
             // failed every file: said once.
-            if let unlockingKey, unlockingKey.hasFailed { _ = try unlockingKey.unlocked() }
+            try unlockingKey?.throwIfFailed()
             try BatchReport.finish(results, verb: "sealed", seconds: Date().timeIntervalSince(start), json: batch.json,
                                    interruption: interruption)
         }

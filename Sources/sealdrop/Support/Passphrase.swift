@@ -212,6 +212,9 @@ struct UnlockingKey: RSA.PrivateOperations {
     /// Whether the key failed to unlock, or is not the certificate's (never waits).
     var hasFailed: Bool { checked.hasFailed }
 
+    /// Throws the key's failure if it has failed (never waits).
+    func throwIfFailed() throws { if hasFailed { _ = try unlocked() } }
+
     func unlocked() throws -> any RSA.PrivateOperations { try checked.value() }
 
     func signPSS(digest: SHA256Digest) throws -> [UInt8] { try unlocked().signPSS(digest: digest) }
@@ -232,6 +235,9 @@ struct UnlockingIdentity: Identity {
 
     /// Whether the key failed to unlock (never waits).
     var hasFailed: Bool { unlocking.hasFailed }
+
+    /// Throws the key's failure if it has failed (never waits).
+    func throwIfFailed() throws { if hasFailed { _ = try unlocked() } }
 
     /// The unlocked key; throws its failure.
     func unlocked() throws -> RSAIdentity { RSAIdentity(key: try unlocking.value()) }
