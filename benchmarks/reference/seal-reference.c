@@ -106,28 +106,35 @@ static void rsa_value(gcry_sexp_t result, const char *token, unsigned char out[R
     gcry_sexp_release(value);
 }
 
-static void pss_sign(const unsigned char digest[32], unsigned char signature[RSA_BYTES]) {
+/* What PSS signs: the transcript's digest, with a 32-byte salt. */
+#define PSS_DATA "(data (flags pss) (hash sha256 %b) (salt-length 2:32))"
+
+/* gcry_pk_sign or gcry_pk_encrypt (named `what`) of 32 bytes put into the data
+ * S-expression `format`, its one value (`token`) left-padded into out. */
+static void rsa_apply(gcry_error_t (*operation)(gcry_sexp_t *, gcry_sexp_t, gcry_sexp_t), const char *what,
+                      gcry_sexp_t key, const char *format, const unsigned char in[32], const char *token,
+                      unsigned char out[RSA_BYTES]) {
     gcry_sexp_t data, result;
-    if (gcry_sexp_build(&data, NULL, "(data (flags pss) (hash sha256 %b) (salt-length 2:32))", 32, digest)) die("sexp");
-    if (gcry_pk_sign(&result, data, private_key)) die("sign");
-    rsa_value(result, "s", signature);
+    if (gcry_sexp_build(&data, NULL, format, 32, in)) die("sexp");
+    if (operation(&result, data, key)) die(what);
+    rsa_value(result, token, out);
     gcry_sexp_release(data); gcry_sexp_release(result);
+}
+
+static void pss_sign(const unsigned char digest[32], unsigned char signature[RSA_BYTES]) {
+    rsa_apply(gcry_pk_sign, "sign", private_key, PSS_DATA, digest, "s", signature);
 }
 
 static void pss_verify(const unsigned char digest[32], const unsigned char signature[RSA_BYTES]) {
     gcry_sexp_t data, sig;
-    if (gcry_sexp_build(&data, NULL, "(data (flags pss) (hash sha256 %b) (salt-length 2:32))", 32, digest)) die("sexp");
+    if (gcry_sexp_build(&data, NULL, PSS_DATA, 32, digest)) die("sexp");
     if (gcry_sexp_build(&sig, NULL, "(sig-val (rsa (s %b)))", RSA_BYTES, signature)) die("sexp");
     if (gcry_pk_verify(sig, data, public_key)) die("the signature does not verify");
     gcry_sexp_release(data); gcry_sexp_release(sig);
 }
 
 static void oaep_wrap(const unsigned char key[32], unsigned char wrapped[RSA_BYTES]) {
-    gcry_sexp_t data, result;
-    if (gcry_sexp_build(&data, NULL, "(data (flags oaep) (hash-algo sha256) (value %b))", 32, key)) die("sexp");
-    if (gcry_pk_encrypt(&result, data, public_key)) die("encrypt");
-    rsa_value(result, "a", wrapped);
-    gcry_sexp_release(data); gcry_sexp_release(result);
+    rsa_apply(gcry_pk_encrypt, "encrypt", public_key, "(data (flags oaep) (hash-algo sha256) (value %b))", key, "a", wrapped);
 }
 
 /* Unwraps the content key and checks it is the one the chunks were sealed under. */
