@@ -5,8 +5,7 @@ import Foundation
 /// writing overlap, and the chunks come back in the order they went in. At most
 /// `workers + 2` chunks are in flight (a window of `workers + 1`, and the one submitted while
 /// the oldest is waited for), so memory stays at a few chunks per core whatever the input's
-/// size. With one worker the
-/// work is done on the calling thread, as each chunk is submitted.
+/// size. With one worker the work is done on the calling thread, as each chunk is submitted.
 struct OrderedWork<Item: AnyObject & Sendable> {
     private let work: @Sendable (Item) -> Void
     private let window: Int
