@@ -49,7 +49,8 @@ public enum KDF {
         try checkSaltAndOutput(salt, outputByteCount)
         return try Scrypt.derive(
             password: password, salt: salt, cost: parameters.cost, blockSize: ScryptParameters.blockSize,
-            parallelization: parameters.parallelization, outputByteCount: outputByteCount)
+            parallelization: parameters.parallelization, outputByteCount: outputByteCount,
+            threads: Scrypt.threads(lanes: parameters.parallelization, cost: parameters.cost))
     }
 
     public static func pbkdf2SHA256(

@@ -22,18 +22,21 @@ import Testing
     /// The same output as libgcrypt's own scrypt (`gcry_kdf_derive`, lanes one after the
     /// other) for N and p of every shape, with r = 8 (what key files carry) and r = 1
     /// (libgcrypt's algorithm 41, its hook for the RFC's r = 1 vectors); and for the key
-    /// file's own parameters.
+    /// file's own parameters; on one thread in the whole table, and on 2, 4 and 8 threads, each
+    /// in that share of it.
     @Test func scryptMatchesLibgcrypt() throws {
         let password = SecretBytes(Random.bytes(count: 19))
         let salt = Random.bytes(count: 16)
-        var shapes = [(cost: 2, lanes: 1)]
+        var shapes = [(cost: 2, lanes: 1), (2, 2)]
         for cost in [4, 16, 256, 1024] { for lanes in [1, 2, 3, 5, 16] { shapes.append((cost, lanes)) } }
         for blockSize in [8, 1] {
             for (cost, lanes) in shapes {
-                let ours = try Scrypt.derive(password: password, salt: salt, cost: cost, blockSize: blockSize,
-                                             parallelization: lanes, outputByteCount: 32)
-                #expect(ours.bytes == (try libgcryptScrypt(password, salt: salt, cost: cost, blockSize: blockSize, lanes: lanes)),
-                        "N \(cost), r \(blockSize), p \(lanes)")
+                let theirs = try libgcryptScrypt(password, salt: salt, cost: cost, blockSize: blockSize, lanes: lanes)
+                for threads in [1, 2, 4, 8] where threads <= lanes && threads <= cost {
+                    let ours = try Scrypt.derive(password: password, salt: salt, cost: cost, blockSize: blockSize,
+                                                 parallelization: lanes, outputByteCount: 32, threads: threads)
+                    #expect(ours.bytes == theirs, "N \(cost), r \(blockSize), p \(lanes), \(threads) threads")
+                }
             }
         }
         let keyFile = try KDF.scrypt(password: password, salt: salt, parameters: .keyFile, outputByteCount: 32)

@@ -64,7 +64,7 @@ struct PassphraseOptions: ParsableArguments {
     }
 
     /// As `privateKey(at:)`, but once the passphrase or PIN is in hand the unlocking (a key
-    /// file's scrypt, about 0.3 s) goes on on another thread while the caller works.
+    /// file's scrypt, about 0.1 s on two cores) goes on on another thread while the caller works.
     func startUnlocking(at keyPath: String) throws -> Pending<any RSA.PrivateOperations> {
         let stored = try about(keyPath) { try StoredKey.locate(keyPath) }
         let readied = try about(keyPath) { try stored.readied() }
