@@ -42,15 +42,17 @@ public enum KDF {
     /// The ceiling of PBKDF2 iterations a reader accepts.
     public static let maximumPBKDF2Iterations = 10_000_000
 
+    /// scrypt on at most `cores` cores (nil: on every one), in the same memory whatever the
+    /// count; fewer cores cost less CPU in all (see `Scrypt`).
     public static func scrypt(
-        password: SecretBytes, salt: [UInt8], parameters: ScryptParameters, outputByteCount: Int
+        password: SecretBytes, salt: [UInt8], parameters: ScryptParameters, outputByteCount: Int, cores: Int? = nil
     ) throws -> SecretBytes {
         try parameters.validate()
         try checkSaltAndOutput(salt, outputByteCount)
         return try Scrypt.derive(
             password: password, salt: salt, cost: parameters.cost, blockSize: ScryptParameters.blockSize,
             parallelization: parameters.parallelization, outputByteCount: outputByteCount,
-            threads: Scrypt.threads(lanes: parameters.parallelization, cost: parameters.cost))
+            threads: Scrypt.threads(lanes: parameters.parallelization, cost: parameters.cost, cores: cores))
     }
 
     public static func pbkdf2SHA256(

@@ -17,10 +17,10 @@ import Foundation
 /// tables' price). Each table is wiped before it is freed (libgcrypt's is not), as is
 /// everything else derived from the passphrase.
 enum Scrypt {
-    /// As many threads as there are cores, rounded down to a power of two, at most one per
-    /// lane and at most N (the table's share of each is N / threads blocks).
-    static func threads(lanes: Int, cost: Int) -> Int {
-        let most = min(lanes, cost, ProcessInfo.processInfo.activeProcessorCount)
+    /// As many threads as there are cores (or `cores`, if fewer), rounded down to a power of
+    /// two, at most one per lane and at most N (the table's share of each is N / threads blocks).
+    static func threads(lanes: Int, cost: Int, cores: Int?) -> Int {
+        let most = min(lanes, cost, ProcessInfo.processInfo.activeProcessorCount, cores ?? .max)
         return most < 1 ? 1 : 1 << (Int.bitWidth - 1 - most.leadingZeroBitCount)
     }
 

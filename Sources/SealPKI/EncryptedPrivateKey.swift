@@ -64,20 +64,23 @@ public enum EncryptedPrivateKey {
             form = .pkcs8(scheme, ciphertext: ciphertext)
         }
 
-        public func unlock(_ passphrase: SecretBytes) throws -> RSA.PrivateKey {
+        /// The key, its derivation (scrypt) on at most `cores` cores (nil: every one).
+        public func unlock(_ passphrase: SecretBytes, cores: Int? = nil) throws -> RSA.PrivateKey {
             switch form {
             case .traditional(let text): try TraditionalPrivateKey.decrypt(text, passphrase: passphrase)
-            case .pkcs8(let scheme, let ciphertext): try decrypt(ciphertext, scheme: scheme, passphrase: passphrase)
+            case .pkcs8(let scheme, let ciphertext): try decrypt(ciphertext, scheme: scheme, passphrase: passphrase, cores: cores)
             }
         }
     }
 
-    private static func decrypt(_ ciphertext: [UInt8], scheme: Scheme, passphrase: SecretBytes) throws -> RSA.PrivateKey {
+    private static func decrypt(
+        _ ciphertext: [UInt8], scheme: Scheme, passphrase: SecretBytes, cores: Int? = nil
+    ) throws -> RSA.PrivateKey {
         let kek: SecretBytes
         do {
             kek = switch scheme.kdf {
             case .scrypt(let salt, let parameters):
-                try KDF.scrypt(password: passphrase, salt: salt, parameters: parameters, outputByteCount: AES.keyByteCount)
+                try KDF.scrypt(password: passphrase, salt: salt, parameters: parameters, outputByteCount: AES.keyByteCount, cores: cores)
             case .pbkdf2(let salt, let iterations):
                 try KDF.pbkdf2SHA256(password: passphrase, salt: salt, iterations: iterations, outputByteCount: AES.keyByteCount)
             }

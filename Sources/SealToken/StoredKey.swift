@@ -72,9 +72,11 @@ public enum StoredKey: Sendable, Equatable {
         case file(EncryptedPrivateKey.Locked)
         case token(PKCS11URI)
 
-        public func unlock(_ secret: SecretBytes) throws -> any RSA.PrivateOperations {
+        /// The key, unlocked with `secret`; a key file's derivation on at most `cores` cores
+        /// (nil: every one).
+        public func unlock(_ secret: SecretBytes, cores: Int? = nil) throws -> any RSA.PrivateOperations {
             switch self {
-            case .file(let locked): try locked.unlock(secret)
+            case .file(let locked): try locked.unlock(secret, cores: cores)
             case .token(let uri): try StoredKey.tokenKey(uri, pin: secret)
             }
         }

@@ -1,4 +1,5 @@
 import CGcrypt
+import Foundation
 @testable import GcryptKit
 import Testing
 
@@ -41,6 +42,22 @@ import Testing
         }
         let keyFile = try KDF.scrypt(password: password, salt: salt, parameters: .keyFile, outputByteCount: 32)
         #expect(keyFile.bytes == (try libgcryptScrypt(password, salt: salt, cost: 1 << 14, blockSize: 8, lanes: 4)))
+    }
+
+    /// The threads scrypt runs on: a power of two, the largest within the lanes, N, the cores
+    /// asked for and the machine's.
+    @Test func scryptThreadCount() {
+        let machine = ProcessInfo.processInfo.activeProcessorCount
+        for lanes in 1...16 {
+            for cost in [2, 4, 1024] {
+                for cores in [nil, 1, 2, 3, 8] {
+                    let threads = Scrypt.threads(lanes: lanes, cost: cost, cores: cores)
+                    let most = min(lanes, cost, machine, cores ?? .max)
+                    #expect(threads.nonzeroBitCount == 1 && threads <= most && 2 * threads > most,
+                            "p \(lanes), N \(cost), cores \(String(describing: cores)): \(threads)")
+                }
+            }
+        }
     }
 
     private func libgcryptScrypt(_ password: SecretBytes, salt: [UInt8], cost: Int, blockSize: Int, lanes: Int) throws -> [UInt8] {

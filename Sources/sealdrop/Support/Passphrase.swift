@@ -64,12 +64,13 @@ struct PassphraseOptions: ParsableArguments {
     }
 
     /// As `privateKey(at:)`, but once the passphrase or PIN is in hand the unlocking (a key
-    /// file's scrypt, about 0.1 s on two cores) goes on on another thread while the caller works.
-    func startUnlocking(at keyPath: String) throws -> Pending<any RSA.PrivateOperations> {
+    /// file's scrypt, about 0.1 s on two cores) goes on on another thread while the caller works;
+    /// on at most `cores` cores (nil: every one).
+    func startUnlocking(at keyPath: String, cores: Int? = nil) throws -> Pending<any RSA.PrivateOperations> {
         let stored = try about(keyPath) { try StoredKey.locate(keyPath) }
         let readied = try about(keyPath) { try stored.readied() }
         let secret = try unlocking(stored, what: keyPath)
-        return Pending { try about(keyPath) { try readied.unlock(secret) } }
+        return Pending { try about(keyPath) { try readied.unlock(secret, cores: cores) } }
     }
 
     /// What unlocks the user's key in `profile`.
