@@ -5,17 +5,17 @@ import Foundation
 /// lanes, ROMix (§5) mixes each lane through a table of N blocks, and PBKDF2 gathers them.
 /// libgcrypt's own (`gcry_kdf_derive`) copies every 64-byte block twice per Salsa20/8 call
 /// and byte-swaps each word on the way in and out; this ROMix keeps the Salsa20 state in
-/// registers, fuses the XOR with the table entry into the mix and writes each block once, in
-/// host order: the key file's 0.16 s of one core (four lanes of N = 2^14, r = 8) became
-/// 0.12 s. It is checked against libgcrypt's scrypt bit for bit in the tests, for every
+/// vector registers, fuses the XOR with the table entry into the mix and writes each block
+/// once, in host order: the key file's 0.16 s of one core (four lanes of N = 2^14, r = 8)
+/// became 0.12 s. It is checked against libgcrypt's scrypt bit for bit in the tests, for every
 /// parameter shape, so a key file means the same to both, and to openssl.
 ///
 /// The lanes are mixed on as many threads as there are cores (a power of two, at most p), in
 /// the memory of one table of 128 * r * N bytes shared out between them: two whole 16 MiB
 /// tables took a command's peak resident memory over 64 MiB. On two cores a key file unlocks
-/// in 0.08-0.10 s instead of 0.13 (and 0.15-0.16 s of CPU instead of 0.12-0.13, the halved
-/// tables' price). Each table is wiped before it is freed (libgcrypt's is not), as is
-/// everything else derived from the passphrase.
+/// in 0.07 s instead of 0.12 (and 0.13-0.14 s of CPU, the halved tables' price). Each table
+/// is wiped before it is freed (libgcrypt's is not), as is everything else derived from the
+/// passphrase.
 enum Scrypt {
     /// As many threads as there are cores (or `cores`, if fewer), rounded down to a power of
     /// two, at most one per lane and at most N (the table's share of each is N / threads blocks).
@@ -104,7 +104,9 @@ private final class LaneMixer {
     }
 
     func mix(_ lane: UnsafeMutableRawPointer) {
-        for k in 0..<blockWords { table[k] = UInt32(littleEndian: lane.load(fromByteOffset: 4 * k, as: UInt32.self)) }
+        for k in 0..<blockWords {
+            table[k] = UInt32(littleEndian: lane.load(fromByteOffset: 4 * SalsaState.word(at: k), as: UInt32.self))
+        }
         let remade = scratch + 2 * blockWords
         // for i = 0 to N - 1: V_i = X; X = BlockMix(X). The V_is the table skips are made in
         // the remade blocks.
@@ -131,7 +133,7 @@ private final class LaneMixer {
             x = UnsafePointer(next)
             swap(&next, &spare)
         }
-        for k in 0..<blockWords { lane.storeBytes(of: x[k].littleEndian, toByteOffset: 4 * k, as: UInt32.self) }
+        for k in 0..<blockWords { lane.storeBytes(of: x[k].littleEndian, toByteOffset: 4 * SalsaState.word(at: k), as: UInt32.self) }
     }
 
     /// Of the two blocks at `pair`, the one `block` is not.
@@ -154,65 +156,70 @@ private final class LaneMixer {
     }
 }
 
-/// The 16 words of a Salsa20 state, in registers.
+/// The 16 words of a Salsa20 state, in four vector registers, each holding a diagonal of
+/// the 4 x 4 matrix: (x0, x5, x10, x15), (x4, x9, x14, x3), (x8, x13, x2, x7), (x12, x1, x6,
+/// x11). A column round is then four vector steps, and a row round the same after rotating
+/// three of the registers' lanes (as scrypt's reference SSE2 code does). Every 64-byte block
+/// of the table is held in this order, so position 0 is still x0, which Integerify reads.
 private struct SalsaState {
-    var x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15: UInt32
+    var a, b, c, d: SIMD4<UInt32>
+
+    /// The word of a block at position `k` of the diagonal order: x_{5k mod 16}.
+    static func word(at k: Int) -> Int { k & ~15 | (5 * k) & 15 }
 
     @inline(__always)
-    init(_ a: UnsafePointer<UInt32>, _ b: UnsafePointer<UInt32>?) {
-        (x0, x1, x2, x3, x4, x5, x6, x7) = (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
-        (x8, x9, x10, x11, x12, x13, x14, x15) = (a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15])
-        if let b { xorOnly(b) }
+    private static func load(_ p: UnsafePointer<UInt32>, _ i: Int) -> SIMD4<UInt32> {
+        UnsafeRawPointer(p + 4 * i).loadUnaligned(as: SIMD4<UInt32>.self)
     }
 
     @inline(__always)
-    mutating func xor(_ a: UnsafePointer<UInt32>, _ b: UnsafePointer<UInt32>?) {
-        xorOnly(a)
-        if let b { xorOnly(b) }
+    init(_ p: UnsafePointer<UInt32>, _ q: UnsafePointer<UInt32>?) {
+        (a, b, c, d) = (Self.load(p, 0), Self.load(p, 1), Self.load(p, 2), Self.load(p, 3))
+        if let q { xorOnly(q) }
     }
 
     @inline(__always)
-    private mutating func xorOnly(_ a: UnsafePointer<UInt32>) {
-        x0 ^= a[0]; x1 ^= a[1]; x2 ^= a[2]; x3 ^= a[3]; x4 ^= a[4]; x5 ^= a[5]; x6 ^= a[6]; x7 ^= a[7]
-        x8 ^= a[8]; x9 ^= a[9]; x10 ^= a[10]; x11 ^= a[11]; x12 ^= a[12]; x13 ^= a[13]; x14 ^= a[14]; x15 ^= a[15]
+    mutating func xor(_ p: UnsafePointer<UInt32>, _ q: UnsafePointer<UInt32>?) {
+        xorOnly(p)
+        if let q { xorOnly(q) }
+    }
+
+    @inline(__always)
+    private mutating func xorOnly(_ p: UnsafePointer<UInt32>) {
+        a ^= Self.load(p, 0); b ^= Self.load(p, 1); c ^= Self.load(p, 2); d ^= Self.load(p, 3)
     }
 
     @inline(__always)
     func store(_ out: UnsafeMutablePointer<UInt32>) {
-        (out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7]) = (x0, x1, x2, x3, x4, x5, x6, x7)
-        (out[8], out[9], out[10], out[11], out[12], out[13], out[14], out[15]) = (x8, x9, x10, x11, x12, x13, x14, x15)
+        let raw = UnsafeMutableRawPointer(out)
+        raw.storeBytes(of: a, as: SIMD4<UInt32>.self)
+        raw.storeBytes(of: b, toByteOffset: 16, as: SIMD4<UInt32>.self)
+        raw.storeBytes(of: c, toByteOffset: 32, as: SIMD4<UInt32>.self)
+        raw.storeBytes(of: d, toByteOffset: 48, as: SIMD4<UInt32>.self)
     }
 
+    /// `x ^= v <<< n`, as two XORs of shifts: written as a rotate, Swift 6.3 makes four scalar
+    /// rotates of it on x86-64, three times slower than scalar code.
     @inline(__always)
-    private static func rotl(_ v: UInt32, _ n: UInt32) -> UInt32 { (v &<< n) | (v &>> (32 - n)) }
+    private static func xorRotated(_ x: inout SIMD4<UInt32>, _ v: SIMD4<UInt32>, _ n: UInt32) {
+        x ^= v &<< n
+        x ^= v &>> (32 - n)
+    }
 
     /// The Salsa20/8 core (RFC 7914 §3): four double rounds, then the input added.
     @inline(__always)
     mutating func salsa20_8() {
         let input = self
         for _ in 0..<4 {
-            // Columns.
-            x4 ^= Self.rotl(x0 &+ x12, 7); x8 ^= Self.rotl(x4 &+ x0, 9)
-            x12 ^= Self.rotl(x8 &+ x4, 13); x0 ^= Self.rotl(x12 &+ x8, 18)
-            x9 ^= Self.rotl(x5 &+ x1, 7); x13 ^= Self.rotl(x9 &+ x5, 9)
-            x1 ^= Self.rotl(x13 &+ x9, 13); x5 ^= Self.rotl(x1 &+ x13, 18)
-            x14 ^= Self.rotl(x10 &+ x6, 7); x2 ^= Self.rotl(x14 &+ x10, 9)
-            x6 ^= Self.rotl(x2 &+ x14, 13); x10 ^= Self.rotl(x6 &+ x2, 18)
-            x3 ^= Self.rotl(x15 &+ x11, 7); x7 ^= Self.rotl(x3 &+ x15, 9)
-            x11 ^= Self.rotl(x7 &+ x3, 13); x15 ^= Self.rotl(x11 &+ x7, 18)
-            // Rows.
-            x1 ^= Self.rotl(x0 &+ x3, 7); x2 ^= Self.rotl(x1 &+ x0, 9)
-            x3 ^= Self.rotl(x2 &+ x1, 13); x0 ^= Self.rotl(x3 &+ x2, 18)
-            x6 ^= Self.rotl(x5 &+ x4, 7); x7 ^= Self.rotl(x6 &+ x5, 9)
-            x4 ^= Self.rotl(x7 &+ x6, 13); x5 ^= Self.rotl(x4 &+ x7, 18)
-            x11 ^= Self.rotl(x10 &+ x9, 7); x8 ^= Self.rotl(x11 &+ x10, 9)
-            x9 ^= Self.rotl(x8 &+ x11, 13); x10 ^= Self.rotl(x9 &+ x8, 18)
-            x12 ^= Self.rotl(x15 &+ x14, 7); x13 ^= Self.rotl(x12 &+ x15, 9)
-            x14 ^= Self.rotl(x13 &+ x12, 13); x15 ^= Self.rotl(x14 &+ x13, 18)
+            // Columns: x4 ^= (x0 + x12) <<< 7, and so on, four columns at once.
+            Self.xorRotated(&b, a &+ d, 7); Self.xorRotated(&c, b &+ a, 9)
+            Self.xorRotated(&d, c &+ b, 13); Self.xorRotated(&a, d &+ c, 18)
+            // Rows: the same steps once b, c and d are rotated to line up with a's row.
+            b = SIMD4(b[3], b[0], b[1], b[2]); c = SIMD4(c[2], c[3], c[0], c[1]); d = SIMD4(d[1], d[2], d[3], d[0])
+            Self.xorRotated(&d, a &+ b, 7); Self.xorRotated(&c, d &+ a, 9)
+            Self.xorRotated(&b, c &+ d, 13); Self.xorRotated(&a, b &+ c, 18)
+            b = SIMD4(b[1], b[2], b[3], b[0]); c = SIMD4(c[2], c[3], c[0], c[1]); d = SIMD4(d[3], d[0], d[1], d[2])
         }
-        x0 &+= input.x0; x1 &+= input.x1; x2 &+= input.x2; x3 &+= input.x3
-        x4 &+= input.x4; x5 &+= input.x5; x6 &+= input.x6; x7 &+= input.x7
-        x8 &+= input.x8; x9 &+= input.x9; x10 &+= input.x10; x11 &+= input.x11
-        x12 &+= input.x12; x13 &+= input.x13; x14 &+= input.x14; x15 &+= input.x15
+        a &+= input.a; b &+= input.b; c &+= input.c; d &+= input.d
     }
 }
