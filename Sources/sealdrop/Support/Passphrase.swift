@@ -64,8 +64,8 @@ struct PassphraseOptions: ParsableArguments {
     }
 
     /// As `privateKey(at:)`, but once the passphrase or PIN is in hand the unlocking (a key
-    /// file's scrypt, about 0.1 s on two cores) goes on on another thread while the caller works;
-    /// on at most `cores` cores (nil: every one).
+    /// file's scrypt, 0.07 s on two cores) goes on on another thread while the caller works; on
+    /// at most `cores` cores (nil: every one).
     func startUnlocking(at keyPath: String, cores: Int? = nil) throws -> Pending<any RSA.PrivateOperations> {
         let stored = try about(keyPath) { try StoredKey.locate(keyPath) }
         let readied = try about(keyPath) { try stored.readied() }
