@@ -43,9 +43,17 @@ enum Scrypt {
                 defer { mixer.wipe() }
                 for lane in stride(from: first, to: parallelization, by: threads) { mixer.mix(base.base + lane * laneBytes) }
             }
-            let helpers = (1..<threads).map { first in HelperThread { mixLanes(first) } }
+            // A thread the system refuses leaves its lanes to this one.
+            let finished = DispatchSemaphore(value: 0)
+            let refused = (1..<threads).filter { first in
+                !Threads.start(named: "scrypt-\(first)") {
+                    mixLanes(first)
+                    finished.signal()
+                }
+            }
             mixLanes(0)
-            for helper in helpers { helper.join() }
+            for first in refused { mixLanes(first) }
+            for _ in 0..<(threads - 1 - refused.count) { finished.wait() }
         }
         return try KDF.pbkdf2SHA256(password: password, salt: lanes, iterations: 1, outputByteCount: outputByteCount)
     }
@@ -55,20 +63,6 @@ enum Scrypt {
 /// caller reads them only once every thread has ended.
 private struct Lanes: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
-}
-
-/// A thread that runs `body` from the moment it is made; `join()` waits for it to end.
-private final class HelperThread: Sendable {
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(_ body: @escaping @Sendable () -> Void) {
-        Thread { [finished] in
-            body()
-            finished.signal()
-        }.start()
-    }
-
-    func join() { finished.wait() }
 }
 
 /// ROMix (RFC 7914 §5) for one lane at a time, with its table and scratch. Words are held in

@@ -1,10 +1,12 @@
 import Foundation
+import GcryptKit
 
 /// The threads that do chunk work, one per core, shared by every `OrderedWork` of the
 /// process, taking jobs in the order they came. On Dispatch's global queue, as before, a
 /// 1 GiB gcm seal kept the cores 164-170% busy; on these, 169-181% (six runs of each,
 /// alternating). A job that itself submits work (none does today) has it run inline, so
-/// the threads can never all wait on each other.
+/// the threads can never all wait on each other; so does every job if the system refused
+/// every thread.
 final class ChunkThreads: @unchecked Sendable {
     static let shared = ChunkThreads(count: Cores.available)
     private static let marker = "sealdrop.chunk-thread"
@@ -14,21 +16,22 @@ final class ChunkThreads: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [(@Sendable () -> Void)?] = []
     private var next = 0
+    /// How many threads the system gave of those asked for (set before `shared` is).
+    private var started = 0
 
     private init(count: Int) {
-        for index in 0..<count {
-            let thread = Thread { [self] in
+        started = (0..<count).count { index in
+            Threads.start(named: "chunk-\(index)") { [self] in
                 Thread.current.threadDictionary[Self.marker] = true
                 while true { take()() }
             }
-            thread.name = "chunk-\(index)"
-            thread.start()
         }
     }
 
-    /// Runs `job` on one of the threads, or at once on this one if it is one of them.
+    /// Runs `job` on one of the threads, or at once on this one if it is one of them or there
+    /// are none.
     func run(_ job: @escaping @Sendable () -> Void) {
-        if Thread.current.threadDictionary[Self.marker] != nil { return job() }
+        if started == 0 || Thread.current.threadDictionary[Self.marker] != nil { return job() }
         condition.lock()
         jobs.append(job)
         condition.signal()
