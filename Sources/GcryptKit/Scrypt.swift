@@ -20,7 +20,7 @@ enum Scrypt {
     /// As many threads as there are cores (or `cores`, if fewer), rounded down to a power of
     /// two, at most one per lane and at most N (the table's share of each is N / threads blocks).
     static func threads(lanes: Int, cost: Int, cores: Int?) -> Int {
-        let most = min(lanes, cost, ProcessInfo.processInfo.activeProcessorCount, cores ?? .max)
+        let most = min(lanes, cost, Cores.available, cores ?? .max)
         return most < 1 ? 1 : 1 << (Int.bitWidth - 1 - most.leadingZeroBitCount)
     }
 

@@ -1,5 +1,6 @@
 import DropProtocol
 import Foundation
+import GcryptKit
 import SealEnvelope
 
 /// `sealdrop post` and the gallery's posting: seals images to the server's encryption key and

@@ -1,4 +1,5 @@
 import Foundation
+import GcryptKit
 import Testing
 @testable import SealEnvelope
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GcryptKit
 import SealEnvelope
 
 /// The options every batch command shares.
