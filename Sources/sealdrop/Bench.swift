@@ -7,6 +7,7 @@ import SealEnvelope
 extension Sealdrop {
     struct Bench: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "bench",
             abstract: "Measure each primitive's throughput beside libgcrypt's own, in the same run.",
             discussion: """
                 Each line times sealdrop's Swift API and the same libgcrypt calls made directly, \

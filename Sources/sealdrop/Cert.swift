@@ -5,6 +5,7 @@ import SealPKI
 extension Sealdrop {
     struct Cert: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cert",
             abstract: "Show or verify certificates.",
             subcommands: [Show.self, Verify.self])
     }
@@ -12,7 +13,7 @@ extension Sealdrop {
 
 extension Sealdrop.Cert {
     struct Show: Reporting {
-        static let configuration = CommandConfiguration(abstract: "Print a certificate's fields.",
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a certificate's fields.",
             discussion: """
                 Examples:
                   sealdrop cert show alice.crt
@@ -58,6 +59,7 @@ extension Sealdrop.Cert {
 
     struct Verify: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Verify a certificate against a CA certificate: signature, validity, usage, name.",
             discussion: """
                 Examples:

@@ -8,6 +8,7 @@ import SealPKI
 extension Sealdrop {
     struct Fetch: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "fetch",
             abstract: "Fetch images by name: signed request, wait for the answer, verify, decrypt.",
             discussion: """
                 Nothing is written until the server's statement, the owner's certificate and \

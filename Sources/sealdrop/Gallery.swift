@@ -8,6 +8,7 @@ import SealGallery
 extension Sealdrop {
     struct Gallery: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "gallery",
             abstract: "Open your profile as a web page on this machine: a live feed, images opened and verified, posting.",
             discussion: """
                 Serves the profile on loopback and prints its address, which carries a random token \

@@ -7,6 +7,7 @@ import SealPKI
 extension Sealdrop {
     struct Inspect: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "inspect",
             abstract: "Print an envelope's clear fields; no key is needed and nothing is verified.",
             discussion: """
                 Examples:

@@ -7,6 +7,7 @@ import SealToken
 extension Sealdrop {
     struct Keygen: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "keygen",
             abstract: "Generate an RSA key pair: BASE.key (encrypted, mode 0600) and BASE.pub.",
             discussion: """
                 An existing BASE.key or BASE.pub is never replaced: move it away first if you \

@@ -6,6 +6,7 @@ import SealPKI
 extension Sealdrop {
     struct Open: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "open",
             abstract: "Verify and decrypt envelopes (files or folders) addressed to your key.",
             discussion: """
                 Checks the sender's certificate against the CA, the signature, and every chunk's MAC \

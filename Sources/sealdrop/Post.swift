@@ -8,6 +8,7 @@ import SealPKI
 extension Sealdrop {
     struct Post: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "post",
             abstract: "Seal images to the server, send them, and wait for its verdict on each.",
             discussion: """
                 Image names follow the envelope rules (docs/FORMAT.md §2): 1 to 255 bytes of UTF-8, \

@@ -17,6 +17,7 @@ extension Sealdrop {
 extension Sealdrop.ProfileCommand {
     struct Import: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "import",
             abstract: "Make a profile of a key and certificate you already have, instead of registering.",
             discussion: """
                 For a key made with keygen (or openssl) whose certificate the administrator issued \

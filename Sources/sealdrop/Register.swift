@@ -8,6 +8,7 @@ import SealPKI
 extension Sealdrop {
     struct Register: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "register",
             abstract: "Create your profile, pin the server's CA, and register a user name.",
             discussion: """
                 The profile lives in $SEALDROP_HOME (default ~/.sealdrop). The server's CA fingerprint is \

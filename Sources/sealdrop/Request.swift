@@ -5,6 +5,7 @@ import SealPKI
 extension Sealdrop {
     struct Request: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "request",
             abstract: "Write a PKCS#10 certificate request for a user name, signed by the key.",
             discussion: """
                 Examples:

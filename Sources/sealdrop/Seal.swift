@@ -7,6 +7,7 @@ import SealPKI
 extension Sealdrop {
     struct Seal: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "seal",
             abstract: "Sign and encrypt images (files or whole folders) into envelopes.",
             discussion: """
                 Folders are walked recursively and mirrored under the output folder as NAME.seal. \

@@ -9,6 +9,7 @@ import SealToken
 extension Sealdrop {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "server",
             abstract: "Create and operate a sealdrop server root.",
             subcommands: [Init.self, TLSCert.self, MigrateKeysToToken.self, Issue.self, Ingest.self, Watch.self, Serve.self, Status.self, Users.self, Revoke.self, Requeue.self, Fsck.self])
     }
@@ -17,6 +18,7 @@ extension Sealdrop {
 extension Sealdrop.Server {
     struct Init: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Create a server root: CA, encryption, delivery and TLS keys, inbox, outbox and store directories.",
             discussion: """
                 With --pkcs11-module and --pkcs11-token the four keys are made on the token (sensitive, \
@@ -166,6 +168,7 @@ extension Sealdrop.Server {
 
     struct Issue: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "issue",
             abstract: "Issue a user certificate from a PKCS#10 request (the administrator's manual path).",
             discussion: """
                 Examples:

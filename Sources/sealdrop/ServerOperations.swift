@@ -56,6 +56,7 @@ struct IngestOptions: ParsableArguments {
 extension Sealdrop.Server {
     struct Ingest: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "ingest",
             abstract: "Ingest what is in the inbox, then exit (for cron).",
             discussion: """
                 Exit status: 0 when every drop was accepted (or the inbox was empty), 3 when some \
@@ -92,6 +93,7 @@ extension Sealdrop.Server {
 
     struct Watch: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "watch",
             abstract: "Ingest continuously: inotify wake-ups, a periodic rescan, graceful stop on SIGTERM/SIGINT.",
             discussion: """
                 Examples:
@@ -124,6 +126,7 @@ extension Sealdrop.Server {
 
     struct Serve: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "serve",
             abstract: "Serve the root over HTTPS with mutual TLS (docs/HTTP.md), ingesting in the same process.",
             discussion: """
                 Users on other machines register, post, fetch and follow notifications through it \
@@ -203,7 +206,7 @@ extension Sealdrop.Server {
     }
 
     struct Status: Reporting {
-        static let configuration = CommandConfiguration(abstract: "Counts, inbox backlog, quarantine, last ingest and where the keys are.",
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Counts, inbox backlog, quarantine, last ingest and where the keys are.",
             discussion: """
                 For keys on a token, give the PIN (--pin-file or SEALDROP_PIN; never asked for) to have \
                 the token say how it holds them: sensitive, extractable, never extractable.
@@ -257,7 +260,7 @@ extension Sealdrop.Server {
     }
 
     struct Users: Reporting {
-        static let configuration = CommandConfiguration(abstract: "List registered users.",
+        static let configuration = CommandConfiguration(commandName: "users", abstract: "List registered users.",
             discussion: """
                 Examples:
                   sealdrop server users /srv/sealdrop
@@ -291,6 +294,7 @@ extension Sealdrop.Server {
 
     struct Revoke: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "revoke",
             abstract: "Revoke a user: their later drops are quarantined; their images stay listed.",
             discussion: """
                 Examples:
@@ -316,6 +320,7 @@ extension Sealdrop.Server {
 
     struct Requeue: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "requeue",
             abstract: "Put quarantined drops back into the inbox (those set aside because the server stopped while examining them).",
             discussion: """
                 Examples:
@@ -343,6 +348,7 @@ extension Sealdrop.Server {
 
     struct Fsck: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "fsck",
             abstract: "Check that every image has its blob, every blob an image, and the log matches the database.",
             discussion: """
                 Examples:

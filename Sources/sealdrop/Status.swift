@@ -7,6 +7,7 @@ import SealPKI
 extension Sealdrop {
     struct Status: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Who you are, which server, and the posts still waiting for a verdict or refused.",
             discussion: """
                 Verdicts that came since the last look (a post that stopped waiting, or sent with \\

@@ -8,6 +8,7 @@ import SealPKI
 extension Sealdrop {
     struct Tail: Reporting {
         static let configuration = CommandConfiguration(
+            commandName: "tail",
             abstract: "Show new notifications since you last looked; --follow keeps showing them as they land.",
             discussion: """
                 Your own posts that the server refused, which never reach the log, are shown too \
@@ -80,7 +81,7 @@ extension Sealdrop {
     }
 
     struct List: Reporting {
-        static let configuration = CommandConfiguration(abstract: "List the images the server has accepted (latest per name).",
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the images the server has accepted (latest per name).",
             discussion: """
                 Examples:
                   sealdrop list

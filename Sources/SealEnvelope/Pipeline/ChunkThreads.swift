@@ -9,7 +9,13 @@ import GcryptKit
 /// every thread.
 final class ChunkThreads: @unchecked Sendable {
     static let shared = ChunkThreads(count: Cores.available)
-    private static let marker = "sealdrop.chunk-thread"
+    /// Set on each of these threads (a pthread key: asked at every job, it costs no lookup
+    /// in a dictionary).
+    private static let marker: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     // `jobs` and `next` are guarded by `condition`. A job taken is let go of at once: it
     // holds its chunk, and the queue may not empty for as long as a batch runs.
@@ -22,7 +28,7 @@ final class ChunkThreads: @unchecked Sendable {
     private init(count: Int) {
         started = (0..<count).count { index in
             Threads.start(named: "chunk-\(index)") { [self] in
-                Thread.current.threadDictionary[Self.marker] = true
+                pthread_setspecific(Self.marker, UnsafeRawPointer(bitPattern: 1))
                 while true { take()() }
             }
         }
@@ -31,7 +37,7 @@ final class ChunkThreads: @unchecked Sendable {
     /// Runs `job` on one of the threads, or at once on this one if it is one of them or there
     /// are none.
     func run(_ job: @escaping @Sendable () -> Void) {
-        if started == 0 || Thread.current.threadDictionary[Self.marker] != nil { return job() }
+        if started == 0 || pthread_getspecific(Self.marker) != nil { return job() }
         condition.lock()
         jobs.append(job)
         condition.signal()
