@@ -4,8 +4,7 @@ set -euo pipefail
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root_dir"
 command -v /usr/bin/time >/dev/null || { echo "benchmarks: error: /usr/bin/time is missing" >&2; echo "hint: apt-get install time" >&2; exit 1; }
-swift build -c release --product sealdrop >/dev/null
-bin="$(swift build -c release --show-bin-path)/sealdrop"
+bin="$(scripts/release-build --quiet)/sealdrop"
 # The scratch folder's file system is the one measured: SEALDROP_BENCH_DIR chooses it
 # (on-journaled-ext4.sh sets it), leaving TMPDIR, which the build's caches depend on, alone.
 work="$(mktemp -d "${SEALDROP_BENCH_DIR:-${TMPDIR:-/tmp}}/sealdrop-bench.XXXXXX")"

@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-2}
 bits=${2:-2048,3072}
-swift build -c release --product sealdrop >/dev/null
+bin="$(scripts/release-build --quiet)/sealdrop"
 work=$(mktemp -d /tmp/sealdrop-token-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 conf=$(scripts/softhsm init "$work" bench)
-SOFTHSM2_CONF=$conf SEALDROP_PIN=${TOKEN_PIN:-123456} .build/release/sealdrop bench \
+SOFTHSM2_CONF=$conf SEALDROP_PIN=${TOKEN_PIN:-123456} "$bin" bench \
     --pkcs11-module "$(scripts/softhsm module)" --pkcs11-token bench --rsa-bits "$bits" --seconds "$seconds"
 echo "token: SoftHSM $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo '?'), $(nproc) cores"
