@@ -75,7 +75,8 @@ extension Sealdrop {
                     let target = try OutputPath.inside(item.output, name: try EnvelopeFiles.peekHeader(item.input).name)
                     if !force, FileManager.default.fileExists(atPath: target) { return .skipped(.outputExists(target)) }
                     try folders.prepare(item.output)
-                    let opened = try EnvelopeFiles.open(item.input, identity: identity, authority: authority, replace: force) { header in
+                    let opened = try EnvelopeFiles.open(item.input, identity: identity, authority: authority, replace: force,
+                                                        folder: item.output) { header in
                         try OutputPath.inside(item.output, name: header.name)
                     }
                     return .done(output: try OutputPath.inside(item.output, name: opened.header.name), bytes: opened.payloadLength)
@@ -113,7 +114,7 @@ extension Sealdrop {
             }
             try about(output) { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
             let opened = try about(source.path) {
-                try EnvelopeFiles.open(&source, identity: identity, authority: authority, replace: force) { header in
+                try EnvelopeFiles.open(&source, identity: identity, authority: authority, replace: force, folder: output) { header in
                     let target = try OutputPath.inside(output, name: header.name)
                     if !force, FileManager.default.fileExists(atPath: target) { throw AtomicFile.Failure.exists(target) }
                     return target

@@ -44,6 +44,21 @@ struct FileSinkTests {
         #expect(try blocks(armored) < 1 << 20)
     }
 
+    /// The room `open` makes in the output's folder while it verifies (`OutputRoom`) becomes
+    /// the output: a reserve within it asks for nothing more, and the file is cut back at
+    /// commit to what was written. (A sink of its own, reserving 3 MiB, would be 3 MiB long.)
+    @Test func aRoomInTheFolderBecomesTheFile() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let room = try #require(OutputRoom(directory: dir + "/", byteCount: 4 << 20))
+        let sink = try FileSink(path: dir + "/photo.png", room: room)
+        try sink.reserve(3 << 20)
+        try sink.write([UInt8](repeating: 7, count: 1000))
+        try sink.commit(durable: false)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["photo.png"])
+        #expect(FileManager.default.contents(atPath: dir + "/photo.png") == Data(repeating: 7, count: 1000))
+    }
+
     @Test func abandonedPartialFilesGoAndHeldOnesStay() throws {
         let dir = try folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

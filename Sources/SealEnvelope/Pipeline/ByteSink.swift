@@ -48,12 +48,24 @@ public final class FileSink: ByteSink {
     private var committed = false
     /// Set when the file is written as armour (FORMAT.md §12).
     private var armor: ArmorEncoder?
+    /// The room made for the file before it was this sink's (`OutputRoom`), until settled.
+    private var room: OutputRoom?
+    /// The room's size once made, and the bytes written: the file is cut back at commit to
+    /// what was written (the room was made for more).
+    private var roomBytes: UInt64 = 0
+    private var written: UInt64 = 0
 
-    /// With `armor`, the bytes written are stored as armour, completed by `commit`.
-    public init(path: String, armor: Bool = false) throws {
+    /// With `armor`, the bytes written are stored as armour, completed by `commit`. A `room`
+    /// made in the file's folder becomes the file (the room in any other folder is given up).
+    public init(path: String, armor: Bool = false, room: OutputRoom? = nil) throws {
         self.path = path
         self.armor = armor ? ArmorEncoder() : nil
         directory = PathText.directory(of: path)
+        if !armor, let room, room.directory == directory {
+            fd = room.take()
+            self.room = room
+            return
+        }
         fd = open(directory, FileSink.unnamedFile | O_WRONLY | O_CLOEXEC, 0o600)
         if fd < 0 {
             guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
@@ -73,17 +85,30 @@ public final class FileSink: ByteSink {
     }
 
     public func write(_ bytes: [UInt8]) throws {
+        settleRoom()
         try AtomicFile.writeAll(armor?.encode(bytes) ?? bytes, to: fd, path: path)
+        written += UInt64(bytes.count)
     }
 
     /// Allocates the file's blocks (`fallocate`) for `byteCount` bytes written plain (not for
     /// armour, whose length differs): ENOSPC or EDQUOT is thrown now. A file system without
-    /// fallocate is written as before.
+    /// fallocate is written as before. Room made already (`OutputRoom`) is waited for, and
+    /// counts if it is enough; if it failed (it asked for more), the exact room is asked for.
     public func reserve(_ byteCount: UInt64) throws {
         guard armor == nil, byteCount > 0, let length = off_t(exactly: byteCount) else { return }
+        settleRoom()
+        guard roomBytes < byteCount else { return }
         guard sealdrop_allocate(fd, length) == 0 || [EOPNOTSUPP, ENOSYS, EINTR].contains(errno) else {
             throw IOFailure(call: "fallocate", path: path, code: errno)
         }
+    }
+
+    /// Waits for the room's fallocate, which has this file's descriptor, before anything else
+    /// uses it; a failed one is undone.
+    private func settleRoom() {
+        guard let room else { return }
+        self.room = nil
+        if room.settle() == 0 { roomBytes = room.byteCount } else { _ = ftruncate(fd, 0) }
     }
 
     /// fsyncs the data, sets `mode`, and puts the file in place. Without `replace`, an
@@ -92,6 +117,10 @@ public final class FileSink: ByteSink {
         if let last = armor?.finish() {
             armor = nil
             try AtomicFile.writeAll(last, to: fd, path: path)
+        }
+        settleRoom()
+        if roomBytes > written {
+            guard ftruncate(fd, off_t(written)) == 0 else { throw IOFailure(call: "ftruncate", path: path, code: errno) }
         }
         guard fchmod(fd, mode) == 0 else { throw IOFailure(call: "fchmod", path: path, code: errno) }
         if durable { guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) } }
@@ -129,10 +158,10 @@ public final class FileSink: ByteSink {
     /// A file at `path` holding what `body` writes (as armour with `armor`), committed when
     /// `body` returns; when anything throws, nothing appears.
     public static func create<T>(
-        _ path: String, mode: mode_t = 0o644, replace: Bool, durable: Bool, armor: Bool = false,
+        _ path: String, mode: mode_t = 0o644, replace: Bool, durable: Bool, armor: Bool = false, room: OutputRoom? = nil,
         _ body: (inout FileSink) throws -> T
     ) throws -> T {
-        var sink = try FileSink(path: path, armor: armor)
+        var sink = try FileSink(path: path, armor: armor, room: room)
         do {
             let result = try body(&sink)
             try sink.commit(mode: mode, replace: replace, durable: durable)
@@ -167,6 +196,7 @@ public final class FileSink: ByteSink {
 
     /// Removes the temporary file; the target is untouched.
     public func discard() {
+        settleRoom()
         if fd >= 0 { close(fd); fd = -1 }
         if let temporaryPath { unlink(temporaryPath) }
         temporaryPath = nil
@@ -189,5 +219,49 @@ extension FileSink {
         }
         fchmod(fd, 0o600)
         close(fd)
+    }
+}
+
+/// An unnamed file (`O_TMPFILE`) made in the folder an output will go in, before its name
+/// is known, with room for `byteCount` bytes allocated on a thread of its own: `open` makes
+/// it, for the envelope's size (more than its payload), while its first pass verifies the
+/// envelope, and the output's `FileSink` then takes it (trimmed at commit to what was
+/// written). fallocate of a large file on tmpfs keeps a core busy for a while (0.22-0.24 s
+/// a GiB), holding the file's lock, so beside the writes of the second pass it would only
+/// make them wait; after the first pass and before the second, one core did it alone. A
+/// file system without `O_TMPFILE` gets no room made early (nil), as one that cannot
+/// allocate gets none at all.
+public final class OutputRoom: @unchecked Sendable {
+    // `fd` is given away at most once, by `take`, before the sink settles the room.
+    public let directory: String
+    let byteCount: UInt64
+    private var fd: Int32
+    /// fallocate's errno, or 0.
+    private let allocated: Pending<Int32>
+
+    public init?(directory: String, byteCount: UInt64) {
+        guard byteCount > 0, let length = off_t(exactly: byteCount) else { return nil }
+        let fd = open(directory, FileSink.unnamedFile | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        // Spelt as a sink's folder is (PathText.directory), whatever slashes `directory` ends in.
+        self.directory = PathText.directory(of: PathText.join(directory, "output"))
+        (self.byteCount, self.fd) = (byteCount, fd)
+        allocated = Pending { sealdrop_allocate(fd, length) == 0 ? 0 : errno }
+    }
+
+    /// Waits for the allocation; its errno, or 0.
+    func settle() -> Int32 { (try? allocated.value()) ?? EIO }
+
+    /// The file, for a sink, which settles the room before it uses it.
+    func take() -> Int32 {
+        defer { fd = -1 }
+        return fd
+    }
+
+    deinit {
+        if fd >= 0 {
+            _ = settle()
+            close(fd)
+        }
     }
 }

@@ -68,23 +68,27 @@ public enum EnvelopeFiles {
         try open(envelope, identity: identity, authority: authority, replace: replace, now: now) { _ in output }
     }
 
-    /// As `open(_:to:...)`, with the output path chosen from the verified header (its name).
+    /// As `open(_:to:...)`, with the output path chosen from the verified header (its name),
+    /// in `folder` when it is known before (its room is then made while the envelope is
+    /// verified: `OutputRoom`).
     public static func open(
         _ envelope: String, identity: any Identity, authority: Certificate, replace: Bool = false, now: Date = Date(),
-        output: (EnvelopeHeader) throws -> String
+        folder: String? = nil, output: (EnvelopeHeader) throws -> String
     ) throws -> Opened {
         var source = try reading(envelope)
-        return try open(&source, identity: identity, authority: authority, replace: replace, now: now, output: output)
+        return try open(&source, identity: identity, authority: authority, replace: replace, now: now, folder: folder, output: output)
     }
 
     /// As `open(_:identity:...output:)`, from an envelope already open for reading.
     public static func open(
         _ source: inout FileSource, identity: any Identity, authority: Certificate, replace: Bool = false,
-        now: Date = Date(), output: (EnvelopeHeader) throws -> String
+        now: Date = Date(), folder: String? = nil, output: (EnvelopeHeader) throws -> String
     ) throws -> Opened {
+        // The envelope's size is more than its payload's (the payload is known once verified).
+        let room = folder.flatMap { OutputRoom(directory: $0, byteCount: UInt64(source.size)) }
         let verified = try EnvelopeReader.verify(&source, recipient: try identity.fingerprint, authority: authority, now: now)
         try source.rewind()
-        try FileSink.create(try output(verified.header), replace: replace, durable: false) { sink in
+        try FileSink.create(try output(verified.header), replace: replace, durable: false, room: room) { sink in
             try EnvelopeReader.decrypt(verified, from: &source, to: &sink, identity: identity)
         }
         return Opened(header: verified.header, payloadLength: verified.payloadLength)
