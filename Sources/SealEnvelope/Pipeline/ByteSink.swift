@@ -230,8 +230,12 @@ extension FileSink {
 /// a GiB), holding the file's lock, so beside the writes of the second pass it would only
 /// make them wait; after the first pass and before the second, one core did it alone. A
 /// file system without `O_TMPFILE` gets no room made early (nil), as one that cannot
-/// allocate gets none at all.
+/// allocate gets none at all; nor does a file under `smallest`, whose fallocate takes less
+/// than starting the thread.
 public final class OutputRoom: @unchecked Sendable {
+    /// 4 MiB: under a millisecond of fallocate on tmpfs.
+    static let smallest: UInt64 = 4 << 20
+
     // `fd` is given away at most once, by `take`, before the sink settles the room.
     public let directory: String
     let byteCount: UInt64
@@ -240,7 +244,7 @@ public final class OutputRoom: @unchecked Sendable {
     private let allocated: Pending<Int32>
 
     public init?(directory: String, byteCount: UInt64) {
-        guard byteCount > 0, let length = off_t(exactly: byteCount) else { return nil }
+        guard byteCount >= Self.smallest, let length = off_t(exactly: byteCount) else { return nil }
         let fd = open(directory, FileSink.unnamedFile | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return nil }
         // Spelt as a sink's folder is (PathText.directory), whatever slashes `directory` ends in.
