@@ -50,10 +50,9 @@ public final class FileSink: ByteSink {
     private var armor: ArmorEncoder?
     /// The room made for the file before it was this sink's (`OutputRoom`), until settled.
     private var room: OutputRoom?
-    /// The room's size once made, and the bytes written: the file is cut back at commit to
-    /// what was written (the room was made for more).
+    /// The room's size once made: the file is cut back at commit to what was written (its
+    /// offset then), the room having been made for more.
     private var roomBytes: UInt64 = 0
-    private var written: UInt64 = 0
 
     /// With `armor`, the bytes written are stored as armour, completed by `commit`. A `room`
     /// made in the file's folder becomes the file (the room in any other folder is given up).
@@ -87,7 +86,6 @@ public final class FileSink: ByteSink {
     public func write(_ bytes: [UInt8]) throws {
         settleRoom()
         try AtomicFile.writeAll(armor?.encode(bytes) ?? bytes, to: fd, path: path)
-        written += UInt64(bytes.count)
     }
 
     /// Allocates the file's blocks (`fallocate`) for `byteCount` bytes written plain (not for
@@ -119,8 +117,10 @@ public final class FileSink: ByteSink {
             try AtomicFile.writeAll(last, to: fd, path: path)
         }
         settleRoom()
-        if roomBytes > written {
-            guard ftruncate(fd, off_t(written)) == 0 else { throw IOFailure(call: "ftruncate", path: path, code: errno) }
+        if roomBytes > 0 {
+            // Written from the start on, so the offset is what was written.
+            let written = lseek(fd, 0, SEEK_CUR)
+            guard written >= 0, ftruncate(fd, written) == 0 else { throw IOFailure(call: "ftruncate", path: path, code: errno) }
         }
         guard fchmod(fd, mode) == 0 else { throw IOFailure(call: "fchmod", path: path, code: errno) }
         if durable { guard fsync(fd) == 0 else { throw IOFailure(call: "fsync", path: path, code: errno) } }
